@@ -1,0 +1,92 @@
+// Address literals, strictly: a value that becomes %IP% in a shell command
+// must be an address and nothing else.
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const HEXGROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/** A dotted quad without leading zeros, as the kernel prints it; null otherwise. */
+export function canonicalIPv4(s: string): string | null {
+  return IPV4.test(s) ? s : null;
+}
+
+/** Parses an IPv6 literal (full, compressed, or with a trailing dotted quad) into 8 groups. */
+function ipv6Groups(s: string): number[] | null {
+  if (s.length < 2 || s.length > 45) return null;
+  let head = s;
+  let tail4: number[] = [];
+  const lastColon = s.lastIndexOf(':');
+  if (s.includes('.', lastColon)) {
+    const v4 = canonicalIPv4(s.slice(lastColon + 1));
+    if (v4 === null) return null;
+    const o = v4.split('.').map(Number) as [number, number, number, number];
+    tail4 = [(o[0] << 8) | o[1], (o[2] << 8) | o[3]];
+    head = s.slice(0, lastColon + 1);
+    // "::1.2.3.4" keeps its "::"; "a:b:c:d:e:f:1.2.3.4" drops the trailing ':'.
+    if (!head.endsWith('::')) head = head.slice(0, -1);
+  }
+  const want = 8 - tail4.length;
+  const parts = head.split('::');
+  if (parts.length > 2) return null;
+  const side = (p: string): number[] | null => {
+    if (p === '') return [];
+    const out: number[] = [];
+    for (const g of p.split(':')) {
+      if (!HEXGROUP.test(g)) return null;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const left = side(parts[0] ?? '');
+  if (left === null) return null;
+  if (parts.length === 1) return left.length === want ? [...left, ...tail4] : null;
+  const right = side(parts[1] ?? '');
+  if (right === null) return null;
+  const zeros = want - left.length - right.length;
+  if (zeros < 1) return null;
+  return [...left, ...new Array<number>(zeros).fill(0), ...right, ...tail4];
+}
+
+/** Formats 8 groups as glibc's inet_ntop does (RFC 5952, embedded IPv4 for ::ffff:a.b.c.d and ::a.b.c.d). */
+function formatIPv6(w: number[]): string {
+  let bestBase = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) { bestBase = i; bestLen = j - i; }
+    i = j;
+  }
+  if (bestLen < 2) bestBase = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
+      const a = w[6] ?? 0;
+      const b = w[7] ?? 0;
+      return `${out}${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`;
+    }
+    out += (w[i] ?? 0).toString(16);
+  }
+  if (bestBase !== -1 && bestBase + bestLen === 8) out += ':';
+  return out;
+}
+
+/** The canonical (inet_ntop) form of an IPv6 literal; null if it is not one. */
+export function canonicalIPv6(s: string): string | null {
+  const w = ipv6Groups(s);
+  return w === null ? null : formatIPv6(w);
+}
+
+/** The canonical form of an IPv4 or IPv6 literal; null if it is neither. */
+export function canonicalAddress(s: string): string | null {
+  return s.includes(':') ? canonicalIPv6(s) : canonicalIPv4(s);
+}
+
+export function isIPv6(canonical: string): boolean {
+  return canonical.includes(':');
+}

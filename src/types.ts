@@ -1,0 +1,116 @@
+// The domain types every module shares. Values of these types are already
+// validated: they are built only at the edges (parse/, config/).
+
+export type Proto = 'tcp' | 'udp';
+
+/** TCP flag words as the kernel's LOG target prints them. */
+export type TcpFlagWord = 'CWR' | 'ECE' | 'URG' | 'ACK' | 'PSH' | 'RST' | 'SYN' | 'FIN';
+
+/**
+ * One firewall log record that may be a knock. The field names and order are
+ * the JSON contract of `knocklog parse` (see README).
+ */
+export interface KnockEvent {
+  /** UTC ISO-8601 of the line's absolute time stamp, or null when it carries none. */
+  time: string | null;
+  /** The kernel's seconds-since-boot stamp, or null. */
+  uptime: number | null;
+  host: string | null;
+  prefix: string;
+  /** Input interface (`IN=`), '' when empty. */
+  in: string;
+  /** Canonical address (dotted quad, or compressed lowercase IPv6 as inet_ntop prints it). */
+  src: string;
+  dst: string;
+  proto: Proto;
+  spt: number;
+  dpt: number;
+  /** TCP flag words in the order logged; [] for UDP. */
+  flags: TcpFlagWord[];
+}
+
+export interface SequenceStep {
+  proto: Proto;
+  port: number;
+}
+
+/** knockd's TCPFlags names (lowercase in knockd.conf). */
+export type TcpFlagName = 'fin' | 'syn' | 'rst' | 'psh' | 'ack' | 'urg';
+
+export interface TcpFlagRule {
+  flag: TcpFlagName;
+  /** `!syn`: the flag must be absent. */
+  negated: boolean;
+}
+
+/** One line of a one_time_sequences file that is not used yet. */
+export interface OneTimeEntry {
+  /** 1-based line number in the file. */
+  line: number;
+  sequence: SequenceStep[];
+}
+
+export interface OneTimeSequences {
+  path: string;
+  /** Unused sequences in file order; the first is the door's current sequence. */
+  entries: OneTimeEntry[];
+}
+
+export interface Door {
+  name: string;
+  /** Where the door's section starts, for messages: `PATH:LINE`. */
+  where: string;
+  /** The sequence to knock; for a one-time door, the first unused entry's (empty when exhausted). */
+  sequence: SequenceStep[];
+  oneTime: OneTimeSequences | null;
+  /** Milliseconds allowed from the first knock to the last. */
+  seqTimeoutMs: number;
+  /** Empty: any flags. Several TCPFlags lines add up. */
+  tcpFlags: TcpFlagRule[];
+  startCommand: string | null;
+  /** Resolved: an explicit Start_Command_6, else startCommand. '' (explicitly empty) runs nothing. */
+  startCommand6: string | null;
+  stopCommand: string | null;
+  stopCommand6: string | null;
+  /** Milliseconds after start_command finished before stop_command runs. */
+  cmdTimeoutMs: number;
+  /** Canonical destination address this door listens on, or null for the host's own addresses. */
+  target: string | null;
+}
+
+export interface Options {
+  useSyslog: boolean;
+  logFile: string | null;
+  pidFile: string;
+  /** Only log lines with this `IN=` count; null: any interface. */
+  interface: string | null;
+  // knocklog's own settings (no knockd key); the command line overrides them.
+  /** Log sources: `file:PATH`, `journal`, `kmsg`, `stdin`. Empty: the default. */
+  sources: string[];
+  /** The firewall log prefix that opens the kernel message. */
+  prefix: string;
+  stateDir: string;
+  /** Cap on sources with a knock attempt in progress; the oldest is evicted first. */
+  maxSources: number;
+  /** The unprivileged user the reading/parsing process runs as. */
+  user: string;
+}
+
+export interface Config {
+  path: string;
+  options: Options;
+  doors: Door[];
+}
+
+export type DecisionEvent = 'stage' | 'open' | 'extend' | 'timeout' | 'close' | 'disable';
+
+/** What the engine decided; the actions layer turns these into commands. */
+export interface Decision {
+  event: DecisionEvent;
+  /** Clock value (ms) the decision belongs to. */
+  at: number;
+  door: string;
+  src: string;
+  /** For stage and timeout: the stage reached (1-based). */
+  stage?: number;
+}
