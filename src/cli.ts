@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// knocklog's command line: each subcommand lives in src/commands/ and registers itself here.
+import { Command } from 'commander';
+
+const program = new Command()
+  .name('knocklog')
+  .description("Port knocking from the kernel's firewall log; a drop-in for knockd")
+  .version('0.1.0')
+  .showHelpAfterError();
+
+// Subcommands (one line each, keep sorted):
+
+await program.parseAsync(process.argv);
