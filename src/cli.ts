@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // knocklog's command line: each subcommand lives in src/commands/ and registers itself here.
 import { Command } from 'commander';
+import { registerParse } from './commands/parse.js';
 
 const program = new Command()
   .name('knocklog')
@@ -9,5 +10,6 @@ const program = new Command()
   .showHelpAfterError();
 
 // Subcommands (one line each, keep sorted):
+registerParse(program);
 
 await program.parseAsync(process.argv);

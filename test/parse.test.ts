@@ -1,0 +1,161 @@
+process.env.TZ = 'UTC'; // year-less syslog stamps are local time; pin the zone before any Date is made
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { canonicalAddress } from '../src/net.js';
+import { parseLine, type ParseOptions } from '../src/parse/index.js';
+import type { KnockEvent } from '../src/types.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const fixtures = `${root}test/fixtures/parse/`;
+const cli = `${root}dist/src/cli.js`;
+const now = new Date('2026-11-24T12:00:00Z');
+const opts: ParseOptions = { prefix: 'KNOCK', format: 'auto', now };
+
+const KERNEL_LINE =
+  'Nov 24 23:21:32 vm kernel: [ 9279.394318] KNOCK IN=kls0 OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 SRC=10.231.0.2 DST=10.231.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=57027 DF PROTO=TCP SPT=42717 DPT=9000 WINDOW=64240 RES=0x00 SYN URGP=0 ';
+
+function fixtureLines(name: string): string[] {
+  return readFileSync(fixtures + name, 'utf8').replace(/\n$/, '').split('\n');
+}
+
+test('every fixture parses to its expected events and rejects', () => {
+  const files = readdirSync(fixtures).filter((f) => f !== 'expected');
+  assert.ok(files.length >= 9);
+  for (const f of files) {
+    const want = fixtureLines(`expected/${f}.jsonl`).map((l) => JSON.parse(l));
+    const got = fixtureLines(f).map((l, i) => {
+      const r = parseLine(l, opts);
+      return r.ok ? r.event : { line: i + 1, reject: r.reason };
+    });
+    assert.deepEqual(got, want, f);
+  }
+});
+
+test('the contract: field names and order, time and uptime', () => {
+  const r = parseLine(KERNEL_LINE, opts);
+  assert.ok(r.ok);
+  assert.deepEqual(Object.keys(r.event), ['time', 'uptime', 'host', 'prefix', 'in', 'src', 'dst', 'proto', 'spt', 'dpt', 'flags']);
+  assert.equal(
+    JSON.stringify(r.event),
+    '{"time":"2026-11-24T23:21:32Z","uptime":9279.394318,"host":"vm","prefix":"KNOCK","in":"kls0","src":"10.231.0.2","dst":"10.231.0.1","proto":"tcp","spt":42717,"dpt":9000,"flags":["SYN"]}',
+  );
+});
+
+test('a year-less stamp takes the current year; a December stamp read in January the previous one', () => {
+  const at = (iso: string) => {
+    const r = parseLine(KERNEL_LINE.replace('Nov 24', 'Dec 31'), { ...opts, now: new Date(iso) });
+    assert.ok(r.ok);
+    return r.event.time;
+  };
+  assert.equal(at('2027-01-01T00:00:10Z'), '2026-12-31T23:21:32Z');
+  assert.equal(at('2026-12-31T23:59:00Z'), '2026-12-31T23:21:32Z');
+  const mar = parseLine(KERNEL_LINE.replace('Nov 24', 'Mar  2'), opts);
+  assert.ok(mar.ok);
+  assert.equal(mar.event.time, '2026-03-02T23:21:32Z');
+});
+
+test('prefixes: spaces and brackets, glued to IN=, must open the message', () => {
+  const ufw = KERNEL_LINE.replace('KNOCK IN=', '[UFW BLOCK] IN=');
+  const r = parseLine(ufw, { ...opts, prefix: '[UFW BLOCK] ' });
+  assert.ok(r.ok);
+  assert.equal(r.event.prefix, '[UFW BLOCK]');
+  assert.equal(parseLine(ufw, opts).ok, false);
+  const glued = parseLine(KERNEL_LINE.replace('KNOCK IN=', 'fw:DROP:IN='), { ...opts, prefix: 'fw:DROP:' });
+  assert.ok(glued.ok);
+  const none = parseLine(KERNEL_LINE.replace('KNOCK IN=', 'IN='), { ...opts, prefix: '' });
+  assert.ok(none.ok);
+  // the prefix elsewhere in the message does not count
+  assert.deepEqual(parseLine(KERNEL_LINE.replace('KNOCK IN=', 'x KNOCK IN='), opts), { ok: false, reason: 'prefix is not "KNOCK"' });
+});
+
+test('a kernel source never accepts LOGEMU or ulogd2 JSON lines; a LOGEMU source never accepts kernel lines', () => {
+  for (const f of ['ulogd-logemu.log', 'ulogd.json']) {
+    for (const l of fixtureLines(f)) assert.equal(parseLine(l, { ...opts, format: 'kernel' }).ok, false, l);
+  }
+  for (const l of fixtureLines('kern-traditional.log')) assert.equal(parseLine(l, { ...opts, format: 'logemu' }).ok, false, l);
+  for (const l of fixtureLines('ulogd-logemu.log')) assert.ok(parseLine(l, { ...opts, format: 'logemu' }).ok, l);
+  assert.ok(fixtureLines('ulogd.json').slice(0, 2).every((l) => parseLine(l, { ...opts, format: 'ulogd-json' }).ok));
+});
+
+/** What every accepted event must satisfy, however hostile the input. */
+function assertValid(ev: KnockEvent): void {
+  assert.equal(canonicalAddress(ev.src), ev.src);
+  assert.equal(canonicalAddress(ev.dst), ev.dst);
+  assert.equal(ev.src.includes(':'), ev.dst.includes(':'));
+  assert.ok(ev.proto === 'tcp' || ev.proto === 'udp');
+  for (const p of [ev.spt, ev.dpt]) assert.ok(Number.isInteger(p) && p >= 0 && p <= 65535);
+  if (ev.proto === 'udp') assert.deepEqual(ev.flags, []);
+  assert.ok(!/\s/.test(ev.in) && ev.in.length <= 15);
+  assert.equal(ev.prefix, 'KNOCK');
+}
+
+test('property: random text never throws and never yields an invalid event', () => {
+  const text = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }));
+  fc.assert(
+    fc.property(text, (s) => {
+      const r = parseLine(s, opts);
+      if (r.ok) assertValid(r.event);
+      else assert.doesNotMatch(r.reason, /^internal error/);
+    }),
+    { numRuns: 5000 },
+  );
+});
+
+test('property: mutated real lines never throw and never yield an invalid event', () => {
+  const real = readdirSync(fixtures)
+    .filter((f) => f !== 'expected')
+    .flatMap((f) => fixtureLines(f));
+  const mutation = fc.record({
+    line: fc.constantFrom(...real),
+    edits: fc.array(
+      fc.record({
+        at: fc.nat(),
+        del: fc.nat({ max: 6 }),
+        ins: fc.oneof(
+          fc.constantFrom('', ' ', '=', ':', '0', '9', '99999', 'SRC=', 'DPT=', 'KNOCK ', '[', ']', '.', '::', 'ffff', '\n', '"', '}'),
+          fc.string({ maxLength: 4 }),
+        ),
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+  });
+  let accepted = 0;
+  fc.assert(
+    fc.property(mutation, ({ line, edits }) => {
+      let s = line;
+      for (const e of edits) {
+        const at = e.at % (s.length + 1);
+        s = s.slice(0, at) + e.ins + s.slice(at + e.del);
+      }
+      const r = parseLine(s, opts);
+      if (r.ok) {
+        accepted++;
+        assertValid(r.event);
+      } else assert.doesNotMatch(r.reason, /^internal error/);
+    }),
+    { numRuns: 20000 },
+  );
+  assert.ok(accepted > 0, 'some mutations (e.g. of a MAC or a TTL) still parse');
+});
+
+test('knocklog parse: stdin, --rejects, the summary on stderr, exit status', () => {
+  const input = readFileSync(`${fixtures}kern-traditional.log`);
+  const out = execFileSync('node', [cli, 'parse'], { input, env: { ...process.env, TZ: 'UTC' } }).toString();
+  const lines = out.trim().split('\n');
+  assert.equal(lines.length, 5);
+  assert.deepEqual(JSON.parse(lines[2]!).src, 'fd31::2');
+  const rej = spawnSync('node', [cli, 'parse', '--rejects', `${fixtures}forged-malformed.log`], { encoding: 'utf8' });
+  assert.equal(rej.status, 0);
+  const rows = rej.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(rows.length, 21);
+  assert.deepEqual(Object.keys(rows[0]), ['line', 'reject']);
+  assert.match(rej.stderr, /21 lines, 0 knock records/);
+  const missing = spawnSync('node', [cli, 'parse', '/nonexistent/kern.log'], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /ENOENT.*\/nonexistent\/kern.log/);
+});
