@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // knocklog's command line: each subcommand lives in src/commands/ and registers itself here.
 import { Command } from 'commander';
+import { registerCheck } from './commands/check.js';
 import { registerParse } from './commands/parse.js';
 
 const program = new Command()
@@ -10,6 +11,7 @@ const program = new Command()
   .showHelpAfterError();
 
 // Subcommands (one line each, keep sorted):
+registerCheck(program);
 registerParse(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,94 @@
+// `knocklog check [-c FILE]`: validate a knockd.conf, print a summary of its
+// doors on stdout and exit 0; or print every error on stderr and exit 1.
+
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { ConfigError, DEFAULT_CONFIG_PATH, formatSequence, formatTcpFlags, loadConfig } from '../config/index.js';
+import type { Config, Door } from '../types.js';
+
+/** `-c, --config FILE`, shared by the commands that read knockd.conf. */
+export function configOption(): Option {
+  return new Option('-c, --config <file>', 'the knockd.conf to read').default(DEFAULT_CONFIG_PATH);
+}
+
+function seconds(ms: number): string {
+  return `${ms / 1000} s`;
+}
+
+function command(c: string | null): string {
+  return c === null || c === '' ? '(none)' : c;
+}
+
+function oneTimeStatus(door: Door): string {
+  if (door.oneTime === null) return 'no';
+  const { path, entries } = door.oneTime;
+  const first = entries[0];
+  if (first === undefined) return `${path}: no unused sequence left, the door is disabled`;
+  return `${path}: ${entries.length} unused, current from line ${first.line}`;
+}
+
+/** The human summary `check` prints; one block per door, in config order. */
+export function formatSummary(config: Config): string[] {
+  const o = config.options;
+  const lines = [
+    `${config.path}: OK, ${config.doors.length} door${config.doors.length === 1 ? '' : 's'}`,
+    '[options]',
+    `  usesyslog        ${o.useSyslog ? 'yes' : 'no'}`,
+    `  logfile          ${o.logFile ?? '(none)'}`,
+    `  pidfile          ${o.pidFile}`,
+    `  interface        ${o.interface ?? '(any)'}`,
+    `  sources          ${o.sources.length ? o.sources.join(',') : '(default)'}`,
+    `  prefix           ${JSON.stringify(o.prefix)}`,
+    `  statedir         ${o.stateDir}`,
+    `  maxsources       ${o.maxSources}`,
+    `  user             ${o.user}`,
+  ];
+  for (const d of config.doors) {
+    lines.push(
+      `[${d.name}] (${d.where})`,
+      `  sequence         ${d.sequence.length ? formatSequence(d.sequence) : '(none left)'}`,
+      `  seq_timeout      ${seconds(d.seqTimeoutMs)}`,
+      `  tcpflags         ${d.tcpFlags.length ? formatTcpFlags(d.tcpFlags) : '(any)'}`,
+      `  target           ${d.target ?? "(the host's addresses)"}`,
+      `  start_command    ${command(d.startCommand)}`,
+      `  start_command_6  ${command(d.startCommand6)}`,
+      `  cmd_timeout      ${seconds(d.cmdTimeoutMs)}`,
+      `  stop_command     ${command(d.stopCommand)}`,
+      `  stop_command_6   ${command(d.stopCommand6)}`,
+      `  one_time         ${oneTimeStatus(d)}`,
+    );
+  }
+  return lines;
+}
+
+/** Runs the check; returns the exit status. */
+export function runCheck(path: string, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
+  let config: Config;
+  try {
+    config = loadConfig(path);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    err.write(e.errors.map((m) => m + '\n').join(''));
+    err.write(`knocklog check: ${e.errors.length} error${e.errors.length === 1 ? '' : 's'} in ${path}\n`);
+    return 1;
+  }
+  out.write(formatSummary(config).join('\n') + '\n');
+  // Not errors, but worth saying: nothing could ever open.
+  for (const d of config.doors) {
+    if (d.oneTime !== null && d.sequence.length === 0) {
+      err.write(`knocklog check: warning: no more sequences left in the one time sequences file for door ${d.name} --> the door is disabled\n`);
+    }
+  }
+  if (config.doors.length === 0) err.write(`knocklog check: warning: ${path} defines no door\n`);
+  return 0;
+}
+
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description('validate a knockd.conf and print a summary of its doors; exit 1 on any error')
+    .addOption(configOption())
+    .action((o: { config: string }) => {
+      process.exitCode = runCheck(o.config);
+    });
+}
