@@ -5,8 +5,9 @@ import { constants, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import {
-  ConfigError, type ConfigIO, DEFAULT_OPTIONS, formatSequence, loadConfig, parseConfig, readOneTimeSequences,
+  ConfigError, type ConfigIO, DEFAULT_OPTIONS, formatSequence, loadConfig, parseConfig, parseSequence, readOneTimeSequences,
 } from '../src/config/index.js';
 import type { Door } from '../src/types.js';
 
@@ -399,4 +400,30 @@ test('knocklog check: every error on stderr, nothing on stdout, exit 1', () => {
   assert.equal(missing.status, 1);
   assert.equal(missing.stderr,
     '/nonexistent.conf: cannot read the config file: does not exist (give the right path with -c FILE)\nknocklog check: 1 error in /nonexistent.conf\n');
+});
+
+test('property: formatSequence and parseSequence round-trip every valid sequence', () => {
+  const step = fc.record({ proto: fc.constantFrom('tcp' as const, 'udp' as const), port: fc.integer({ min: 1, max: 65535 }) })
+    .map(({ proto, port }) => ({ proto, port }));
+  fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 32 }), (steps) => {
+    const parsed = parseSequence(formatSequence(steps));
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.value, steps);
+  }));
+});
+
+test('property: any text gives a Config or a ConfigError whose every message is PATH:LINE: ... (...)', () => {
+  const piece = fc.constantFrom('[options]', '[d]', '[', ']', '=', ',', ':', '#', ' ', '\n', '\r\n', 'sequence', 'tcpflags',
+    'UseSyslog', 'target', 'command', '7000', '-1', 'udp', 'syn', '!', '"', 'prefix', 'timeout', '2.5', 'x');
+  const text = fc.array(piece, { maxLength: 60 }).map((a) => a.join(''));
+  fc.assert(fc.property(text, (t) => {
+    try {
+      const c = parseConfig(t, 'k.conf', { requireWritable: false });
+      for (const d of c.doors) assert.ok(d.sequence.length >= 1 && d.sequence.length <= 32);
+    } catch (e) {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.ok(e.errors.length > 0);
+      for (const m of e.errors) assert.match(m, /^k\.conf:\d+: .+ \(.+\)$/s);
+    }
+  }), { numRuns: 2000 });
 });

@@ -69,7 +69,7 @@ function nonEmpty(value: string, name: string, example: string): Checked<string>
   return value === '' ? { ok: false, errors: [{ error: `${name} is empty`, hint: `give a value such as ${example}, or remove the line` }] } : { ok: true, value };
 }
 
-/** Handles a bare word (no `=`); true when it was UseSyslog. */
+/** A bare word (no `=`): only UseSyslog may stand alone. */
 function bareWord(d: Directive, path: string, options: Options, problems: Problems): void {
   if (lookupKey(d.key)?.name === 'UseSyslog') {
     options.useSyslog = true;
@@ -93,45 +93,45 @@ function optionDirective(d: Directive, value: string, path: string, options: Opt
     return;
   }
   if (!def.repeatable && !seen.first(def.name, d, path, problems)) return;
-  const at = (c: Checked<unknown>) => take(c, path, d.line, problems);
+  const at = <T>(c: Checked<T>): T | undefined => take(c, path, d.line, problems);
   switch (def.name) {
     case 'LogFile':
       // knockd treats an empty LogFile as none.
       options.logFile = value === '' ? null : pathValue(value, path);
       break;
     case 'PidFile': {
-      const v = at(nonEmpty(value, 'PidFile', '/var/run/knockd.pid')) as string | undefined;
+      const v = at(nonEmpty(value, 'PidFile', '/var/run/knockd.pid'));
       if (v !== undefined) options.pidFile = pathValue(v, path);
       break;
     }
     case 'Interface': {
       if (value === '') { options.interface = null; break; }
-      const v = at(parseInterface(value)) as string | undefined;
+      const v = at(parseInterface(value));
       if (v !== undefined) options.interface = v;
       break;
     }
     case 'Sources': {
-      const v = at(parseSources(value)) as string[] | undefined;
+      const v = at(parseSources(value));
       if (v !== undefined) options.sources = v.map((s) => (s.startsWith('file:') ? `file:${pathValue(s.slice(5), path)}` : s));
       break;
     }
     case 'Prefix': {
-      const v = at(parsePrefix(value)) as string | undefined;
+      const v = at(parsePrefix(value));
       if (v !== undefined) options.prefix = v;
       break;
     }
     case 'StateDir': {
-      const v = at(nonEmpty(value, 'StateDir', '/var/lib/knocklog')) as string | undefined;
+      const v = at(nonEmpty(value, 'StateDir', '/var/lib/knocklog'));
       if (v !== undefined) options.stateDir = pathValue(v, path);
       break;
     }
     case 'MaxSources': {
-      const v = at(parsePositiveInteger(value, 'MaxSources')) as number | undefined;
+      const v = at(parsePositiveInteger(value, 'MaxSources'));
       if (v !== undefined) options.maxSources = v;
       break;
     }
     case 'User': {
-      const v = at(parseUser(value)) as string | undefined;
+      const v = at(parseUser(value));
       if (v !== undefined) options.user = v;
       break;
     }

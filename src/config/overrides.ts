@@ -2,64 +2,46 @@
 // and reported as `command line: ...`.
 
 import type { Options } from '../types.js';
-import { Problems } from './errors.js';
+import type { Checked, Problems } from './errors.js';
 import { parseInterface, parseSource, parseUser } from './values.js';
 
 const WHERE = 'command line';
 
-export function applyOverrides(options: Options, overrides: Partial<Options>, problems: Problems): Options {
+export function applyOverrides(options: Options, o: Partial<Options>, problems: Problems): Options {
   const out: Options = { ...options };
-  for (const [k, v] of Object.entries(overrides) as [keyof Options, unknown][]) {
-    if (v === undefined) continue;
-    switch (k) {
-      case 'sources': {
-        const list = v as string[];
-        const ok: string[] = [];
-        for (const s of list) {
-          const c = parseSource(s);
-          if (c.ok) ok.push(c.value);
-          else problems.addAll(WHERE, null, c.errors);
-        }
-        out.sources = ok;
-        break;
-      }
-      case 'prefix':
-        // eslint-disable-next-line no-control-regex
-        if (v === '' || /[\x00-\x1f\x7f]/.test(v as string)) problems.add(WHERE, null, `prefix ${JSON.stringify(v)} is empty or has a control character`, 'give the log prefix of the firewall rule, e.g. KNOCK');
-        else out.prefix = v as string;
-        break;
-      case 'interface': {
-        if (v === null) { out.interface = null; break; }
-        const c = parseInterface(v as string);
-        if (c.ok) out.interface = c.value;
-        else problems.addAll(WHERE, null, c.errors);
-        break;
-      }
-      case 'maxSources':
-        if (!Number.isSafeInteger(v) || (v as number) < 1) problems.add(WHERE, null, `max sources ${String(v)} is not a positive whole number`, 'use a number such as 100000');
-        else out.maxSources = v as number;
-        break;
-      case 'user': {
-        const c = parseUser(v as string);
-        if (c.ok) out.user = c.value;
-        else problems.addAll(WHERE, null, c.errors);
-        break;
-      }
-      case 'useSyslog':
-        out.useSyslog = v as boolean;
-        break;
-      case 'logFile':
-        out.logFile = v as string | null;
-        break;
-      case 'pidFile':
-        out.pidFile = v as string;
-        break;
-      case 'stateDir':
-        out.stateDir = v as string;
-        break;
-      default:
-        problems.add(WHERE, null, `unknown setting ${String(k)}`, 'this is a bug in the caller');
+  const take = <T>(c: Checked<T>, set: (v: T) => void): void => {
+    if (c.ok) set(c.value);
+    else problems.addAll(WHERE, null, c.errors);
+  };
+  if (o.sources !== undefined) {
+    const list: string[] = [];
+    for (const s of o.sources) take(parseSource(s), (v) => list.push(v));
+    out.sources = list;
+  }
+  if (o.prefix !== undefined) {
+    // Taken as given: a shell argument needs no quoting to keep its spaces.
+    if (o.prefix === '' || /[\x00-\x1f\x7f]/.test(o.prefix)) {
+      problems.add(WHERE, null, `prefix ${JSON.stringify(o.prefix)} is empty or has a control character`,
+        'give the log prefix of the firewall rule, e.g. KNOCK');
+    } else {
+      out.prefix = o.prefix;
     }
   }
+  if (o.interface !== undefined) {
+    if (o.interface === null) out.interface = null;
+    else take(parseInterface(o.interface), (v) => { out.interface = v; });
+  }
+  if (o.maxSources !== undefined) {
+    if (!Number.isSafeInteger(o.maxSources) || o.maxSources < 1) {
+      problems.add(WHERE, null, `max sources ${o.maxSources} is not a positive whole number`, 'use a number such as 100000');
+    } else {
+      out.maxSources = o.maxSources;
+    }
+  }
+  if (o.user !== undefined) take(parseUser(o.user), (v) => { out.user = v; });
+  if (o.useSyslog !== undefined) out.useSyslog = o.useSyslog;
+  if (o.logFile !== undefined) out.logFile = o.logFile;
+  if (o.pidFile !== undefined) out.pidFile = o.pidFile;
+  if (o.stateDir !== undefined) out.stateDir = o.stateDir;
   return out;
 }

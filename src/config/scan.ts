@@ -32,44 +32,44 @@ export function scanConfig(text: string, path: string, problems: Problems): Sect
   let brokenHeader = false;
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   // A file ending in '\n' yields one empty last element, which is skipped as a blank line.
-  lines.forEach((raw, i) => {
+  for (const [i, raw] of lines.entries()) {
     const n = i + 1;
     const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
+    if (line === '' || line.startsWith('#')) continue;
     if (line.startsWith('[')) {
       if (!line.endsWith(']')) {
         problems.add(path, n, `section header ${JSON.stringify(line)} has no closing "]"`, 'write it as [name]');
         current = null;
         brokenHeader = true;
-        return;
+        continue;
       }
       const name = line.slice(1, -1).trim();
       if (name === '') {
         problems.add(path, n, 'empty section name', 'write [options] or [door name]');
         current = null;
         brokenHeader = true;
-        return;
+        continue;
       }
       brokenHeader = false;
       current = { name, line: n, isOptions: name.toLowerCase() === 'options', directives: [] };
       sections.push(current);
-      return;
+      continue;
     }
     const eq = line.indexOf('=');
     const key = (eq < 0 ? line : line.slice(0, eq)).trim();
     const value = eq < 0 ? null : line.slice(eq + 1).trim();
     if (key === '') {
       problems.add(path, n, 'a line starts with "=" and has no key', 'write key = value');
-      return;
+      continue;
     }
     if (current === null) {
       // Under a broken header the section is unknown; its lines are not reported again.
       if (!brokenHeader) {
         problems.add(path, n, `"${key}" comes before any section`, 'put it under [options] or a [door] header');
       }
-      return;
+      continue;
     }
-    (current as Section).directives.push({ key, value, line: n });
-  });
+    current.directives.push({ key, value, line: n });
+  }
   return sections;
 }

@@ -27,13 +27,14 @@ const FLAG_NAMES: readonly TcpFlagName[] = ['fin', 'syn', 'rst', 'psh', 'ack', '
 
 /** `syn,!ack`: items trimmed, names case-insensitive (knockd upper-cases them too). */
 export function parseTcpFlags(text: string): Checked<TcpFlagRule[]> {
+  const hint = 'use fin, syn, rst, psh, ack or urg, each optionally prefixed with !';
+  if (text.trim() === '') return invalid('TCPFlags is empty', hint);
   const rules: TcpFlagRule[] = [];
   const errors: Invalid[] = [];
-  const hint = 'use fin, syn, rst, psh, ack or urg, each optionally prefixed with !';
   for (const raw of text.split(',')) {
     const item = raw.trim();
     if (item === '') {
-      errors.push({ error: text.trim() === '' ? 'TCPFlags is empty' : `TCPFlags "${text}" has an empty item`, hint: text.trim() === '' ? hint : 'remove the extra comma' });
+      errors.push({ error: `TCPFlags "${text}" has an empty item`, hint: 'remove the extra comma' });
       continue;
     }
     const negated = item.startsWith('!');
@@ -126,7 +127,6 @@ export function parsePrefix(text: string): Checked<string> {
     value = (m[1] ?? '').replace(/\\(["\\])/g, '$1');
   }
   if (value === '') return invalid('Prefix is empty', 'give the log prefix of the firewall rule, e.g. KNOCK');
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(value)) return invalid('Prefix contains a control character', 'use printable characters only');
   return valid(value);
 }
