@@ -2,7 +2,7 @@
 
 import { dirname, resolve } from 'node:path';
 import type { Config, Door, Options, SequenceStep, TcpFlagRule } from '../types.js';
-import { type Checked, Problems } from './errors.js';
+import { type Checked, invalid, Problems, valid } from './errors.js';
 import type { ConfigIO } from './io.js';
 import { type KeyName, lookupKey, unknownKeyHint } from './keys.js';
 import { loadOneTimeSequences } from './onetime.js';
@@ -66,7 +66,7 @@ function take<T>(c: Checked<T>, path: string, line: number, problems: Problems):
 }
 
 function nonEmpty(value: string, name: string, example: string): Checked<string> {
-  return value === '' ? { ok: false, errors: [{ error: `${name} is empty`, hint: `give a value such as ${example}, or remove the line` }] } : { ok: true, value };
+  return value === '' ? invalid(`${name} is empty`, `give a value such as ${example}, or remove the line`) : valid(value);
 }
 
 /** A bare word (no `=`): only UseSyslog may stand alone. */
