@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { canonicalAddress } from '../src/net.js';
 import { parseLine, type ParseOptions } from '../src/parse/index.js';
+import { fastParse, parseTokens, Reject } from '../src/parse/record.js';
 import type { KnockEvent } from '../src/types.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -141,6 +142,41 @@ test('property: mutated real lines never throw and never yield an invalid event'
     { numRuns: 20000 },
   );
   assert.ok(accepted > 0, 'some mutations (e.g. of a MAC or a TTL) still parse');
+});
+
+test('property: the fast path accepts only what the token parser accepts, with the same fields', () => {
+  const bodies = readdirSync(fixtures)
+    .filter((f) => f !== 'expected')
+    .flatMap((f) => fixtureLines(f))
+    .filter((l) => l.includes(' IN=') && !l.startsWith('{'))
+    .map((l) => l.slice(l.indexOf('IN=')));
+  const edit = fc.record({
+    body: fc.constantFrom(...bodies),
+    at: fc.nat(),
+    del: fc.nat({ max: 12 }),
+    ins: fc.constantFrom('', ' ', 'DF ', 'MF ', 'ACK ', 'SYN ', 'OPT (0204) ', 'OPT ( ) ', 'SEQ=1 ACK=2 ', 'RES=0x00 ', 'LEN=9 ', 'UID=0 GID=0 ', 'MARK=0x1 ', '0', ':', 'TC=0 ', '65536'),
+  });
+  let fast = 0;
+  fc.assert(
+    fc.property(edit, ({ body, at, del, ins }) => {
+      const i = at % (body.length + 1);
+      const b = body.slice(0, i) + ins + body.slice(i + del);
+      for (const printer of ['kernel', 'logemu'] as const) {
+        const f = fastParse(b, printer);
+        if (f === null) continue;
+        fast++;
+        let slow: unknown;
+        try {
+          slow = parseTokens(b, printer);
+        } catch (e) {
+          assert.fail(`fast path accepted what the token parser rejects (${(e as Reject).message}): ${b}`);
+        }
+        assert.deepEqual(f, slow, b);
+      }
+    }),
+    { numRuns: 20000 },
+  );
+  assert.ok(fast > 100, `the fast path took ${fast} lines`);
 });
 
 test('knocklog parse: stdin, --rejects, the summary on stderr, exit status', () => {

@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { eventJson } from '../parse/event-json.js';
 import { FORMATS, parseLine, type Format, type ParseOptions } from '../parse/index.js';
 import { inputBatches } from '../sources/lines.js';
 import { Output } from './output.js';
@@ -32,7 +33,7 @@ export async function runParse(files: string[], o: ParseCommandOptions): Promise
         const r = parseLine(line, opts);
         if (r.ok) {
           knocks++;
-          out.line(JSON.stringify(r.event));
+          out.line(eventJson(r.event));
         } else if (o.rejects) {
           out.line(JSON.stringify({ line: n, reject: r.reason }));
         }

@@ -30,17 +30,20 @@ export type ParseResult = { ok: true; event: KnockEvent } | { ok: false; reason:
 /** Longer lines are not LOG records (those stay well under 1 KiB); refuse them before any work. */
 export const MAX_LINE = 4096;
 
-function fromMessage(env: Envelope, prefix: string): KnockEvent {
+// Rejects are returned as reason strings rather than thrown: most lines of a
+// kernel log are rejects, and throwing costs more than parsing. Only the
+// record parser (reached by lines that carry the prefix) throws Reject.
+
+function fromMessage(env: Envelope | string, prefix: string): KnockEvent | string {
+  if (typeof env === 'string') return env;
   const msg = env.message;
-  if (!msg.startsWith(prefix)) {
-    throw new Reject(msg.includes('IN=') ? `prefix is not "${prefix}"` : 'not a firewall log record');
-  }
+  if (!msg.startsWith(prefix)) return msg.includes('IN=') ? `prefix is not "${prefix}"` : 'not a firewall log record';
   let i = prefix.length;
   while (msg.charCodeAt(i) === 32) i++;
-  if (!msg.startsWith('IN=', i)) throw new Reject(`prefix "${prefix}" is not followed by IN=`);
+  if (!msg.startsWith('IN=', i)) return `prefix "${prefix}" is not followed by IN=`;
   const f = parseRecord(msg.slice(i), env.printer);
   return {
-    time: env.time,
+    time: env.time(),
     uptime: env.uptime,
     host: env.host,
     prefix,
@@ -54,45 +57,40 @@ function fromMessage(env: Envelope, prefix: string): KnockEvent {
   };
 }
 
-function textEvent(line: string, opts: ParseOptions, family: Family): KnockEvent {
-  return fromMessage(textEnvelope(line, opts.now, family), opts.prefix);
-}
+const LOGEMU_FALLBACK = /^(not written by the kernel \(program|no program tag)/;
 
-function parseOrThrow(line: string, opts: ParseOptions, prefix: string): KnockEvent {
-  if (line.length > MAX_LINE) throw new Reject('line too long');
+function parseAny(line: string, opts: ParseOptions, prefix: string): KnockEvent | string {
+  if (line.length > MAX_LINE) return 'line too long';
   const json = line.charCodeAt(0) === 123; /* { */
-  if (!json && !line.includes('IN=')) throw new Reject('not a firewall log record');
-  const o = { ...opts, prefix };
+  // Most lines of a kernel log are not ours: one native search rejects them
+  // before any envelope is parsed. (Not JSON: its text may be escaped.)
+  if (!json && prefix !== '' && !line.includes(prefix)) {
+    return line.includes('IN=') ? `prefix is not "${prefix}"` : 'not a firewall log record';
+  }
+  const now = opts.now;
   switch (opts.format) {
     case 'kernel':
-      return json ? fromMessage(journalEnvelope(line), prefix) : textEvent(line, o, 'kernel');
+      return fromMessage(json ? journalEnvelope(line) : textEnvelope(line, now, 'kernel'), prefix);
     case 'logemu':
-      if (json) throw new Reject('JSON line in a LOGEMU source');
-      return textEvent(line, o, 'logemu');
+      return json ? 'JSON line in a LOGEMU source' : fromMessage(textEnvelope(line, now, 'logemu'), prefix);
     case 'ulogd-json':
-      if (!json) throw new Reject('not a ulogd2 JSON line');
-      return ulogdJsonEvent(line, prefix);
-    case 'auto':
+      return json ? ulogdJsonEvent(line, prefix) : 'not a ulogd2 JSON line';
+    case 'auto': {
       if (json) return line.includes('"oob.prefix"') ? ulogdJsonEvent(line, prefix) : fromMessage(journalEnvelope(line), prefix);
-      try {
-        return textEvent(line, o, 'kernel');
-      } catch (e) {
-        if (!(e instanceof Reject) || !/^(not written by the kernel \(program|no program tag)/.test(e.message)) throw e;
-        // No kernel tag: it can only be a ulogd2 LOGEMU line.
-        try {
-          return textEvent(line, o, 'logemu');
-        } catch (e2) {
-          if (e2 instanceof Reject) throw new Reject(`${e.message}, and not a LOGEMU record: ${e2.message}`);
-          throw e2;
-        }
-      }
+      const k = fromMessage(textEnvelope(line, now, 'kernel'), prefix);
+      if (typeof k !== 'string' || !LOGEMU_FALLBACK.test(k)) return k;
+      // No kernel tag: it can only be a ulogd2 LOGEMU line.
+      const u = fromMessage(textEnvelope(line, now, 'logemu'), prefix);
+      return typeof u === 'string' ? `${k}, and not a LOGEMU record: ${u}` : u;
+    }
   }
 }
 
 /** Parses one line (without its newline). Never throws. */
 export function parseLine(line: string, opts: ParseOptions): ParseResult {
   try {
-    return { ok: true, event: parseOrThrow(line, opts, opts.prefix.trimEnd()) };
+    const r = parseAny(line, opts, opts.prefix.trimEnd());
+    return typeof r === 'string' ? { ok: false, reason: r } : { ok: true, event: r };
   } catch (e) {
     if (e instanceof Reject) return { ok: false, reason: e.message };
     // A parser bug must not take the daemon down with it; it is a reject too.

@@ -4,7 +4,7 @@
 import { canonicalIPv4, canonicalIPv6 } from '../net.js';
 import type { KnockEvent, TcpFlagWord } from '../types.js';
 import type { Envelope } from './envelope.js';
-import { Reject } from './record.js';
+import { isInterfaceName, Reject } from './record.js';
 import { fromEpochMicros } from './time.js';
 
 type Json = Record<string, unknown>;
@@ -44,7 +44,11 @@ export function journalEnvelope(line: string): Envelope {
   const real = micros(o.__REALTIME_TIMESTAMP);
   const mono = micros(o._SOURCE_MONOTONIC_TIMESTAMP);
   return {
-    time: real === null ? null : fromEpochMicros(real),
+    time: () => {
+      const t = real === null ? null : fromEpochMicros(real);
+      if (t === null && real !== null) throw new Reject('bad __REALTIME_TIMESTAMP');
+      return t;
+    },
     uptime: mono === null ? null : Number(mono) / 1e6,
     host: typeof o._HOSTNAME === 'string' ? o._HOSTNAME : null,
     message,
@@ -89,13 +93,15 @@ export function ulogdJsonEvent(line: string, prefix: string): KnockEvent {
   const ipProto = o['ip.protocol'];
   if (ipProto !== 6 && ipProto !== 17) throw new Reject(`not a knock: ip.protocol ${String(ipProto).slice(0, 10)}`);
   const iface = o['oob.in'];
-  if (typeof iface !== 'string' || iface.length > 15) throw new Reject('bad oob.in');
+  if (typeof iface !== 'string' || !isInterfaceName(iface)) throw new Reject('bad oob.in');
   const sec = o['oob.time.sec'];
   const usec = o['oob.time.usec'];
-  const time =
-    Number.isInteger(sec) && Number.isInteger(usec) && (sec as number) >= 0 && (usec as number) >= 0 && (usec as number) < 1e6
-      ? fromEpochMicros(BigInt(sec as number) * 1_000_000n + BigInt(usec as number))
-      : null;
+  let time: string | null = null;
+  if (sec !== undefined || usec !== undefined) {
+    const valid = Number.isSafeInteger(sec) && Number.isInteger(usec) && (sec as number) >= 0 && (usec as number) >= 0 && (usec as number) < 1e6;
+    time = valid ? fromEpochMicros(BigInt(sec as number) * 1_000_000n + BigInt(usec as number)) : null;
+    if (time === null) throw new Reject('bad oob.time.sec/oob.time.usec');
+  }
   const flags: TcpFlagWord[] = [];
   if (ipProto === 6) for (const [key, word] of ULOGD_FLAGS) if (bit(o, key)) flags.push(word);
   return {

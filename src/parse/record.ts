@@ -20,9 +20,20 @@ export interface RecordFields {
 /** Which printer wrote the record: the kernel's LOG target, or ulogd2's LOGEMU. */
 export type Printer = 'kernel' | 'logemu';
 
-export class Reject extends Error {}
+/**
+ * Why a line is not a knock record. Not an Error: most log lines are rejects,
+ * and capturing a stack trace for each would cost more than parsing.
+ */
+export class Reject {
+  constructor(readonly message: string) {}
+}
 
 const IFACE = /^[^\s/=]{0,15}$/;
+
+/** An interface name as the kernel prints it (at most 15 bytes, no blanks, '/' or '='). */
+export function isInterfaceName(s: string): boolean {
+  return IFACE.test(s);
+}
 const MAC = /^(?:[0-9a-f]{2}(?::[0-9a-f]{2})*)?$/;
 const MAC6 = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
 const HEX4 = /^[0-9a-f]{4}$/;
@@ -167,11 +178,10 @@ function tcp(c: Cursor, printer: Printer): TcpFlagWord[] {
 }
 
 /**
- * Parses `IN=... OUT=... ... PROTO=TCP SPT=... DPT=...` (the text after the
- * prefix). Throws Reject with the reason when the record is not a complete,
- * well-formed TCP or UDP record.
+ * The strict, token-by-token parser: the authority on what a record is, and
+ * the source of the reason when it is not one.
  */
-export function parseRecord(body: string, printer: Printer): RecordFields {
+function parseTokens(body: string, printer: Printer): RecordFields {
   const tokens = body.split(' ');
   // The kernel ends every field with a space; ulogd2 does not.
   if (tokens[tokens.length - 1] === '') tokens.pop();
@@ -218,3 +228,71 @@ export function parseRecord(body: string, printer: Printer): RecordFields {
   if (c.i < tokens.length) throw new Reject(`unexpected "${clip(tokens[c.i]!)}" after the record`);
   return { in: iface, src, dst, proto, spt, dpt, flags };
 }
+
+// The common layouts as one anchored regular expression per printer: about
+// seven times faster than the token parser, which still decides every line
+// this does not match. It accepts a subset of what parseTokens accepts, with
+// the same fields (a property test holds the two together).
+const IFC = '[^\\s/=]{0,15}';
+// Exact ranges where the token parser checks them (or a subset, which only
+// sends the rare larger value to the token parser).
+const U16 = '(?:6553[0-5]|655[0-2]\\d|65[0-4]\\d\\d|6[0-4]\\d{3}|[1-5]\\d{4}|[1-9]\\d{0,3}|0)';
+const U32 = '(?:[1-3]\\d{9}|[1-9]\\d{0,8}|0)';
+const U8 = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const VID = '(?:409[0-5]|40[0-8]\\d|[1-3]\\d{3}|[1-9]\\d{0,2}|0)';
+const FLOWLBL = '(?:[1-9]\\d{0,5}|0)';
+const HH = '[0-9A-Fa-f]{2}';
+const MACS = '[0-9a-f]{2}(?::[0-9a-f]{2}){5}';
+function fastRecord(printer: Printer): RegExp {
+  const tos = printer === 'kernel' ? `0x${HH}` : HH;
+  const seqAck = `SEQ=${U32} ACK=${U32} `;
+  const tcp =
+    `(TCP) SPT=(${U16}) DPT=(${U16}) ${printer === 'kernel' ? `(?:${seqAck})?` : seqAck}WINDOW=${U16} ` +
+    `${printer === 'kernel' ? `RES=0x${HH} ` : ''}((?:CWR )?(?:ECE )?(?:URG )?(?:ACK )?(?:PSH )?(?:RST )?(?:SYN )?(?:FIN )?)` +
+    `URGP=${U16} (?:OPT \\([0-9A-Fa-f]*\\) )?`;
+  return new RegExp(
+    `^IN=(${IFC}) OUT=${IFC} (?:PHYSIN=${IFC} )?(?:PHYSOUT=${IFC} )?` +
+      `(?:MAC=(?:[0-9a-f]{2}(?::[0-9a-f]{2})*)? |MACSRC=${MACS} MACDST=${MACS} (?:VPROTO=[0-9a-f]{4} VID=${VID} )?MACPROTO=(?:0800|86dd) )?` +
+      `SRC=([^ ]{1,45}) DST=([^ ]{1,45}) ` +
+      `(?:LEN=${U16} TOS=${tos} PREC=0x${HH} TTL=${U8} ID=${U16} (?:CE )?(?:DF )?(?:OPT \\([0-9A-Fa-f]*\\) )?` +
+      `|LEN=${U32} TC=${U8} HOPLIMIT=${U8} FLOWLBL=${FLOWLBL} (?:OPT \\( ?[0-9A-Fa-f]*\\) )*)` +
+      `PROTO=(?:${tcp}|(UDP) SPT=(${U16}) DPT=(${U16}) LEN=${U16} )` +
+      `(?:UID=${U32} GID=${U32} )?(?:MARK=(?:0x)?[0-9a-fA-F]{1,8} )?$`,
+  );
+}
+const FAST: Record<Printer, RegExp> = { kernel: fastRecord('kernel'), logemu: fastRecord('logemu') };
+
+/** The fast path; null when the line needs the token parser (to accept it or to say why not). */
+export function fastParse(body: string, printer: Printer): RecordFields | null {
+  const m = FAST[printer].exec(body.endsWith(' ') ? body : `${body} `);
+  if (m === null) return null;
+  const tcp = m[4] !== undefined;
+  const spt = Number(tcp ? m[5] : m[9]);
+  const dpt = Number(tcp ? m[6] : m[10]);
+  const v6 = m[2]!.includes(':');
+  const src = v6 ? canonicalIPv6(m[2]!) : canonicalIPv4(m[2]!);
+  const dst = v6 ? canonicalIPv6(m[3]!) : canonicalIPv4(m[3]!);
+  if (src === null || dst === null) return null;
+  if (v6 !== body.includes(' TC=')) return null;
+  const words = tcp ? m[7]! : '';
+  return {
+    in: m[1]!,
+    src,
+    dst,
+    proto: tcp ? 'tcp' : 'udp',
+    spt,
+    dpt,
+    flags: words === '' ? [] : (words.slice(0, -1).split(' ') as TcpFlagWord[]),
+  };
+}
+
+/**
+ * Parses `IN=... OUT=... ... PROTO=TCP SPT=... DPT=...` (the text after the
+ * prefix). Throws Reject with the reason when the record is not a complete,
+ * well-formed TCP or UDP record.
+ */
+export function parseRecord(body: string, printer: Printer): RecordFields {
+  return fastParse(body, printer) ?? parseTokens(body, printer);
+}
+
+export { parseTokens };

@@ -17,8 +17,16 @@ export function monthIndex(word: string): number {
   return -1;
 }
 
+// Log lines come in runs with the same second: format each second once.
+let lastSec = NaN;
+let lastBase = '';
+
 function isoFromEpochSeconds(sec: number, frac: string): string {
-  const base = new Date(sec * 1000).toISOString().slice(0, 19);
+  if (sec !== lastSec) {
+    lastSec = sec;
+    lastBase = new Date(sec * 1000).toISOString().slice(0, 19);
+  }
+  const base = lastBase;
   return frac === '' ? `${base}Z` : `${base}.${frac}Z`;
 }
 
@@ -86,9 +94,10 @@ export function rfc3339(stamp: string): string | null {
   return isoFromEpochSeconds(sec, frac);
 }
 
-/** Microseconds since the epoch (journald's __REALTIME_TIMESTAMP, ulogd2's oob.time). */
-export function fromEpochMicros(us: bigint): string {
+/** Microseconds since the epoch (journald's __REALTIME_TIMESTAMP, ulogd2's oob.time); null past year 9999. */
+export function fromEpochMicros(us: bigint): string | null {
   const sec = us / 1_000_000n;
+  if (sec > 253402300799n) return null;
   const frac = (us % 1_000_000n).toString().padStart(6, '0');
   return isoFromEpochSeconds(Number(sec), frac);
 }
