@@ -9,8 +9,16 @@ export function canonicalIPv4(s: string): string | null {
   return IPV4.test(s) ? s : null;
 }
 
+const FULL_IPV6 = /^[0-9a-fA-F]{4}(?::[0-9a-fA-F]{4}){7}$/;
+
 /** Parses an IPv6 literal (full, compressed, or with a trailing dotted quad) into 8 groups. */
 function ipv6Groups(s: string): number[] | null {
+  // The kernel's own form (every group in 4 digits), without the general parser's allocations.
+  if (s.length === 39 && FULL_IPV6.test(s)) {
+    const w = new Array<number>(8);
+    for (let i = 0; i < 8; i++) w[i] = parseInt(s.slice(i * 5, i * 5 + 4), 16);
+    return w;
+  }
   if (s.length < 2 || s.length > 45) return null;
   let head = s;
   let tail4: number[] = [];

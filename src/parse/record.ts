@@ -255,7 +255,7 @@ function fastRecord(printer: Printer): RegExp {
       `(?:MAC=(?:[0-9a-f]{2}(?::[0-9a-f]{2})*)? |MACSRC=${MACS} MACDST=${MACS} (?:VPROTO=[0-9a-f]{4} VID=${VID} )?MACPROTO=(?:0800|86dd) )?` +
       `SRC=([^ ]{1,45}) DST=([^ ]{1,45}) ` +
       `(?:LEN=${U16} TOS=${tos} PREC=0x${HH} TTL=${U8} ID=${U16} (?:CE )?(?:DF )?(?:OPT \\([0-9A-Fa-f]*\\) )?` +
-      `|LEN=${U32} TC=${U8} HOPLIMIT=${U8} FLOWLBL=${FLOWLBL} (?:OPT \\( ?[0-9A-Fa-f]*\\) )*)` +
+      `|LEN=${U32} (TC)=${U8} HOPLIMIT=${U8} FLOWLBL=${FLOWLBL} (?:OPT \\( ?[0-9A-Fa-f]*\\) )*)` +
       `PROTO=(?:${tcp}|(UDP) SPT=(${U16}) DPT=(${U16}) LEN=${U16} )` +
       `(?:UID=${U32} GID=${U32} )?(?:MARK=(?:0x)?[0-9a-fA-F]{1,8} )?$`,
   );
@@ -266,15 +266,14 @@ const FAST: Record<Printer, RegExp> = { kernel: fastRecord('kernel'), logemu: fa
 export function fastParse(body: string, printer: Printer): RecordFields | null {
   const m = FAST[printer].exec(body.endsWith(' ') ? body : `${body} `);
   if (m === null) return null;
-  const tcp = m[4] !== undefined;
-  const spt = Number(tcp ? m[5] : m[9]);
-  const dpt = Number(tcp ? m[6] : m[10]);
-  const v6 = m[2]!.includes(':');
+  const tcp = m[5] !== undefined;
+  const spt = Number(tcp ? m[6] : m[10]);
+  const dpt = Number(tcp ? m[7] : m[11]);
+  const v6 = m[4] !== undefined;
   const src = v6 ? canonicalIPv6(m[2]!) : canonicalIPv4(m[2]!);
   const dst = v6 ? canonicalIPv6(m[3]!) : canonicalIPv4(m[3]!);
   if (src === null || dst === null) return null;
-  if (v6 !== body.includes(' TC=')) return null;
-  const words = tcp ? m[7]! : '';
+  const words = tcp ? m[8]! : '';
   return {
     in: m[1]!,
     src,
