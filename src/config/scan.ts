@@ -1,6 +1,7 @@
 // The line scanner for knockd.conf's grammar (knockd-semantics.md §1).
 //
-// Why not the `ini` package: it cannot report line numbers, it merges repeated
+// Why not the `ini` package for the structure (it reads quoted values, see
+// parsePrefix): it cannot report line numbers, it merges repeated
 // keys (TCPFlags lines must add up), it strips inline `;`/`#` comments (knockd
 // passes `echo hi # x` to the shell unchanged), and it rejects or rewrites bare
 // words like `UseSyslog`. knockd's grammar is simple enough that a scanner of

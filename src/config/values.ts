@@ -1,6 +1,7 @@
 // Parsers for single directive values other than sequences. Each returns the
 // typed value or what is wrong with it; none guesses the way knockd's atoi does.
 
+import ini from 'ini';
 import { canonicalAddress } from '../net.js';
 import type { TcpFlagName, TcpFlagRule } from '../types.js';
 import { type Checked, type Invalid, invalid, valid } from './errors.js';
@@ -112,19 +113,18 @@ export function parseSources(text: string): Checked<string[]> {
 }
 
 /**
- * Prefix: the raw value, or the text between double quotes when it is quoted,
- * so that a trailing space survives (`Prefix = "[UFW BLOCK] "`). Inside quotes
- * `\"` and `\\` stand for `"` and `\`. knockd has no such key, so quoting here
- * changes no knockd meaning.
+ * Prefix: the raw value, or, when it is in double quotes, the quoted string as
+ * ini files (the `ini` package) read one, so that a trailing space survives
+ * (`Prefix = "[UFW BLOCK] "`); `\"` and `\\` stand for `"` and `\`. knockd has
+ * no such key, so quoting here changes no knockd meaning.
  */
 export function parsePrefix(text: string): Checked<string> {
   let value = text;
   if (text.startsWith('"')) {
-    const m = /^"((?:[^"\\]|\\["\\])*)"$/.exec(text);
-    if (m === null) {
+    value = ini.unsafe(text);
+    if (value.startsWith('"') || !text.endsWith('"')) {
       return invalid(`Prefix ${text} is not a well-formed quoted string`, 'end it with " and write \\" for a quote inside');
     }
-    value = (m[1] ?? '').replace(/\\(["\\])/g, '$1');
   }
   if (value === '') return invalid('Prefix is empty', 'give the log prefix of the firewall rule, e.g. KNOCK');
   if (/[\x00-\x1f\x7f]/.test(value)) return invalid('Prefix contains a control character', 'use printable characters only');
