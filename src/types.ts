@@ -113,4 +113,6 @@ export interface Decision {
   src: string;
   /** For stage and timeout: the stage reached (1-based). */
   stage?: number;
+  /** For the open of a one-time door: the one_time_sequences line now used (to be marked). */
+  oneTimeLine?: number;
 }

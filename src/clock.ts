@@ -1,0 +1,36 @@
+// When a knock happened, from the truest stamp its line carries. The kernel's
+// uptime stamp is written with the packet; a syslog stamp is written when the
+// logger got the line, and rsyslog re-stamps old kernel lines when it starts.
+
+import { isoToMs } from './parse/time.js';
+import type { KnockEvent } from './types.js';
+
+/**
+ * For a log read after the fact (replay): the boot time is estimated from the
+ * first line carrying both stamps, and uptime stamps are placed on it. A
+ * smaller uptime than the last one means the host rebooted: estimate again.
+ */
+export class LogClock {
+  private boot: number | null = null;
+  private lastUptime = -1;
+
+  /** Milliseconds since the epoch (or since boot, for a log with uptime stamps only); null without any stamp. */
+  at(ev: KnockEvent): number | null {
+    const abs = ev.time === null ? null : isoToMs(ev.time);
+    if (ev.uptime === null) return abs;
+    if (ev.uptime < this.lastUptime) this.boot = null;
+    this.lastUptime = ev.uptime;
+    if (this.boot === null && abs !== null) this.boot = abs - ev.uptime * 1000;
+    return (this.boot ?? 0) + ev.uptime * 1000;
+  }
+}
+
+/**
+ * For the live daemon: uptime stamps are placed on this host's boot time,
+ * which the caller reads from the system (Date.now() - os.uptime()). A line
+ * that carries only an absolute time is taken at its word.
+ */
+export function liveClock(ev: KnockEvent, bootMs: number): number | null {
+  if (ev.uptime !== null) return bootMs + ev.uptime * 1000;
+  return ev.time === null ? null : isoToMs(ev.time);
+}

@@ -1,0 +1,111 @@
+// `knocklog replay`: run log lines through the engine with the lines' own
+// times as the clock, and print what would have happened. Never runs a
+// command and never writes a file (a one_time_sequences file is only read).
+
+import type { Command } from 'commander';
+import { LogClock } from '../clock.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { Engine } from '../engine/index.js';
+import { canonicalAddress } from '../net.js';
+import { parseLine, type Format } from '../parse/index.js';
+import { inputBatches } from '../sources/lines.js';
+import type { Decision } from '../types.js';
+import { configOption } from './check.js';
+import { Output } from './output.js';
+import { formatOption } from './parse.js';
+
+export interface ReplayOptions {
+  config: string;
+  format: Format;
+  prefix?: string;
+  local?: string;
+}
+
+/** The contract's JSON line for a decision. */
+export function decisionJson(d: Decision, absolute: boolean): string {
+  const time = absolute ? new Date(d.at).toISOString() : null;
+  const o: Record<string, unknown> = { time, door: d.door, src: d.src, event: d.event };
+  if (d.stage !== undefined) o.stage = d.stage;
+  return JSON.stringify(o);
+}
+
+/** `--local 10.0.0.1,fd00::1`: the host's addresses; without it every destination counts as local. */
+export function localAddresses(list: string | undefined): (addr: string) => boolean {
+  if (list === undefined) return () => true;
+  const set = new Set<string>();
+  for (const item of list.split(',')) {
+    const a = canonicalAddress(item.trim());
+    if (a === null) throw new ConfigError([`--local: "${item.trim()}" is not an IP address (give addresses separated by commas)`]);
+    set.add(a);
+  }
+  return (addr) => set.has(addr);
+}
+
+export async function runReplay(files: string[], o: ReplayOptions): Promise<number> {
+  let config;
+  let isLocal;
+  try {
+    config = loadConfig(o.config, o.prefix === undefined ? {} : { prefix: o.prefix }, { requireWritable: false });
+    isLocal = localAddresses(o.local);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    return 1;
+  }
+  const engine = new Engine(config.doors, { isLocal, maxSources: config.options.maxSources, iface: config.options.interface });
+  const opts = { prefix: config.options.prefix, format: o.format, now: new Date() };
+  const clock = new LogClock();
+  const out = new Output();
+  let absolute = true;
+  let lines = 0;
+  let knocks = 0;
+  let untimed = 0;
+  const emit = (ds: Decision[]) => {
+    for (const d of ds) out.line(decisionJson(d, absolute));
+  };
+  try {
+    for await (const batch of inputBatches(files)) {
+      for (const line of batch) {
+        lines++;
+        const r = parseLine(line, opts);
+        if (!r.ok) continue;
+        knocks++;
+        const at = clock.at(r.event);
+        if (at === null) {
+          untimed++;
+          continue;
+        }
+        if (r.event.time === null) absolute = false;
+        emit(engine.tick(at));
+        emit(engine.knock(r.event, at));
+      }
+      await out.flush();
+    }
+  } catch (e) {
+    await out.flush(true);
+    process.stderr.write(`knocklog replay: ${(e as Error).message}\n`);
+    return 1;
+  }
+  // What was still pending when the log ended: timeouts and closes, at their own times.
+  emit(engine.tick(Number.MAX_SAFE_INTEGER));
+  await out.flush(true);
+  const s = engine.stats();
+  process.stderr.write(
+    `knocklog replay: ${lines} lines, ${knocks} knock records${untimed ? `, ${untimed} without a time stamp (skipped)` : ''}, ${s.evictions} attempts evicted\n`,
+  );
+  return 0;
+}
+
+export function registerReplay(program: Command): void {
+  program
+    .command('replay')
+    .description("run log lines through the doors of a config, with the lines' own times; prints decisions as JSON, runs nothing")
+    .argument('[file...]', 'log files to read (stdin when none)')
+    .addOption(configOption())
+    .addOption(formatOption())
+    .option('--prefix <prefix>', 'the firewall log prefix (default: Prefix in [options], else KNOCK)')
+    .option('--local <addrs>', "the host's addresses, comma-separated (default: every destination is local)")
+    .action(async (files: string[], o: ReplayOptions) => {
+      process.exitCode = await runReplay(files, o);
+    });
+}

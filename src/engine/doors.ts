@@ -1,0 +1,97 @@
+// Which knocks a door sees: knockd's capture filter, per door (knockd-semantics §2).
+
+import type { Door, KnockEvent, Proto, SequenceStep, TcpFlagName, TcpFlagWord } from '../types.js';
+
+/** A (protocol, port) as one number, for map lookups. */
+export function stepKey(proto: Proto, port: number): number {
+  return proto === 'udp' ? 65536 + port : port;
+}
+
+const FLAG_WORD: Record<TcpFlagName, TcpFlagWord> = {
+  fin: 'FIN', syn: 'SYN', rst: 'RST', psh: 'PSH', ack: 'ACK', urg: 'URG',
+};
+
+/** A door as the engine runs it: the config's door plus where its one-time sequences stand. */
+export class DoorState {
+  /** The sequence being knocked: for a one-time door, the current entry's; [] when disabled. */
+  sequence: SequenceStep[];
+  /** Index of the current entry in door.oneTime.entries. */
+  oneTimeIndex = 0;
+  readonly keys: number[];
+
+  constructor(
+    readonly door: Door,
+    /** Position in the config: attempts start in config order. */
+    readonly order: number,
+  ) {
+    this.sequence = door.sequence;
+    this.keys = this.sequence.map((s) => stepKey(s.proto, s.port));
+  }
+
+  get name(): string {
+    return this.door.name;
+  }
+
+  /** The one_time_sequences line of the current sequence, if this is a one-time door. */
+  get oneTimeLine(): number | undefined {
+    return this.door.oneTime?.entries[this.oneTimeIndex]?.line;
+  }
+
+  /** Moves a one-time door to its next sequence; false when none is left (the door is then disabled). */
+  advanceOneTime(): boolean {
+    const entries = this.door.oneTime?.entries ?? [];
+    this.oneTimeIndex++;
+    const next = entries[this.oneTimeIndex];
+    this.sequence = next?.sequence ?? [];
+    this.keys.length = 0;
+    for (const s of this.sequence) this.keys.push(stepKey(s.proto, s.port));
+    return next !== undefined;
+  }
+
+  /** The packet is addressed to this door: to its Target (or a local address), with flags its TCPFlags allow. */
+  addressed(ev: KnockEvent, isLocal: (addr: string) => boolean): boolean {
+    if (this.door.target !== null ? ev.dst !== this.door.target : !isLocal(ev.dst)) return false;
+    if (ev.proto !== 'tcp') return true;
+    for (const rule of this.door.tcpFlags) {
+      if (ev.flags.includes(FLAG_WORD[rule.flag]) === rule.negated) return false;
+    }
+    return true;
+  }
+}
+
+/** Doors by the steps they contain and by their first step. */
+export class DoorIndex {
+  private readonly byStep = new Map<number, DoorState[]>();
+  private readonly byFirst = new Map<number, DoorState[]>();
+
+  constructor(readonly doors: readonly DoorState[]) {
+    for (const d of doors) {
+      for (const key of new Set(d.keys)) push(this.byStep, key, d);
+      if (d.keys.length > 0) push(this.byFirst, d.keys[0]!, d);
+    }
+  }
+
+  /** Doors whose sequence contains this step. */
+  containing(key: number): readonly DoorState[] {
+    return this.byStep.get(key) ?? NONE;
+  }
+
+  /** Doors whose sequence starts with this step, in config order. */
+  startingWith(key: number): readonly DoorState[] {
+    return this.byFirst.get(key) ?? NONE;
+  }
+}
+
+const NONE: readonly DoorState[] = [];
+
+function push(map: Map<number, DoorState[]>, key: number, d: DoorState): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [d]);
+  else list.push(d);
+}
+
+/** Two doors behave alike (a reload keeps attempts of a door whose knocking rules did not change). */
+export function sameKnocking(a: Door, b: Door): boolean {
+  return JSON.stringify([a.sequence, a.oneTime, a.seqTimeoutMs, a.tcpFlags, a.target])
+    === JSON.stringify([b.sequence, b.oneTime, b.seqTimeoutMs, b.tcpFlags, b.target]);
+}

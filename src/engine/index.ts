@@ -1,0 +1,247 @@
+// The sequence engine: knock events and a clock in, decisions out. Pure and
+// deterministic: no I/O, no timers; the caller asks nextDeadline() and calls
+// tick() then. Semantics: the "knocklog" column of shared/knockd-semantics.md.
+
+import type { Decision, Door, KnockEvent } from '../types.js';
+import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
+import { type Attempt, AttemptTable } from './attempts.js';
+import { MinHeap } from './heap.js';
+
+export { DoorState } from './doors.js';
+
+export interface EngineOptions {
+  /** Is this one of the host's addresses? (Doors without Target listen on those.) */
+  isLocal: (addr: string) => boolean;
+  /** Most sources with an attempt in progress; the least recently active is evicted beyond it. */
+  maxSources: number;
+  /** Only knocks that came in on this interface count; null: any. */
+  iface: string | null;
+}
+
+export interface EngineStats {
+  /** Sources with an attempt in progress. */
+  sources: number;
+  attempts: number;
+  open: number;
+  /** Sources dropped because maxSources was reached. */
+  evictions: number;
+  /** Knocks ignored because they arrived later than their door's seq_timeout. */
+  stale: number;
+}
+
+interface OpenDoor {
+  door: string;
+  src: string;
+  closeAt: number;
+}
+
+type Deadline =
+  | { at: number; kind: 'timeout'; src: string; attempt: Attempt }
+  | { at: number; kind: 'close'; open: OpenDoor };
+
+export class Engine {
+  private doors: DoorState[] = [];
+  private index = new DoorIndex([]);
+  private readonly attempts: AttemptTable;
+  private readonly open = new Map<string, OpenDoor>();
+  private readonly deadlines = new MinHeap<Deadline>();
+  private stale = 0;
+
+  constructor(doors: readonly Door[], private readonly opts: EngineOptions) {
+    this.attempts = new AttemptTable(opts.maxSources);
+    this.replaceDoors(doors);
+  }
+
+  /**
+   * A knock seen at `at` (ms, the line's own time). `arrivedAt`, in the daemon,
+   * is when the line reached us: a knock older than its door's seq_timeout on
+   * arrival (a catch-up after restart, old lines re-logged) is ignored.
+   * Deadlines due by `at` are decided first.
+   */
+  knock(ev: KnockEvent, at: number, arrivedAt: number = at): Decision[] {
+    const out = this.tick(at);
+    if (this.opts.iface !== null && ev.in !== this.opts.iface) return out;
+    const key = stepKey(ev.proto, ev.dpt);
+    if (!this.visible(ev, key)) return out;
+
+    const src = ev.src;
+    const mine = this.attempts.touch(src);
+    const handled = new Set<DoorState>();
+    // Live attempts first: advance on the right step, ignore a retransmission, else kill.
+    if (mine !== undefined) {
+      for (const a of mine) {
+        const d = a.door;
+        if (!d.addressed(ev, this.opts.isLocal)) continue;
+        if (arrivedAt - at > d.door.seqTimeoutMs) {
+          this.stale++;
+          handled.add(d);
+          continue;
+        }
+        handled.add(d);
+        if (d.keys[a.stage] === key) {
+          a.stage++;
+          a.lastSpt = ev.spt;
+          this.attempts.promote(src);
+          out.push({ event: 'stage', at, door: d.name, src, stage: a.stage });
+          if (a.stage === d.keys.length) {
+            this.attempts.remove(src, a);
+            this.complete(d, src, at, out);
+          }
+          continue;
+        }
+        if (d.keys[a.stage - 1] === key && ev.spt === a.lastSpt) continue;
+        this.attempts.remove(src, a);
+        // The wrong knock may itself be a first knock (knockd consumed it).
+        handled.delete(d);
+      }
+    }
+    // Then new attempts, in config order, for doors this step starts.
+    for (const d of this.index.startingWith(key)) {
+      if (handled.has(d) || !d.addressed(ev, this.opts.isLocal)) continue;
+      if (arrivedAt - at > d.door.seqTimeoutMs) {
+        this.stale++;
+        continue;
+      }
+      out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
+      if (d.keys.length === 1) {
+        this.complete(d, src, at, out);
+        continue;
+      }
+      const a: Attempt = { door: d, stage: 1, first: at, lastSpt: ev.spt };
+      this.attempts.add(src, a);
+      this.deadlines.push({ at: at + d.door.seqTimeoutMs, kind: 'timeout', src, attempt: a });
+    }
+    this.compact();
+    return out;
+  }
+
+  /** Decides every deadline up to `now`: sequence timeouts (after the window) and door closes (at their time). */
+  tick(now: number): Decision[] {
+    const out: Decision[] = [];
+    for (;;) {
+      const top = this.deadlines.peek();
+      if (top === undefined) break;
+      if (!this.live(top)) {
+        this.deadlines.pop();
+        continue;
+      }
+      // A knock exactly at first + seq_timeout is still in time.
+      if (top.kind === 'timeout' ? top.at >= now : top.at > now) break;
+      this.deadlines.pop();
+      if (top.kind === 'timeout') {
+        this.attempts.remove(top.src, top.attempt);
+        out.push({ event: 'timeout', at: top.at, door: top.attempt.door.name, src: top.src, stage: top.attempt.stage });
+      } else {
+        this.open.delete(openKey(top.open.door, top.open.src));
+        out.push({ event: 'close', at: top.at, door: top.open.door, src: top.open.src });
+      }
+    }
+    return out;
+  }
+
+  /** When tick() next has something to decide, or null. */
+  nextDeadline(): number | null {
+    for (;;) {
+      const top = this.deadlines.peek();
+      if (top === undefined) return null;
+      if (this.live(top)) return top.at;
+      this.deadlines.pop();
+    }
+  }
+
+  /**
+   * A door that is open from before (the daemon's persisted state after a
+   * restart): a re-knock extends it instead of opening it again.
+   */
+  restoreOpen(door: string, src: string, closeAt: number): void {
+    this.setOpen(door, src, closeAt);
+  }
+
+  /**
+   * A new config (SIGHUP). Attempts of doors whose knocking rules did not
+   * change are kept; open doors stay open until their close.
+   */
+  replaceDoors(doors: readonly Door[]): void {
+    const old = new Map(this.doors.map((d) => [d.name, d]));
+    this.doors = doors.map((door, i) => {
+      const prev = old.get(door.name);
+      const next = new DoorState(door, i);
+      if (prev !== undefined && sameKnocking(prev.door, door)) {
+        while (next.oneTimeIndex < prev.oneTimeIndex) next.advanceOneTime();
+      }
+      return next;
+    });
+    this.index = new DoorIndex(this.doors);
+    const kept = new Map(this.doors.map((d) => [d.name, d]));
+    for (const [src, a] of this.attempts.all()) {
+      const d = kept.get(a.door.name);
+      if (d === undefined || !sameKnocking(d.door, a.door.door) || d.oneTimeIndex !== a.door.oneTimeIndex) {
+        this.attempts.remove(src, a);
+      } else {
+        a.door = d;
+      }
+    }
+  }
+
+  /** Doors open now, for status and persistence. */
+  openDoors(): { door: string; src: string; closeAt: number }[] {
+    return [...this.open.values()].map((o) => ({ ...o }));
+  }
+
+  stats(): EngineStats {
+    return {
+      sources: this.attempts.sources, attempts: this.attempts.count, open: this.open.size,
+      evictions: this.attempts.evictions, stale: this.stale,
+    };
+  }
+
+  /** knockd's capture filter: the step is in some door, and the packet is addressed to that door. */
+  private visible(ev: KnockEvent, key: number): boolean {
+    for (const d of this.index.containing(key)) {
+      if (d.addressed(ev, this.opts.isLocal)) return true;
+    }
+    return false;
+  }
+
+  private complete(d: DoorState, src: string, at: number, out: Decision[]): void {
+    const closeAt = at + d.door.cmdTimeoutMs;
+    const k = openKey(d.name, src);
+    if (this.open.has(k)) {
+      out.push({ event: 'extend', at, door: d.name, src });
+      this.setOpen(d.name, src, closeAt);
+      return;
+    }
+    const open: Decision = { event: 'open', at, door: d.name, src };
+    const line = d.oneTimeLine;
+    if (line !== undefined) open.oneTimeLine = line;
+    out.push(open);
+    this.setOpen(d.name, src, closeAt);
+    if (d.door.oneTime === null) return;
+    // The used sequence stops working at once, for every source.
+    for (const [s, a] of this.attempts.all()) if (a.door === d) this.attempts.remove(s, a);
+    if (!d.advanceOneTime()) out.push({ event: 'disable', at, door: d.name, src });
+    this.index = new DoorIndex(this.doors);
+  }
+
+  private setOpen(door: string, src: string, closeAt: number): void {
+    const o: OpenDoor = { door, src, closeAt };
+    this.open.set(openKey(door, src), o);
+    this.deadlines.push({ at: closeAt, kind: 'close', open: o });
+  }
+
+  private live(d: Deadline): boolean {
+    if (d.kind === 'close') return this.open.get(openKey(d.open.door, d.open.src)) === d.open;
+    return this.attempts.has(d.src, d.attempt);
+  }
+
+  /** Drops deadlines made stale by restarts, evictions and extends, so memory follows live state. */
+  private compact(): void {
+    if (this.deadlines.size > 1024 && this.deadlines.size > 2 * (this.attempts.count + this.open.size)) {
+      this.deadlines.filter((d) => this.live(d));
+    }
+  }
+}
+
+function openKey(door: string, src: string): string {
+  return `${door}\u0000${src}`;
+}

@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { parseConfig } from '../src/config/index.js';
+import { Engine, type EngineOptions } from '../src/engine/index.js';
+import type { Decision, Door, KnockEvent, Proto } from '../src/types.js';
+
+const doorsOf = (text: string): Door[] => parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
+const opts = (o: Partial<EngineOptions> = {}): EngineOptions => ({ isLocal: () => true, maxSources: 1000, iface: null, ...o });
+
+let spt = 30000;
+function ev(src: string, dpt: number, o: Partial<KnockEvent> = {}): KnockEvent {
+  return {
+    time: null, uptime: null, host: null, prefix: 'KNOCK', in: 'eth0', src, dst: '10.0.0.1',
+    proto: 'tcp' as Proto, spt: spt++, dpt, flags: ['SYN'], ...o,
+  };
+}
+const kinds = (ds: Decision[]) => ds.map((d) => (d.stage === undefined ? d.event : `${d.event}${d.stage}`));
+
+const A = doorsOf('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\ncmd_timeout = 10\n');
+
+test('the engine decides deadlines itself: nextDeadline, eager timeout, close', () => {
+  const e = new Engine(A, opts());
+  assert.equal(e.nextDeadline(), null);
+  assert.deepEqual(kinds(e.knock(ev('10.0.0.2', 7000), 1000)), ['stage1']);
+  assert.equal(e.nextDeadline(), 6000);
+  assert.deepEqual(e.tick(6000), [], 'a knock exactly at the deadline is still in time');
+  assert.deepEqual(e.tick(6001), [{ event: 'timeout', at: 6000, door: 'A', src: '10.0.0.2', stage: 1 }]);
+  assert.equal(e.nextDeadline(), null);
+  e.knock(ev('10.0.0.2', 7000), 7000);
+  e.knock(ev('10.0.0.2', 8000), 7100);
+  assert.deepEqual(kinds(e.knock(ev('10.0.0.2', 9000), 7200)), ['stage3', 'open']);
+  assert.equal(e.nextDeadline(), 17200);
+  assert.deepEqual(e.openDoors(), [{ door: 'A', src: '10.0.0.2', closeAt: 17200 }]);
+  assert.deepEqual(e.tick(17200), [{ event: 'close', at: 17200, door: 'A', src: '10.0.0.2' }]);
+  assert.deepEqual(e.stats(), { sources: 0, attempts: 0, open: 0, evictions: 0, stale: 0 });
+});
+
+test('a restored open door is extended by a re-knock, not opened again', () => {
+  const e = new Engine(A, opts());
+  e.restoreOpen('A', '10.0.0.2', 5000);
+  for (const [p, t] of [[7000, 1000], [8000, 1100]] as const) e.knock(ev('10.0.0.2', p), t);
+  assert.deepEqual(kinds(e.knock(ev('10.0.0.2', 9000), 1200)), ['stage3', 'extend']);
+  assert.deepEqual(e.tick(5000), [], 'the old close time no longer applies');
+  assert.deepEqual(kinds(e.tick(11200)), ['close']);
+});
+
+test('Interface: only knocks that came in on it count', () => {
+  const e = new Engine(A, opts({ iface: 'eth1' }));
+  assert.deepEqual(e.knock(ev('10.0.0.2', 7000), 0), []);
+  assert.deepEqual(kinds(e.knock(ev('10.0.0.2', 7000, { in: 'eth1' }), 0)), ['stage1']);
+});
+
+test('a destination that is not local is invisible; Target replaces the local addresses', () => {
+  const isLocal = (a: string) => a === '10.0.0.1';
+  const e = new Engine([...A, ...doorsOf('[T]\nsequence = 7000,7777\ntarget = 192.0.2.9\n')], opts({ isLocal }));
+  assert.deepEqual(e.knock(ev('10.0.0.2', 7000, { dst: '10.0.0.99' }), 0), []);
+  assert.deepEqual(e.knock(ev('10.0.0.2', 7000, { dst: '192.0.2.9' })
+    , 0).map((d) => d.door), ['T']);
+});
+
+test('stale knocks (older than seq_timeout when they arrive) are ignored and counted', () => {
+  const e = new Engine(A, opts());
+  assert.deepEqual(e.knock(ev('10.0.0.2', 7000), 1000, 7000), []);
+  assert.equal(e.stats().stale, 1);
+  assert.deepEqual(kinds(e.knock(ev('10.0.0.2', 7000), 1000, 5000)), ['stage1']);
+});
+
+test('a reload keeps attempts of unchanged doors and drops those of changed ones', () => {
+  const two = doorsOf('[A]\nsequence = 7000,8000,9000\n[B]\nsequence = 7000,6000,5000\n');
+  const e = new Engine(two, opts());
+  e.knock(ev('10.0.0.2', 7000), 0);
+  assert.equal(e.stats().attempts, 2);
+  e.replaceDoors(doorsOf('[A]\nsequence = 7000,8000,9000\n[B]\nsequence = 7000,6000,5001\n'));
+  assert.equal(e.stats().attempts, 1);
+  e.knock(ev('10.0.0.2', 8000), 100);
+  assert.deepEqual(kinds(e.knock(ev('10.0.0.2', 9000), 200)), ['stage3', 'open']);
+});
+
+test('a flood from 100,000 sources stays within maxSources, and a client past its first knock survives it', () => {
+  const e = new Engine(A, opts({ maxSources: 1000 }));
+  const client = '10.200.0.2';
+  e.knock(ev(client, 7000), 0);
+  e.knock(ev(client, 8000), 1);
+  let t = 2;
+  for (let i = 0; i < 200_000; i++) {
+    const n = i % 100_000;
+    e.knock(ev(`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, 7000), t);
+    t += 0.01;
+    assert.ok(e.stats().sources <= 1000);
+  }
+  assert.deepEqual(kinds(e.knock(ev(client, 9000), t)), ['stage3', 'open']);
+  assert.ok(e.stats().evictions >= 199_000, `evictions ${e.stats().evictions}`);
+  e.tick(t + 60_000);
+  assert.deepEqual(e.stats(), { sources: 0, attempts: 0, open: 0, evictions: e.stats().evictions, stale: 0 });
+});
+
+// Property: an open for (S, D) at time T needs knocks from S, in order, matching
+// D's sequence, the first no earlier than T - seq_timeout and the last at T.
+const doorsP = doorsOf('[A]\nsequence = 7000,8000:udp,9000\nseq_timeout = 2\n[B]\nsequence = 7000,6000\nseq_timeout = 1\ntcpflags = syn\n');
+const knockArb = fc.record({
+  src: fc.constantFrom('10.0.0.2', '10.0.0.3', 'fd00::2'),
+  dpt: fc.constantFrom(7000, 8000, 9000, 6000, 1234),
+  udp: fc.boolean(),
+  ack: fc.boolean(),
+  dt: fc.integer({ min: 0, max: 1500 }),
+  spt: fc.constantFrom(1, 2, 3),
+});
+
+function sentInOrder(sent: { src: string; key: string; at: number }[], d: Decision, door: Door): boolean {
+  const mine = sent.filter((s) => s.src === d.src && s.at <= d.at && s.at >= d.at - door.seqTimeoutMs);
+  let i = 0;
+  for (const s of mine) if (i < door.sequence.length && s.key === `${door.sequence[i]!.proto}/${door.sequence[i]!.port}`) i++;
+  return i === door.sequence.length && mine.at(-1)?.at === d.at;
+}
+
+test('property: a door opens only for a source that sent its whole sequence, in order, within the window', () => {
+  fc.assert(fc.property(fc.array(knockArb, { maxLength: 60 }), (ks) => {
+    const e = new Engine(doorsP, opts());
+    const sent: { src: string; key: string; at: number }[] = [];
+    let t = 0;
+    for (const k of ks) {
+      t += k.dt;
+      const proto: Proto = k.udp ? 'udp' : 'tcp';
+      sent.push({ src: k.src, key: `${proto}/${k.dpt}`, at: t });
+      const ds = e.knock(ev(k.src, k.dpt, { proto, spt: k.spt, flags: k.udp ? [] : [k.ack ? 'ACK' : 'SYN'] }), t);
+      for (const d of ds) {
+        if (d.event !== 'open' && d.event !== 'extend') continue;
+        const door = doorsP.find((x) => x.name === d.door)!;
+        assert.ok(sentInOrder(sent, d, door), `${d.event} ${d.door} for ${d.src} at ${d.at}`);
+      }
+    }
+  }), { numRuns: 2000 });
+});
+
+test('property: the whole sequence, alone and in time, always opens (or extends) the door', () => {
+  fc.assert(fc.property(fc.array(knockArb, { maxLength: 20 }), fc.integer({ min: 0, max: 666 }), (noise, gap) => {
+    const e = new Engine(doorsP, opts());
+    let t = 0;
+    for (const k of noise) e.knock(ev(k.src, k.dpt, { proto: k.udp ? 'udp' : 'tcp' }), (t += k.dt));
+    const src = '10.0.0.2';
+    const steps: [number, Proto][] = [[7000, 'tcp'], [8000, 'udp'], [9000, 'tcp']];
+    const out: Decision[] = [];
+    for (const [p, proto] of steps) out.push(...e.knock(ev(src, p, { proto, flags: proto === 'tcp' ? ['SYN'] : [] }), (t += gap)));
+    assert.ok(out.some((d) => d.door === 'A' && d.src === src && (d.event === 'open' || d.event === 'extend')), JSON.stringify(out));
+  }), { numRuns: 1000 });
+});
