@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerCheck } from './commands/check.js';
 import { registerParse } from './commands/parse.js';
+import { registerRules } from './commands/rules.js';
 
 const program = new Command()
   .name('knocklog')
@@ -13,5 +14,6 @@ const program = new Command()
 // Subcommands (one line each, keep sorted):
 registerCheck(program);
 registerParse(program);
+registerRules(program);
 
 await program.parseAsync(process.argv);
