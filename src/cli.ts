@@ -2,6 +2,7 @@
 // knocklog's command line: each subcommand lives in src/commands/ and registers itself here.
 import { Command } from 'commander';
 import { registerCheck } from './commands/check.js';
+import { registerKnock } from './commands/knock.js';
 import { registerParse } from './commands/parse.js';
 import { registerRules } from './commands/rules.js';
 
@@ -13,6 +14,7 @@ const program = new Command()
 
 // Subcommands (one line each, keep sorted):
 registerCheck(program);
+registerKnock(program);
 registerParse(program);
 registerRules(program);
 
