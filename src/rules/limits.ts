@@ -30,7 +30,8 @@ export class RulesError extends Error {
 }
 
 // Longest prefix each target keeps (the kernel's buffers minus the NUL):
-// xt_LOG 30, xt_NFLOG 64, nft's log statement 128.
+// xt_LOG 30, xt_NFLOG 64, nft's log statement 128. Measured: iptables-nft
+// silently cuts a longer LOG prefix to 29, losing the space before IN= first.
 function maxPrefix(backend: Backend, via: Via): number {
   if (backend === 'nft') return 127;
   return via === 'log' ? 29 : 63;
