@@ -2,8 +2,10 @@
 // knocklog's command line: each subcommand lives in src/commands/ and registers itself here.
 import { Command } from 'commander';
 import { registerCheck } from './commands/check.js';
+import { registerKnock } from './commands/knock.js';
 import { registerParse } from './commands/parse.js';
 import { registerReplay } from './commands/replay.js';
+import { registerRules } from './commands/rules.js';
 
 const program = new Command()
   .name('knocklog')
@@ -13,7 +15,9 @@ const program = new Command()
 
 // Subcommands (one line each, keep sorted):
 registerCheck(program);
+registerKnock(program);
 registerParse(program);
 registerReplay(program);
+registerRules(program);
 
 await program.parseAsync(process.argv);

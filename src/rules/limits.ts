@@ -1,0 +1,61 @@
+// What the generated rules may log, and how the prefix is written, shared by
+// both backends.
+
+/**
+ * Rate limits of the logging rule. Two buckets, both must have a token:
+ * - per source (iptables hashlimit, an nft dynamic set): one flooding address
+ *   spends only its own budget, so it cannot starve other sources' knocks out
+ *   of the log (a single global `-m limit` would let it). The burst covers a
+ *   knockd sequence of at most 32 hits sent back to back, plus retransmits.
+ * - in total: many sources (or spoofed ones) together cannot log more than
+ *   TOTAL lines a second, about 25 KB/s, so a flood cannot fill the disk.
+ * Packets over either limit are simply not logged; nothing is dropped here.
+ */
+export const PER_SOURCE = { rate: 10, burst: 40 } as const;
+export const TOTAL = { rate: 100, burst: 200 } as const;
+/** Per-source table: entries expire after this idle time; when full, new sources are not logged. */
+export const SOURCE_TABLE = { size: 65536, expireMs: 10000 } as const;
+/** IPv6 sources are limited per /64: one host usually owns a whole /64. */
+export const IPV6_SOURCE_BITS = 64;
+
+export type Backend = 'iptables' | 'nft';
+export type Via = 'log' | 'nflog';
+
+/** Thrown for settings no firewall rule can express; the message says what to do. */
+export class RulesError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RulesError';
+  }
+}
+
+// Longest prefix each target keeps (the kernel's buffers minus the NUL):
+// xt_LOG 30, xt_NFLOG 64, nft's log statement 128. Measured: iptables-nft
+// silently cuts a longer LOG prefix to 29, losing the space before IN= first.
+function maxPrefix(backend: Backend, via: Via): number {
+  if (backend === 'nft') return 127;
+  return via === 'log' ? 29 : 63;
+}
+
+/**
+ * The prefix as the rule must carry it. The kernel's LOG output puts the prefix
+ * directly before `IN=`, so it gets one trailing space; ulogd2 writes a space
+ * after an NFLOG prefix itself (and JSON keeps it apart), so there it has none.
+ * knocklog's parser ignores trailing blanks of the configured prefix and skips
+ * the blanks before `IN=`, so `KNOCK` and `KNOCK ` configure the same rules.
+ */
+export function rulePrefix(prefix: string, backend: Backend, via: Via): string {
+  const p = prefix.trimEnd();
+  if (p === '') throw new RulesError('the log prefix is empty (give one with --prefix, e.g. KNOCK)');
+  if (/["\\\x00-\x1f\x7f]/.test(p)) {
+    throw new RulesError(`the log prefix ${JSON.stringify(p)} contains a quote, backslash or control character, which firewall rule files cannot carry (choose a prefix without them, e.g. KNOCK)`);
+  }
+  const written = via === 'log' ? `${p} ` : p;
+  const max = maxPrefix(backend, via);
+  if (written.length > max) {
+    const what = backend === 'nft' ? "nft's log statement" : via === 'log' ? "the kernel's LOG target" : 'the NFLOG target';
+    const space = via === 'log' ? ' with the space before IN=' : '';
+    throw new RulesError(`the log prefix ${JSON.stringify(written)} is ${written.length} characters${space}; ${what} keeps at most ${max} (choose a shorter Prefix in [options] or --prefix)`);
+  }
+  return written;
+}
