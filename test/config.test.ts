@@ -85,7 +85,7 @@ test('every key, alias and knocklog setting', () => {
 test("defaults are knockd's", () => {
   const c = parseConfig('[d]\nsequence = 1\n', '/etc/knockd.conf');
   assert.deepEqual(c.options, {
-    useSyslog: false, logFile: null, pidFile: '/var/run/knockd.pid', interface: null, sources: [], prefix: 'KNOCK',
+    useSyslog: false, logFile: null, pidFile: '/run/knocklog.pid', interface: null, sources: [], prefix: 'KNOCK',
     stateDir: '/var/lib/knocklog', maxSources: 100000, user: 'nobody',
   });
   const d = c.doors[0];
@@ -223,7 +223,7 @@ const MALFORMED: [string, string, string[]][] = [
     ['k.conf:3: Target "fd31::1::2" is not an IP address (use an IPv4 or IPv6 address such as 10.0.0.50)']],
   ['bad sources', '[options]\nsources = file:, journald, stdin, stdin,\n',
     ['k.conf:2: source "file:" has no path (write file:/var/log/kern.log)',
-      'k.conf:2: unknown source "journald" (use file:PATH, journal, kmsg or stdin, separated by commas)',
+      'k.conf:2: unknown source "journald" (use file:PATH, ulogd:PATH, journal, kmsg or stdin, separated by commas)',
       'k.conf:2: source "stdin" is listed twice (list it once)',
       'k.conf:2: Sources "file:, journald, stdin, stdin," has an empty item (remove the extra comma)']],
   ['MaxSources not a positive integer', '[options]\nmaxsources = 0\n',

@@ -9,14 +9,15 @@ import { loadOneTimeSequences } from './onetime.js';
 import type { Directive, Section } from './scan.js';
 import { parseSequence } from './sequence.js';
 import {
-  mergeTcpFlags, parseInterface, parsePositiveInteger, parsePrefix, parseSeconds, parseSources,
+  FILE_SOURCES, mergeTcpFlags, parseInterface, parsePositiveInteger, parsePrefix, parseSeconds, parseSources,
   parseTarget, parseTcpFlags, parseUser,
 } from './values.js';
 
 export const DEFAULT_OPTIONS: Readonly<Options> = Object.freeze({
   useSyslog: false,
   logFile: null,
-  pidFile: '/var/run/knockd.pid',
+  // knockd's /var/run/knockd.pid would clash with a knockd running beside it.
+  pidFile: '/run/knocklog.pid',
   interface: null,
   sources: [],
   prefix: 'KNOCK',
@@ -112,7 +113,12 @@ function optionDirective(d: Directive, value: string, path: string, options: Opt
     }
     case 'Sources': {
       const v = at(parseSources(value));
-      if (v !== undefined) options.sources = v.map((s) => (s.startsWith('file:') ? `file:${pathValue(s.slice(5), path)}` : s));
+      if (v !== undefined) {
+        options.sources = v.map((s) => {
+          const kind = FILE_SOURCES.find((k) => s.startsWith(k));
+          return kind === undefined ? s : `${kind}${pathValue(s.slice(kind.length), path)}`;
+        });
+      }
       break;
     }
     case 'Prefix': {

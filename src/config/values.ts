@@ -79,17 +79,21 @@ export function parseTarget(text: string): Checked<string> {
   return valid(addr);
 }
 
-const SOURCE_HINT = 'use file:PATH, journal, kmsg or stdin, separated by commas';
+const SOURCE_HINT = 'use file:PATH, ulogd:PATH, journal, kmsg or stdin, separated by commas';
 
-/** One log source: `file:PATH`, `journal`, `kmsg`, `stdin`. */
+/** The sources that name a file: kernel lines (`file:`), or a dedicated ulogd2 LOGEMU/JSON file (`ulogd:`). */
+export const FILE_SOURCES = ['file:', 'ulogd:'] as const;
+
+/** One log source: `file:PATH`, `ulogd:PATH`, `journal`, `kmsg`, `stdin`. */
 export function parseSource(text: string): Checked<string> {
   const item = text.trim();
   const lower = item.toLowerCase();
   if (lower === 'journal' || lower === 'kmsg' || lower === 'stdin') return valid(lower);
-  if (lower.startsWith('file:')) {
-    const path = item.slice(5).trim();
-    if (path === '') return invalid(`source "${item}" has no path`, 'write file:/var/log/kern.log');
-    return valid(`file:${path}`);
+  for (const kind of FILE_SOURCES) {
+    if (!lower.startsWith(kind)) continue;
+    const path = item.slice(kind.length).trim();
+    if (path === '') return invalid(`source "${item}" has no path`, `write ${kind}/var/log/kern.log`);
+    return valid(`${kind}${path}`);
   }
   return invalid(`unknown source "${item}"`, SOURCE_HINT);
 }

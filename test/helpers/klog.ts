@@ -23,9 +23,9 @@ const UPTIME0 = 3600;
 let nextSpt = 40000;
 
 /** One rsyslog line for a knock; IPv6 addresses are printed in full, as the kernel does. */
-export function kernLine(k: Knock): string {
-  const uptime = UPTIME0 + k.t;
-  const stamp = new Date(BOOT + uptime * 1000).toISOString().replace('Z', '+00:00').replace(/\.(\d{3})/, (_, ms) => `.${ms}000`);
+export function kernLine(k: Knock, boot = BOOT, uptime0 = UPTIME0): string {
+  const uptime = uptime0 + k.t;
+  const stamp = new Date(boot + uptime * 1000).toISOString().replace('Z', '+00:00').replace(/\.(\d{3})/, (_, ms) => `.${ms}000`);
   const v6 = k.src.includes(':');
   const dst = k.dst ?? (v6 ? 'fd31::1' : '10.77.0.1');
   const spt = k.spt ?? nextSpt++;
@@ -44,4 +44,13 @@ export function kernLine(k: Knock): string {
 /** The replay `time` of a knock at offset t. */
 export function knockTime(t: number): string {
   return new Date(BOOT + (UPTIME0 + t) * 1000).toISOString();
+}
+
+/**
+ * A line for a knock happening now (plus k.t seconds) on this host: the
+ * [uptime] stamp is this host's CLOCK_MONOTONIC, as the kernel writes it.
+ */
+export function liveKernLine(k: Knock): string {
+  const uptime = Number(process.hrtime.bigint() / 1000n) / 1e6;
+  return kernLine(k, Date.now() - uptime * 1000, uptime);
 }
