@@ -3,6 +3,7 @@
 // hard time limit.
 
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { canonicalAddress } from '../net.js';
 
 /** Throws unless `address` is a canonical IPv4/IPv6 literal, the only text that may reach the shell as %IP%. */
@@ -54,13 +55,31 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * Whether a process group still has a member that is not a zombie. kill(-pgid, 0)
+ * cannot tell: where PID 1 does not reap orphans (some containers), the dead
+ * children of a killed shell stay in the group as zombies for good.
+ */
 function groupAlive(pgid: number): boolean {
+  let names: string[];
   try {
-    process.kill(-pgid, 0);
-    return true;
+    names = readdirSync('/proc');
   } catch {
-    return false;
+    return true; // cannot look: wait for SIGKILL
   }
+  for (const name of names) {
+    if (name.charCodeAt(0) > 57) continue; // not a pid
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+    if (Number(pgrp) === pgid && state !== 'Z') return true;
+  }
+  return false;
 }
 
 /**

@@ -184,6 +184,7 @@ export class Executor {
       e.reopen = false;
       if (e.phase === 'open' || e.phase === 'retrying') this.beginClose(e);
     }
+    this.reschedule(); // nothing is waiting for a time any more: disarm the timer
     let deadline: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       this.whenEmpty().then(() => false),
