@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,6 +61,27 @@ function sandbox(t: TestContext) {
 
 function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l !== '') : [];
+}
+
+/** A node process that runs `body` with Executor, doors, stateDir and a quiet logger in scope; killed at the test's end. */
+function executorProcess(t: TestContext, doors: Door[], stateDir: string, body: string): ChildProcess {
+  const script = `
+    const { Executor } = await import(process.env.EXECUTOR);
+    const doors = JSON.parse(process.env.DOORS);
+    const stateDir = process.env.STATE_DIR;
+    const quiet = { info() {}, warn() {}, error() {} };
+    ${body}`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    env: {
+      ...process.env,
+      EXECUTOR: new URL('../src/actions/executor.js', import.meta.url).href,
+      DOORS: JSON.stringify(doors),
+      STATE_DIR: stateDir,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  return child;
 }
 
 function stateOpen(dir: string): { door: string; src: string; closeAt: number; stopCommand: string | null }[] {
@@ -237,19 +258,12 @@ test('open doors survive a crash: a new Executor closes overdue ones at once and
   ];
   // The crashing process's clock lags 5 s: its doors are as old as if it had
   // died 5 s ago, so 'short' is overdue and 'long' is due in about 1.5 s.
-  const script = `
-    const { Executor } = await import(process.env.EXECUTOR);
-    const quiet = { info() {}, warn() {}, error() {} };
-    const ex = new Executor({ doors: JSON.parse(process.env.DOORS), stateDir: process.env.DIR, log: quiet, now: () => Date.now() - 5000 });
+  const child = executorProcess(t, doors, dir, `
+    const ex = new Executor({ doors, stateDir, log: quiet, now: () => Date.now() - 5000 });
     await Promise.all([ex.open('short', '10.0.0.1'), ex.open('long', 'fd31::2')]);
-    process.stdout.write('ready\\n');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    env: { ...process.env, EXECUTOR: new URL('../src/actions/executor.js', import.meta.url).href, DOORS: JSON.stringify(doors), DIR: dir },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.after(() => child.kill('SIGKILL'));
+    process.stdout.write('ready\\n');`);
   let out = '';
-  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
   await waitFor('the child to open both doors', () => out.includes('ready'));
   child.kill('SIGKILL');
   await new Promise((r) => child.once('exit', r));
@@ -272,6 +286,19 @@ test('open doors survive a crash: a new Executor closes overdue ones at once and
   assert.ok(stopShort < longCloseAt, 'the overdue door closed without waiting for the pending one');
   assert.ok(stopLong >= longCloseAt - 5, `the pending door closed at its time: ${stopLong} vs ${longCloseAt}`);
   await waitFor('the state to be empty', () => stateOpen(dir).length === 0);
+});
+
+test('a pending close keeps the process alive; once it ran, the process exits by itself', async (t) => {
+  const { dir } = sandbox(t);
+  const stopped = join(dir, 'stopped');
+  const doors = [door('ssh', { startCommand: 'true', stopCommand: `touch '${stopped}'`, cmdTimeoutMs: 200 })];
+  const child = executorProcess(t, doors, dir, `
+    const ex = new Executor({ doors, stateDir, log: quiet });
+    await ex.open('ssh', '10.0.0.2');`);
+  const code = await new Promise((r) => child.once('exit', r));
+  assert.equal(code, 0);
+  assert.ok(existsSync(stopped), 'the process did not exit before the close ran');
+  assert.deepEqual(stateOpen(dir), []);
 });
 
 test('closeAll runs every pending stop now and then refuses opens', async (t) => {
@@ -344,11 +371,11 @@ test('the state file is replaced atomically: readers always see a whole file, no
       reads++;
     }
   })();
-  for (let i = 0; i < 40; i++) await ex.open('ssh', `10.0.1.${i}`);
+  for (let i = 0; i < 20; i++) await ex.open('ssh', `10.0.1.${i}`);
   writing = false;
   await reader;
   assert.ok(reads > 0);
-  assert.equal(stateOpen(join(dir, 'state')).length, 40);
+  assert.equal(stateOpen(join(dir, 'state')).length, 20);
   assert.deepEqual(readdirSync(join(dir, 'state')), [STATE_FILE]);
   assert.equal(statSync(join(dir, 'state', STATE_FILE)).mode & 0o777, 0o600);
   // the functions themselves round-trip
