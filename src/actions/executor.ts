@@ -1,0 +1,374 @@
+// Turns open/extend decisions into firewall commands. Every command, start or
+// stop, goes through one queue of concurrency 1, so two commands never race
+// for the firewall. The open doors are kept in memory and in the state file,
+// and one timer waits for the earliest close.
+
+import PQueue from 'p-queue';
+import { isIPv6 } from '../net.js';
+import type { Door } from '../types.js';
+import { checkAddress, expandCommand, runCommand } from './command.js';
+import type { Logger } from './logger.js';
+import { loadState, saveState, statePath, type OpenDoorRecord } from './state.js';
+
+export interface ExecutorOptions {
+  doors: ReadonlyMap<string, Door> | readonly Door[];
+  stateDir: string;
+  log: Logger;
+  now?: () => number;
+  /** Limit for one command; then its process group is killed. */
+  commandTimeoutMs?: number;
+  /** Backoff between attempts of a failing stop command. */
+  retry?: { initialMs: number; maxMs: number };
+  /** Log the commands, run none, and neither read nor write the state file. */
+  dryRun?: boolean;
+}
+
+export interface OpenDoor {
+  door: string;
+  src: string;
+  closeAt: number;
+}
+
+/**
+ * queued: the start step waits in the queue (nothing has changed yet);
+ * starting: the start command runs; open: waiting for closeAt;
+ * stopping: the stop command is queued or runs; retrying: it failed, next attempt at retryAt.
+ */
+type Phase = 'queued' | 'starting' | 'open' | 'stopping' | 'retrying';
+
+interface Entry {
+  door: string;
+  src: string;
+  phase: Phase;
+  closeAt: number;
+  retryAt: number;
+  stopCommand: string | null;
+  failures: number;
+  /** A knock came while the door was closing: open it again once closed. */
+  reopen: boolean;
+  /** Settles when the start step has finished. */
+  started: Promise<void>;
+}
+
+// setTimeout's largest delay; a later close re-arms the timer when it fires.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function keyOf(door: string, src: string): string {
+  return `${door}\n${src}`;
+}
+
+function toMap(doors: ExecutorOptions['doors']): ReadonlyMap<string, Door> {
+  return Array.isArray(doors) ? new Map(doors.map((d) => [d.name, d])) : (doors as ReadonlyMap<string, Door>);
+}
+
+/** The expanded commands for a source: knockd runs a stop command only if a start command ran. */
+function commandsFor(door: Door, src: string): { start: string | null; stop: string | null } {
+  const v6 = isIPv6(src);
+  const start = v6 ? door.startCommand6 : door.startCommand;
+  const stop = v6 ? door.stopCommand6 : door.stopCommand;
+  if (start === null || start === '') return { start: null, stop: null };
+  return { start: expandCommand(start, src), stop: stop === null || stop === '' ? null : expandCommand(stop, src) };
+}
+
+export class Executor {
+  private doors: ReadonlyMap<string, Door>;
+  private readonly stateDir: string;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly commandTimeoutMs: number;
+  private readonly retry: { initialMs: number; maxMs: number };
+  private readonly dryRun: boolean;
+  private readonly queue = new PQueue({ concurrency: 1 });
+  private readonly entries = new Map<string, Entry>();
+  private accepting = true;
+  /** After closeAll's deadline: no timer is armed again, so the process can exit. */
+  private stopped = false;
+  /** One timer for the earliest closeAt/retryAt. Not unref'd: while a door is open the process must live to close it. */
+  private timer: NodeJS.Timeout | undefined;
+  private saving: Promise<void> = Promise.resolve();
+  private queuedSave: Promise<void> | null = null;
+  private emptyWaiters: (() => void)[] = [];
+
+  constructor(opts: ExecutorOptions) {
+    this.doors = toMap(opts.doors);
+    this.stateDir = opts.stateDir;
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
+    this.retry = opts.retry ?? { initialMs: 1000, maxMs: 60_000 };
+    this.dryRun = opts.dryRun ?? false;
+  }
+
+  /**
+   * Opens `door` for `src`: runs its start command, then closes it cmd_timeout
+   * after the command finished. A door already open for `src` is extended
+   * instead. Resolves when the start step has finished; never rejects.
+   */
+  open(door: string, src: string): Promise<void> {
+    if (!this.accepting) {
+      this.log.warn(`${src}: ${door}: shutting down, the door is not opened`);
+      return Promise.resolve();
+    }
+    const existing = this.entries.get(keyOf(door, src));
+    if (existing !== undefined) return this.knockAgain(existing);
+    const d = this.doors.get(door);
+    if (d === undefined) {
+      this.log.error(`${src}: ${door}: no such door in the configuration, nothing runs`);
+      return Promise.resolve();
+    }
+    let cmds: { start: string | null; stop: string | null };
+    try {
+      checkAddress(src);
+      cmds = commandsFor(d, src);
+    } catch (e) {
+      this.log.error(`${src}: ${door}: ${(e as Error).message}`);
+      return Promise.resolve();
+    }
+    const entry: Entry = {
+      door, src, phase: 'queued', closeAt: 0, retryAt: 0, stopCommand: cmds.stop, failures: 0, reopen: false,
+      started: Promise.resolve(),
+    };
+    this.entries.set(keyOf(door, src), entry);
+    entry.started = this.enqueue(() => this.start(entry, d, cmds.start));
+    return entry.started;
+  }
+
+  /** A re-knock: an open door's close moves to now + cmd_timeout; a door not open is opened. */
+  extend(door: string, src: string): Promise<void> {
+    return this.open(door, src);
+  }
+
+  /** Reads the state file and schedules the closes it lists: overdue ones at once. */
+  async restore(): Promise<void> {
+    if (this.dryRun) {
+      this.log.info(`dry run: the state in ${statePath(this.stateDir)} is neither read nor written`);
+      return;
+    }
+    let loaded;
+    try {
+      loaded = await loadState(this.stateDir, this.now());
+    } catch (e) {
+      this.log.error(
+        `cannot read ${statePath(this.stateDir)}: ${(e as Error).message} ` +
+          '(doors it lists as open are not closed: fix the permissions of the state directory and restart)',
+      );
+      return;
+    }
+    if (loaded.corrupt !== null) {
+      this.log.warn(
+        `${statePath(this.stateDir)} is corrupt (${loaded.corrupt.reason}); kept it as ${loaded.corrupt.keptAs} ` +
+          'and started with no open doors (doors it listed are not closed by knocklog: check the firewall for rules left open)',
+      );
+    }
+    let restored = 0;
+    for (const r of loaded.open) {
+      if (this.entries.has(keyOf(r.door, r.src))) continue;
+      this.entries.set(keyOf(r.door, r.src), {
+        door: r.door, src: r.src, phase: 'open', closeAt: r.closeAt, retryAt: 0, stopCommand: r.stopCommand,
+        failures: 0, reopen: false, started: Promise.resolve(),
+      });
+      restored++;
+    }
+    if (restored > 0) this.log.info(`restored ${restored} open door(s) from ${statePath(this.stateDir)}`);
+    this.reschedule();
+  }
+
+  /**
+   * For shutdown: accepts no more opens and runs every pending stop command now.
+   * Resolves when all doors are closed or after `withinMs` milliseconds; what is
+   * still open then stays in the state file, and the next start closes it.
+   */
+  async closeAll(withinMs: number): Promise<void> {
+    this.accepting = false;
+    for (const e of this.entries.values()) {
+      e.reopen = false;
+      if (e.phase === 'open' || e.phase === 'retrying') this.beginClose(e);
+    }
+    this.reschedule(); // nothing is waiting for a time any more: disarm the timer
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.whenEmpty().then(() => false),
+      new Promise<boolean>((resolve) => { deadline = setTimeout(() => resolve(true), withinMs); }),
+    ]);
+    clearTimeout(deadline);
+    if (!timedOut) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const left = [...this.entries.values()].filter((e) => e.phase !== 'queued');
+    if (left.length > 0) {
+      this.log.warn(
+        `shutting down with ${left.length} door(s) not closed within ${withinMs} ms: ` +
+          `${left.map((e) => `${e.src}: ${e.door}`).join(', ')} (they stay in ${statePath(this.stateDir)} and close at the next start)`,
+      );
+    }
+  }
+
+  /** The doors open now (or being opened), earliest close first. */
+  openDoors(): OpenDoor[] {
+    return [...this.entries.values()]
+      .filter((e) => e.phase !== 'queued')
+      .map((e) => ({ door: e.door, src: e.src, closeAt: e.closeAt }))
+      .sort((a, b) => a.closeAt - b.closeAt);
+  }
+
+  /** After a config reload. Open doors of removed doors still close with their stored stop command. */
+  replaceDoors(doors: ExecutorOptions['doors']): void {
+    this.doors = toMap(doors);
+  }
+
+  private knockAgain(e: Entry): Promise<void> {
+    if (e.phase === 'queued' || e.phase === 'starting') return e.started; // closeAt counts from the start's finish anyway
+    if (e.phase === 'stopping' || e.phase === 'retrying') {
+      e.reopen = true;
+      this.log.info(`${e.src}: ${e.door}: the door is closing; it opens again once closed`);
+      return Promise.resolve();
+    }
+    const d = this.doors.get(e.door);
+    if (d === undefined) {
+      this.log.warn(`${e.src}: ${e.door}: the door is no longer in the configuration, its close is not postponed`);
+      return Promise.resolve();
+    }
+    e.closeAt = this.now() + d.cmdTimeoutMs;
+    this.log.info(`${e.src}: ${e.door}: open already, now closes at ${new Date(e.closeAt).toISOString()}`);
+    this.reschedule();
+    return this.persist();
+  }
+
+  /** The queued start step of a new open. */
+  private async start(e: Entry, d: Door, cmd: string | null): Promise<void> {
+    if (!this.accepting) {
+      this.entries.delete(keyOf(e.door, e.src));
+      this.log.info(`${e.src}: ${e.door}: shutting down, the start command is not run`);
+      this.notifyIfEmpty();
+      return;
+    }
+    e.phase = 'starting';
+    if (cmd !== null) {
+      // Recorded before the firewall changes, with the latest close it can get,
+      // so a crash during the command still leaves the stop command on disk.
+      e.closeAt = this.now() + this.commandTimeoutMs + d.cmdTimeoutMs;
+      await this.persist();
+      await this.run(d.name, cmd, 'warn');
+    }
+    e.closeAt = this.now() + d.cmdTimeoutMs;
+    e.phase = 'open';
+    if (!this.accepting) this.beginClose(e);
+    this.reschedule();
+    await this.persist();
+  }
+
+  private beginClose(e: Entry): void {
+    if (e.phase === 'open' && e.stopCommand !== null) this.log.info(`${e.src}: ${e.door}: command timeout`);
+    e.phase = 'stopping';
+    void this.enqueue(() => this.stop(e));
+  }
+
+  /** The queued stop step: on success the door is forgotten, on failure retried with backoff. */
+  private async stop(e: Entry): Promise<void> {
+    const ok = e.stopCommand === null || (await this.run(e.door, e.stopCommand, 'error'));
+    if (ok) {
+      this.entries.delete(keyOf(e.door, e.src));
+      await this.persist();
+      this.notifyIfEmpty();
+      if (e.reopen && this.accepting) void this.open(e.door, e.src);
+      return;
+    }
+    e.failures++;
+    const delay = Math.min(this.retry.initialMs * 2 ** (e.failures - 1), this.retry.maxMs);
+    e.retryAt = this.now() + delay;
+    e.phase = 'retrying';
+    this.log.error(
+      `${e.src}: ${e.door}: stop command failed (attempt ${e.failures}), the door stays open; retrying in ${delay} ms ` +
+        '(check the command and the firewall)',
+    );
+    this.reschedule();
+  }
+
+  /** Runs one command with knockd's log lines; true when it exited 0. */
+  private async run(door: string, cmd: string, failLevel: 'warn' | 'error'): Promise<boolean> {
+    this.log.info(`${door}: running command: ${cmd}${this.dryRun ? ' (dry run: not run)' : ''}`);
+    if (this.dryRun) return true;
+    const r = await runCommand(cmd, { timeoutMs: this.commandTimeoutMs });
+    const output = r.output.trim() === '' ? '' : `; output: ${r.output.trim()}`;
+    if (r.timedOut) {
+      this.log[failLevel](`${door}: command did not finish within ${this.commandTimeoutMs} ms and was killed${output}`);
+    } else if (r.status === null) {
+      this.log[failLevel](`${door}: command ended by signal ${r.signal ?? '(unknown)'}${output}`);
+    } else if (r.status !== 0) {
+      this.log[failLevel](`${door}: command returned non-zero status code (${r.status})`);
+      if (output !== '') this.log[failLevel](`${door}: command output${output.slice(1)}`);
+    }
+    return !r.timedOut && r.status === 0;
+  }
+
+  /** Adds a task to the command queue; tasks never throw, but a bug must not become an unhandled rejection. */
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    return this.queue.add(task).catch((e: unknown) => {
+      this.log.error(`internal error in the command queue: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    });
+  }
+
+  /** Re-arms the one timer for the earliest pending close or retry. */
+  private reschedule(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.stopped) return;
+    let due = Infinity;
+    for (const e of this.entries.values()) due = Math.min(due, dueAt(e));
+    if (due === Infinity) return;
+    const delay = Math.min(Math.max(0, due - this.now()), MAX_TIMER_MS);
+    this.timer = setTimeout(() => this.fire(), delay);
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    const now = this.now();
+    const due = [...this.entries.values()].filter((e) => dueAt(e) <= now).sort((a, b) => dueAt(a) - dueAt(b));
+    for (const e of due) this.beginClose(e);
+    this.reschedule();
+  }
+
+  /** Writes the state file with the entries as they are when the write starts; never rejects. */
+  private persist(): Promise<void> {
+    if (this.dryRun) return Promise.resolve();
+    // A write not yet begun will include this change too.
+    if (this.queuedSave !== null) return this.queuedSave;
+    const p = this.saving
+      .then(() => {
+        this.queuedSave = null;
+        return saveState(this.stateDir, this.records());
+      })
+      .catch((e: unknown) => {
+        this.log.error(
+          `cannot write ${statePath(this.stateDir)}: ${(e as Error).message} ` +
+            '(open doors would not be closed after a restart: check the state directory)',
+        );
+      });
+    this.queuedSave = p;
+    this.saving = p;
+    return p;
+  }
+
+  private records(): OpenDoorRecord[] {
+    return [...this.entries.values()]
+      .filter((e) => e.phase !== 'queued')
+      .map((e) => ({ door: e.door, src: e.src, closeAt: e.closeAt, stopCommand: e.stopCommand }));
+  }
+
+  private whenEmpty(): Promise<void> {
+    if (this.entries.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  }
+
+  private notifyIfEmpty(): void {
+    if (this.entries.size > 0) return;
+    for (const w of this.emptyWaiters.splice(0)) w();
+  }
+}
+
+/** When an entry's next stop attempt is due; Infinity while nothing is waiting on the timer. */
+function dueAt(e: Entry): number {
+  if (e.phase === 'open') return e.closeAt;
+  if (e.phase === 'retrying') return e.retryAt;
+  return Infinity;
+}

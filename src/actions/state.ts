@@ -1,0 +1,110 @@
+// The persisted list of open doors, so that a restart or a crash never leaves a
+// firewall rule open: each entry keeps the stop command exactly as it will run.
+
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const STATE_FILE = 'open-doors.json';
+
+export interface OpenDoorRecord {
+  door: string;
+  src: string;
+  /** ms since the epoch. */
+  closeAt: number;
+  /** Already expanded; null when nothing has to run at close. */
+  stopCommand: string | null;
+}
+
+interface StateFile {
+  version: 1;
+  open: OpenDoorRecord[];
+}
+
+export interface LoadedState {
+  open: OpenDoorRecord[];
+  /** Set when the file was unreadable as state: why, and where it was moved. */
+  corrupt: { reason: string; keptAs: string } | null;
+}
+
+export function statePath(dir: string): string {
+  return join(dir, STATE_FILE);
+}
+
+function isRecord(v: unknown): v is OpenDoorRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    typeof r.door === 'string' &&
+    typeof r.src === 'string' &&
+    typeof r.closeAt === 'number' &&
+    Number.isFinite(r.closeAt) &&
+    (typeof r.stopCommand === 'string' || r.stopCommand === null)
+  );
+}
+
+/** Why `text` is not a state file, or null when it is one. */
+function problemWith(text: string): string | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return `not JSON: ${(e as Error).message}`;
+  }
+  if (typeof v !== 'object' || v === null) return 'not a JSON object';
+  const s = v as Record<string, unknown>;
+  if (s.version !== 1) return `unknown version ${JSON.stringify(s.version)} (expected 1)`;
+  if (!Array.isArray(s.open)) return '"open" is not a list';
+  const bad = s.open.findIndex((r) => !isRecord(r));
+  if (bad !== -1) return `open[${bad}] lacks a door, src, numeric closeAt or stopCommand`;
+  return null;
+}
+
+/**
+ * Reads the state in `dir`. A missing file is an empty state; a corrupt one is
+ * moved aside (`open-doors.json.corrupt-TIMESTAMP`) and reported, never thrown.
+ */
+export async function loadState(dir: string, now: number = Date.now()): Promise<LoadedState> {
+  const path = statePath(dir);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { open: [], corrupt: null };
+    throw e;
+  }
+  const reason = problemWith(text);
+  if (reason === null) return { open: (JSON.parse(text) as StateFile).open, corrupt: null };
+  const keptAs = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
+  await rename(path, keptAs);
+  return { open: [], corrupt: { reason, keptAs } };
+}
+
+let tmpCounter = 0;
+
+/** Replaces the state in `dir` atomically: a reader sees the old file or the new one, never a part. */
+export async function saveState(dir: string, records: readonly OpenDoorRecord[]): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = statePath(dir);
+  const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
+  const body: StateFile = { version: 1, open: [...records] };
+  try {
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(`${JSON.stringify(body, null, 1)}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  // The rename itself is durable only once the directory is synced.
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
