@@ -94,6 +94,7 @@ export class FileSource implements Source {
     if (this.stopped) return;
     if (plan.note !== null) this.opts.log.warn(`${this.name}: ${plan.note}`);
     this.position = plan.position;
+    if (plan.position.ino !== null) this.opts.log.info(`${this.name}: reading ${plan.file} from byte ${plan.position.offset}`);
     this.checkpoint.changed(); // a start at the end is remembered even if no line comes
     this.readOffset = plan.position.offset;
     const source = this;

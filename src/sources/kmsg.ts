@@ -109,6 +109,7 @@ export class KmsgSource implements Source {
     const buf = Buffer.alloc(RECORD_MAX);
     const after = this.lastSeq;
     let backlog = true;
+    let skipped = 0;
     let batch: string[] = [];
     while (!this.stopped) {
       let n: number;
@@ -125,6 +126,7 @@ export class KmsgSource implements Source {
         n = 0;
       }
       if (n === 0) {
+        if (backlog && after === null) this.opts.log.info(`kmsg: skipped ${skipped} older records; reading new ones`);
         backlog = false;
         if (batch.length > 0) onLines(batch);
         batch = [];
@@ -141,6 +143,7 @@ export class KmsgSource implements Source {
       this.lastSeq = seq;
       this.checkpoint.changed();
       const fresh = after !== null ? seq > after : !backlog;
+      if (!fresh) skipped++;
       if (!fresh || Number(h[1]) >> 3 !== 0) continue;
       batch.push(line);
       if (batch.length >= BATCH_MAX) {
