@@ -47,9 +47,13 @@ interface Running {
   ended: () => boolean;
 }
 
+/** Sources started by the running test: stopped when it ends, also when it fails. */
+const live = new Set<Source>();
+
 function run(spec: string, opts: Partial<SourceOptions> = {}): Running {
   const log = new Log();
   const source = openSource(spec, { stateDir: null, log, retry: FAST_RETRY, ...opts });
+  live.add(source);
   const lines: string[] = [];
   let ended = false;
   source.start(
@@ -59,11 +63,14 @@ function run(spec: string, opts: Partial<SourceOptions> = {}): Running {
   return { source, lines, log, ended: () => ended };
 }
 
+/** Runs a test in a fresh temporary directory; removes it and stops the test's sources afterwards. */
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-sources-'));
   try {
     await fn(dir);
   } finally {
+    await Promise.all([...live].map((s) => s.stop()));
+    live.clear();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -93,7 +100,6 @@ test('file: appended lines come in order; lines there before the start do not', 
     append(fd, numbered(0, 500));
     await delivered(r, numbered(0, 500));
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('file: rename rotation while the writer still appends to the old file until it reopens', () =>
@@ -114,7 +120,6 @@ test('file: rename rotation while the writer still appends to the old file until
     await delivered(r, numbered(0, 900));
     assert.ok(r.log.has(/replaced \(rotated\)/));
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('file: copytruncate (lines written within about a millisecond of the truncation would be lost; the writer pauses around it here)', () =>
@@ -131,7 +136,6 @@ test('file: copytruncate (lines written within about a millisecond of the trunca
     append(fd, numbered(200, 400)); // O_APPEND: written from byte 0 again
     await delivered(r, numbered(0, 400));
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('file: deleted, then created again later', () =>
@@ -148,7 +152,6 @@ test('file: deleted, then created again later', () =>
     append(fd, numbered(100, 200));
     await delivered(r, numbered(0, 200));
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('file: missing at start, created later: read from its start', () =>
@@ -160,7 +163,6 @@ test('file: missing at start, created later: read from its start', () =>
     append(fd, numbered(0, 100));
     await delivered(r, numbered(0, 100));
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('file: its directory missing at start (fs.watch fails): reported, retried, then read', () =>
@@ -173,7 +175,6 @@ test('file: its directory missing at start (fs.watch fails): reported, retried, 
     append(fd, numbered(0, 50));
     await delivered(r, numbered(0, 50));
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('file: an unreadable file is reported and retried from the same position', { skip: process.getuid?.() === 0 && 'root reads any file' }, () =>
@@ -188,7 +189,6 @@ test('file: an unreadable file is reported and retried from the same position', 
     append(fd, numbered(0, 20));
     await delivered(r, numbered(0, 20));
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('file: resumes after stop() without loss or duplicates; lines written while stopped come first', () =>
@@ -211,7 +211,6 @@ test('file: resumes after stop() without loss or duplicates; lines written while
     append(fd, numbered(150, 200));
     await delivered(b, numbered(100, 200));
     closeSync(fd);
-    await b.source.stop();
   }));
 
 test('file: resumes in the rotated file when the log was rotated while stopped', () =>
@@ -235,7 +234,6 @@ test('file: resumes in the rotated file when the log was rotated while stopped',
     append(fd, numbered(120, 150));
     await delivered(b, numbered(50, 150));
     closeSync(fd);
-    await b.source.stop();
   }));
 
 test('file: rotated while stopped and the old file gone: warned, the new file read from its start', () =>
@@ -257,7 +255,6 @@ test('file: rotated while stopped and the old file gone: warned, the new file re
     await delivered(b, numbered(10, 20));
     assert.ok(b.log.has(/warn: .*was replaced while knocklog was not reading it/));
     closeSync(fd);
-    await b.source.stop();
   }));
 
 test('file: a UTF-8 character split across two writes arrives whole', () =>
@@ -273,7 +270,6 @@ test('file: a UTF-8 character split across two writes arrives whole', () =>
     writeSync(fd, line.subarray(cut));
     await delivered(r, ['first', 'split 😀 é']);
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('file: an all-facility file, or lines from other programs, are warned about once', () =>
@@ -295,7 +291,6 @@ test('file: an all-facility file, or lines from other programs, are warned about
     await delivered(r, [kernel, kernel, sshd, sshd]);
     assert.equal(r.log.messages.filter((m) => /other than the kernel \(e\.g\. "sshd"\)/.test(m)).length, 1);
     closeSync(fd);
-    await r.source.stop();
   }));
 
 test('foreignProgram: the syslog tag decides; kernel and ulogd2 LOGEMU lines pass', () => {
@@ -315,7 +310,8 @@ test('openSource: unknown specs are refused with what is accepted', () => {
   assert.equal(openSource('file:/var/log/kern.log', opts).name, 'file:/var/log/kern.log');
 });
 
-test('stdin: batches of lines, a split character whole, then the end', async () => {
+test('stdin: batches of lines, a split character whole, then the end', () =>
+  withTmp(async () => {
   const input = new PassThrough();
   const r = run('stdin', { stdin: input });
   const text = Buffer.from('one\ntwo é\nthree');
@@ -323,8 +319,7 @@ test('stdin: batches of lines, a split character whole, then the end', async () 
   input.end(text.subarray(9));
   await until('the end', r.ended);
   assert.deepEqual(r.lines, ['one', 'two é', 'three']);
-  await r.source.stop();
-});
+  }));
 
 /** A journalctl stand-in: the first run prints two records and exits 3; later runs print what follows the cursor and keep running. */
 function fakeJournalctl(dir: string): { command: string; calls: () => string[] } {
@@ -363,14 +358,13 @@ test('journal: journalctl exiting is reported and it is started again after the 
     await until('the record after the saved cursor', () => b.lines.length === 1);
     assert.equal(JSON.parse(b.lines[0]!).MESSAGE, 'four');
     assert.equal(fake.calls()[2], '-k -f -q -o json --after-cursor=c3');
-    await b.source.stop();
   }));
 
-test('journal: a missing journalctl is reported clearly and retried', async () => {
-  const r = run('journal', { journalctl: '/nonexistent/journalctl' });
-  await until('two attempts', () => r.log.messages.filter((m) => /was not found: install systemd's journalctl/.test(m)).length >= 2);
-  await r.source.stop();
-});
+test('journal: a missing journalctl is reported clearly and retried', () =>
+  withTmp(async () => {
+    const r = run('journal', { journalctl: '/nonexistent/journalctl' });
+    await until('two attempts', () => r.log.messages.filter((m) => /was not found: install systemd's journalctl/.test(m)).length >= 2);
+  }));
 
 const canKmsg = (() => {
   if (process.getuid?.() !== 0) return 'needs root to write /dev/kmsg and create a network namespace';
