@@ -90,6 +90,14 @@ async function delivered(r: Running, want: string[]): Promise<void> {
 
 const started = (r: Running) => until('the source to start', () => r.log.has(/reading .* from byte/));
 
+/** Stops `r`, appends lines `from`..`from + 50` meanwhile, and checks that a new source resumes with exactly those. */
+async function resumes(r: Running, spec: string, state: string, fd: number, from: number): Promise<void> {
+  await r.source.stop();
+  append(fd, numbered(from, from + 50));
+  const again = run(spec, { stateDir: state });
+  await delivered(again, numbered(from, from + 50));
+}
+
 test('file: appended lines come in order; lines there before the start do not', () =>
   withTmp(async (dir) => {
     const path = join(dir, 'kern.log');
@@ -106,7 +114,7 @@ test('file: rename rotation while the writer still appends to the old file until
   withTmp(async (dir) => {
     const path = join(dir, 'kern.log');
     let fd = openSync(path, 'a');
-    const r = run(`file:${path}`);
+    const r = run(`file:${path}`, { stateDir: dir });
     await started(r);
     append(fd, numbered(0, 300));
     await delivered(r, numbered(0, 300));
@@ -119,6 +127,7 @@ test('file: rename rotation while the writer still appends to the old file until
     append(fd, numbered(600, 900));
     await delivered(r, numbered(0, 900));
     assert.ok(r.log.has(/replaced \(rotated\)/));
+    await resumes(r, `file:${path}`, dir, fd, 900); // the saved position is in the new file
     closeSync(fd);
   }));
 
@@ -126,7 +135,7 @@ test('file: copytruncate (lines written within about a millisecond of the trunca
   withTmp(async (dir) => {
     const path = join(dir, 'kern.log');
     const fd = openSync(path, 'a');
-    const r = run(`file:${path}`);
+    const r = run(`file:${path}`, { stateDir: dir });
     await started(r);
     append(fd, numbered(0, 200));
     await delivered(r, numbered(0, 200));
@@ -135,6 +144,7 @@ test('file: copytruncate (lines written within about a millisecond of the trunca
     await until('the truncation to be seen', () => r.log.has(/truncated/));
     append(fd, numbered(200, 400)); // O_APPEND: written from byte 0 again
     await delivered(r, numbered(0, 400));
+    await resumes(r, `file:${path}`, dir, fd, 400);
     closeSync(fd);
   }));
 
