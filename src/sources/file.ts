@@ -1,0 +1,193 @@
+// `file:PATH`: follow a log file with tail-file (inotify: a line is seen
+// within a millisecond of its write) across rotation, truncation, deletion
+// and restarts. /work/shared/tail-file-notes.md lists the pitfalls handled here.
+
+import Tail from 'tail-file';
+import { Backoff } from './backoff.js';
+import { Checkpoint, checkpointPath } from './checkpoint.js';
+import { planStart, type FilePosition } from './file-start.js';
+import { allFacilityWarning, ForeignLineCheck } from './provenance.js';
+import { DEFAULT_RETRY, type Source, type SourceOptions } from './source.js';
+
+interface SavedPosition extends FilePosition {
+  path: string;
+}
+
+function isSavedPosition(v: unknown): v is SavedPosition {
+  const p = v as SavedPosition;
+  return (
+    typeof p === 'object' && p !== null && typeof p.path === 'string' &&
+    (p.ino === null || Number.isSafeInteger(p.ino)) && Number.isSafeInteger(p.offset) && p.offset >= 0
+  );
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** What went wrong and what to do, for errors other than a missing file. */
+function describe(err: NodeJS.ErrnoException): string {
+  const what = err.path ?? 'the file';
+  if (err.syscall === 'watch') {
+    if (err.code === 'ENOSPC') return `cannot watch ${what} for changes: the inotify watch limit is reached (raise the sysctl fs.inotify.max_user_watches)`;
+    if (err.code === 'EMFILE') return `cannot watch ${what} for changes: the inotify instance limit is reached (raise the sysctl fs.inotify.max_user_instances)`;
+    if (err.code === 'ENOENT') return `the directory ${what} does not exist (create it, or fix the source's path)`;
+  }
+  if (err.code === 'EACCES' || err.code === 'EPERM') return `cannot read ${what}: permission denied (give the user knocklog runs as read access, e.g. the adm group on Debian)`;
+  return err.message;
+}
+
+export class FileSource implements Source {
+  readonly name: string;
+  private tail: Tail | null = null;
+  private onLines: (lines: string[]) => void = () => {};
+  private stopped = false;
+  private opening: Promise<void> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly backoff: Backoff;
+  private readonly checkpoint: Checkpoint<SavedPosition>;
+  private readonly foreign: ForeignLineCheck;
+  /** The last complete line handed on (or where reading started): what is saved and resumed from. */
+  private position: FilePosition | null = null;
+  /** Byte offset after the last line read in the file tail-file reads now (latin1: one character per byte). */
+  private readOffset = 0;
+  private missingReported = false;
+
+  constructor(
+    private readonly path: string,
+    private readonly opts: SourceOptions,
+  ) {
+    this.name = `file:${path}`;
+    this.backoff = new Backoff(opts.retry ?? DEFAULT_RETRY);
+    const file = opts.stateDir === null ? null : checkpointPath(opts.stateDir, this.name);
+    this.checkpoint = new Checkpoint(file, () => ({ path, ...this.position! }), opts.log);
+    this.foreign = new ForeignLineCheck(this.name, opts.log);
+  }
+
+  start(onLines: (lines: string[]) => void): void {
+    this.onLines = onLines;
+    const warning = allFacilityWarning(this.path);
+    if (warning !== null) this.opts.log.warn(warning);
+    this.opening = this.load().then(() => this.open());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    await this.opening;
+    await this.discard();
+    if (this.position !== null) await this.checkpoint.flush();
+  }
+
+  private async load(): Promise<void> {
+    const saved = await this.checkpoint.load(isSavedPosition);
+    if (saved !== null && saved.path === this.path) this.position = { ino: saved.ino, offset: saved.offset };
+  }
+
+  /** Builds a tailer from the current position (at start, and after an error). */
+  private async open(): Promise<void> {
+    let plan;
+    try {
+      plan = await planStart(this.path, this.position);
+    } catch (e) {
+      this.fail(e as NodeJS.ErrnoException);
+      return;
+    }
+    if (this.stopped) return;
+    if (plan.note !== null) this.opts.log.warn(`${this.name}: ${plan.note}`);
+    this.position = plan.position;
+    if (plan.position.ino !== null) this.opts.log.info(`${this.name}: reading ${plan.file} from byte ${plan.position.offset}`);
+    this.checkpoint.changed(); // a start at the end is remembered even if no line comes
+    this.readOffset = plan.position.offset;
+    const source = this;
+    const tail = new Tail(this.path, {
+      force: true, // keep waiting for a missing file, and read it from its start when it appears
+      encoding: 'latin1', // lines are decoded as UTF-8 whole: a character split across writes stays intact
+      secondary: `${this.path}.1`, // never a compressed `.1.gz`
+      startPos: plan.position.offset,
+      // A byte offset: seek there instead of reading the file from byte 0 and skipping lines.
+      setCharPos(pos) {
+        this.setBytePos(pos);
+      },
+      // fs.watch throws (inotify limits, missing directory) outside any handler; a
+      // discarded tailer must not start watching again (a restart in flight).
+      startTail(filename) {
+        if (source.tail !== this) return;
+        try {
+          Tail.prototype.startTail.call(this, filename);
+        } catch (e) {
+          this.onError(e);
+        }
+      },
+    });
+    tail.on('error', (e) => this.onError(tail, e));
+    tail.on('line', (l) => this.onLine(tail, l));
+    tail.on('restart', (r) => this.onRestart(tail, r));
+    this.tail = tail;
+    tail.start(plan.file);
+  }
+
+  private onLine(tail: Tail, raw: string): void {
+    if (tail !== this.tail) return;
+    this.readOffset += raw.length + 1;
+    this.position = { ino: tail.ino, offset: this.readOffset };
+    this.checkpoint.changed();
+    this.missingReported = false;
+    this.backoff.reset();
+    let text = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
+    if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
+    this.foreign.check(text);
+    this.onLines([text]);
+  }
+
+  private onRestart(tail: Tail, reason: string): void {
+    if (tail !== this.tail) return;
+    // tail-file reads the new or truncated file from byte 0. The saved position
+    // stays on the old file until a line of the new one is handed on.
+    this.readOffset = 0;
+    const log = this.opts.log;
+    if (reason === 'TRUNCATE') {
+      this.position = { ino: tail.ino, offset: 0 };
+      this.checkpoint.changed();
+      log.info(`${this.name}: the file was truncated (copytruncate?): reading it from its start; lines written during the truncation are lost (prefer logrotate's create and the logger's reopen signal)`);
+    } else if (reason === 'NEWPRIME') {
+      log.info(`${this.name}: the file was replaced (rotated): reading the new file from its start`);
+    } else {
+      log.info(`${this.name}: the file appeared: reading it from its start`);
+    }
+  }
+
+  private onError(tail: Tail, err: NodeJS.ErrnoException): void {
+    if (tail !== this.tail || this.stopped) return;
+    const missing = err.code === 'ENOENT' && (err.syscall === 'stat' || err.syscall === 'open') &&
+      (err.path === this.path || err.path === `${this.path}.1`);
+    if (missing) {
+      // tail-file (force) watches the directory and reads the file from its start once it exists.
+      if (!this.missingReported) this.opts.log.warn(`${this.name}: ${this.path} does not exist: waiting for it to be created`);
+      this.missingReported = true;
+      return;
+    }
+    this.fail(err);
+  }
+
+  /** After an error tail-file would re-read the whole file on the next directory event: rebuild it from the position instead. */
+  private fail(err: NodeJS.ErrnoException): void {
+    void this.discard();
+    if (this.stopped) return;
+    const delay = this.backoff.delay();
+    this.opts.log.error(`${this.name}: ${describe(err)}; trying again in ${delay / 1000}s from the last position`);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.opening = this.open();
+    }, delay);
+  }
+
+  private async discard(): Promise<void> {
+    const tail = this.tail;
+    if (tail === null) return;
+    this.tail = null;
+    // After an error in a start, tail-file's stop() would wait for that start forever;
+    // with this.tail changed, the start cannot begin watching again (see startTail).
+    tail.starting = null;
+    await tail.stop().catch(() => {});
+  }
+}
+

@@ -1,0 +1,28 @@
+// `-s SOURCE` specs -> live sources.
+
+import { resolve } from 'node:path';
+import { FileSource } from './file.js';
+import { JournalSource } from './journal.js';
+import { KmsgSource } from './kmsg.js';
+import type { Source, SourceOptions } from './source.js';
+import { StdinSource } from './stdin.js';
+
+export type { Source, SourceLog, SourceOptions } from './source.js';
+
+/** A source for `file:PATH` (relative to the working directory), `journal`, `kmsg` or `stdin`; throws an Error that says what is accepted. */
+export function openSource(spec: string, opts: SourceOptions): Source {
+  if (spec.startsWith('file:')) {
+    const path = spec.slice(5);
+    if (path === '') throw new Error(`source "${spec}" names no file: use file:PATH, e.g. file:/var/log/kern.log`);
+    return new FileSource(resolve(path), opts);
+  }
+  switch (spec) {
+    case 'journal':
+      return new JournalSource(opts);
+    case 'kmsg':
+      return new KmsgSource(opts);
+    case 'stdin':
+      return new StdinSource(opts.stdin ?? process.stdin, opts.log);
+  }
+  throw new Error(`unknown source "${spec}": use file:PATH (e.g. file:/var/log/kern.log), journal, kmsg or stdin`);
+}
