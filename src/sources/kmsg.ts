@@ -15,8 +15,12 @@ import { Checkpoint, checkpointPath } from './checkpoint.js';
 import { DEFAULT_RETRY, type Source, type SourceOptions } from './source.js';
 
 export const KMSG = '/dev/kmsg';
-/** Wait between reads once all records are read: the latency a new record can have. */
-const POLL_MS = 20;
+// Waits between reads once all records are read: the latency a new record can
+// have. Short right after a record (the next knock of a sequence follows within
+// milliseconds), doubling while idle: each wake-up costs CPU (a 20 ms poll
+// measured 3.6% of a core here, 100 ms about 1%).
+const POLL_MIN_MS = 10;
+const POLL_MAX_MS = 100;
 /** Larger than the longest record (the kernel refuses reads shorter than 8 KiB with EINVAL). */
 const RECORD_MAX = 16384;
 const BATCH_MAX = 256;
@@ -110,6 +114,7 @@ export class KmsgSource implements Source {
     const after = this.lastSeq;
     let backlog = true;
     let skipped = 0;
+    let poll = POLL_MIN_MS;
     let batch: string[] = [];
     while (!this.stopped) {
       let n: number;
@@ -131,9 +136,11 @@ export class KmsgSource implements Source {
         if (batch.length > 0) onLines(batch);
         batch = [];
         this.reportOverwritten();
-        await this.pause(POLL_MS);
+        await this.pause(poll);
+        poll = Math.min(poll * 2, POLL_MAX_MS);
         continue;
       }
+      poll = POLL_MIN_MS;
       this.backoff.reset();
       const nl = buf.indexOf(10);
       const line = buf.toString('utf8', 0, nl === -1 || nl > n ? n : nl);
