@@ -2,6 +2,7 @@
 // daemons that die with the test process, and waiting for conditions.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 
 export interface RunResult {
   stdout: string;
@@ -12,17 +13,21 @@ export interface RunResult {
 export function run(argv: readonly string[], input?: string): Promise<RunResult> {
   const [cmd, ...args] = argv;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd!, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (e) => reject(new Error(`${argv.join(' ')}: ${e.message}`)));
     child.on('close', (code, signal) => {
       if (code === 0) resolve({ stdout, stderr });
       else reject(new Error(`${argv.join(' ')}: exit ${code ?? signal}: ${stderr.trim() || stdout.trim()}`));
     });
-    child.stdin.end(input ?? '');
+    if (child.stdin) {
+      // A child that exits without reading all its input: its exit status tells what went wrong, not EPIPE.
+      child.stdin.on('error', () => {});
+      child.stdin.end(input);
+    }
   });
 }
 
@@ -80,6 +85,12 @@ export class Daemon {
     };
     this.child.stdout!.on('data', keep);
     this.child.stderr!.on('data', keep);
+    // A daemon must not keep the test process alive: if a test is abandoned
+    // (an uncaught exception skips its after hooks), the process still
+    // exits, and its 'exit' handler removes the lab.
+    this.child.unref();
+    (this.child.stdout as Socket).unref();
+    (this.child.stderr as Socket).unref();
     this.exited = new Promise((resolve) => {
       this.child.on('error', (e) => {
         this.out += `\n${e.message}`;
