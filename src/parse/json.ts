@@ -88,8 +88,13 @@ export function ulogdJsonEvent(line: string, prefix: string): KnockEvent {
   const dst = typeof dstRaw === 'string' ? (v6 ? canonicalIPv6(dstRaw) : canonicalIPv4(dstRaw)) : null;
   if (src === null) throw new Reject('bad src_ip');
   if (dst === null) throw new Reject('bad dest_ip');
+  // ulogd2 prints the IPv4 header's whole flags+offset field: DF (0x4000) is
+  // set on most packets; a fragment has MF (0x2000) or a non-zero offset.
   const frag = o['ip.fragoff'];
-  if (frag !== undefined && frag !== 0) throw new Reject('IP fragment');
+  if (frag !== undefined) {
+    if (typeof frag !== 'number' || !Number.isInteger(frag) || frag < 0 || frag > 0xffff) throw new Reject('bad ip.fragoff');
+    if ((frag & 0x3fff) !== 0) throw new Reject('IP fragment');
+  }
   const ipProto = o['ip.protocol'];
   if (ipProto !== 6 && ipProto !== 17) throw new Reject(`not a knock: ip.protocol ${String(ipProto).slice(0, 10)}`);
   const iface = o['oob.in'];

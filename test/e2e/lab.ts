@@ -1,0 +1,245 @@
+// The real lab: a server and a client network namespace joined by a veth
+// pair, the server's firewall, and the kernel's log of what it saw. Every lab
+// has its own names, subnet and log prefix, so tests may run side by side, and
+// destroy() (also run from a process 'exit' handler) removes all it made.
+//
+// Machine-wide effect, not undone: net.netfilter.nf_log_all_netns=1, without
+// which the kernel drops LOG output from every namespace but the first.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { canonicalAddress } from '../../src/net.js';
+import { knockPort, standardRules, type FirewallOptions, type KnockPort } from './firewall.js';
+import { KmsgLog, textMatcher } from './logs.js';
+import { Daemon, run, succeeds, type RunResult } from './proc.js';
+
+export { e2eAvailable, requireLabOrSkip, type Availability, type Need } from './available.js';
+export { standardRules, type FirewallOptions, type KnockPort } from './firewall.js';
+export { fileLog, jsonMatcher, KmsgLog, textMatcher, waitForLines, type LabLog } from './logs.js';
+export { Daemon, run, waitFor, type RunResult } from './proc.js';
+export { runKnockd, type Knockd } from './knockd.js';
+export { RSYSLOG_LOCK, startRsyslog, type Rsyslog } from './rsyslog.js';
+export { startUlogd, type Ulogd } from './ulogd.js';
+
+/** The built CLI (dist/src/cli.js), for running `knocklog` as users do. */
+export const KNOCKLOG_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+export type Family = 4 | 6;
+export interface Addresses {
+  v4: string;
+  /** Canonical (inet_ntop) form. */
+  v6: string;
+}
+
+const DIR_PREFIX = 'knocklog-lab-';
+let counter = 0;
+const live = new Set<Lab>();
+
+function addresses(pid: number, n: number, host: 1 | 2): Addresses {
+  // 16 bits from the pid and the lab's number: distinct for the labs of one
+  // process, and across processes unless their pids agree in the low 10 bits.
+  // (Namespaces isolate the subnets anyway; distinct ones keep logs readable.)
+  const idx = ((pid & 0x3ff) << 6) | (n & 0x3f);
+  return {
+    v4: `10.${idx >> 8}.${idx & 255}.${host}`,
+    v6: canonicalAddress(`fd6b:6c:${idx.toString(16)}::${host}`)!,
+  };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes namespaces and temp dirs that labs of dead processes left behind (killed with SIGKILL). */
+function sweepStale(): void {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const m of list.matchAll(/^(kl-(\d+)-\S+)/gm)) {
+    if (!pidAlive(Number(m[2]))) spawnSync('ip', ['netns', 'del', m[1]!]);
+  }
+  for (const d of readdirSync('/tmp')) {
+    const m = /^knocklog-lab-(\d+)-/.exec(d);
+    if (m && !pidAlive(Number(m[1]))) rmSync(`/tmp/${d}`, { recursive: true, force: true });
+  }
+}
+
+let handlersInstalled = false;
+function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const cleanup = () => {
+    for (const lab of live) lab.destroyNow();
+  };
+  process.once('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      cleanup();
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
+export class Lab {
+  readonly n = counter++;
+  readonly name = `kl-${process.pid}-${this.n}`;
+  readonly serverNs = `${this.name}-srv`;
+  readonly clientNs = `${this.name}-cli`;
+  readonly serverIf = `kl${process.pid}s${this.n}`;
+  readonly clientIf = `kl${process.pid}c${this.n}`;
+  readonly server = addresses(process.pid, this.n, 1);
+  readonly client = addresses(process.pid, this.n, 2);
+  /** The log prefix of this lab's rules (no trailing blank); no other lab's prefix contains it. */
+  readonly prefix = `KL${process.pid.toString(16)}x${this.n.toString(16)}`;
+  /** NFLOG groups belong to a namespace; distinct anyway, for readable rules. */
+  readonly nflogGroup = 100 + this.n;
+  /** The lab's temp dir: configs, logs, sockets. */
+  readonly dir = mkdtempSync(`/tmp/${DIR_PREFIX}${process.pid}-${this.n}-`);
+  /** The kernel's records of this lab, from /dev/kmsg (opened at creation: it sees every later record). */
+  readonly kmsg = new KmsgLog(textMatcher(this.prefix));
+  private readonly daemons: Daemon[] = [];
+  private destroyed = false;
+
+  constructor() {
+    installExitHandlers();
+    live.add(this);
+  }
+
+  /** Creates the namespaces, the veth pair and the addresses; see createLab. */
+  async setUp(): Promise<void> {
+    writeFileSync('/proc/sys/net/netfilter/nf_log_all_netns', '1\n');
+    await run(['ip', 'netns', 'add', this.serverNs]);
+    await run(['ip', 'netns', 'add', this.clientNs]);
+    // Created inside the namespaces: no name is ever taken in the host's namespace.
+    await run(['ip', 'link', 'add', this.serverIf, 'netns', this.serverNs, 'type', 'veth', 'peer', 'name', this.clientIf, 'netns', this.clientNs]);
+    for (const [ns, dev, a] of [
+      [this.serverNs, this.serverIf, this.server],
+      [this.clientNs, this.clientIf, this.client],
+    ] as const) {
+      // nodad: the IPv6 address is usable at once instead of after duplicate detection.
+      const batch = [`addr add ${a.v4}/24 dev ${dev}`, `addr add ${a.v6}/64 dev ${dev} nodad`, 'link set lo up', `link set ${dev} up`];
+      await run(['ip', '-n', ns, '-batch', '-'], batch.join('\n') + '\n');
+    }
+  }
+
+  addr(family: Family, who: 'server' | 'client' = 'server'): string {
+    const a = who === 'server' ? this.server : this.client;
+    return family === 4 ? a.v4 : a.v6;
+  }
+
+  /** A path in the lab's temp dir. */
+  path(name: string): string {
+    return `${this.dir}/${name}`;
+  }
+
+  writeFile(name: string, text: string): string {
+    const p = this.path(name);
+    writeFileSync(p, text);
+    return p;
+  }
+
+  serverExec(cmd: string, args: readonly string[] = [], input?: string): Promise<RunResult> {
+    return run(['ip', 'netns', 'exec', this.serverNs, cmd, ...args], input);
+  }
+
+  clientExec(cmd: string, args: readonly string[] = [], input?: string): Promise<RunResult> {
+    return run(['ip', 'netns', 'exec', this.clientNs, cmd, ...args], input);
+  }
+
+  /** Starts a long-running process that destroy() stops; `where` is the namespace, 'host' for none. */
+  spawn(name: string, where: 'server' | 'client' | 'host', argv: readonly string[]): Daemon {
+    if (this.destroyed) throw new Error(`lab ${this.name} is destroyed; cannot start ${name}`);
+    const ns = where === 'server' ? this.serverNs : where === 'client' ? this.clientNs : null;
+    const d = new Daemon(name, ns === null ? argv : ['ip', 'netns', 'exec', ns, ...argv]);
+    this.daemons.push(d);
+    return d;
+  }
+
+  /** Replaces the server's rule sets (iptables-restore, ip6tables-restore). */
+  async installRules(v4: string, v6: string = v4): Promise<void> {
+    await this.serverExec('iptables-restore', [], v4);
+    await this.serverExec('ip6tables-restore', [], v6);
+  }
+
+  /** The standard lab firewall (see standardRules) for both families. */
+  async installStandardFirewall(o: FirewallOptions = {}): Promise<void> {
+    await this.installRules(standardRules(this.prefix, this.nflogGroup, o));
+  }
+
+  /** A TCP server in the server namespace on every address (IPv4 and IPv6) that greets and closes. */
+  async listen(port: number): Promise<Daemon> {
+    // A client that hangs up at once resets the connection: ignore that rather than crash.
+    const script = `require('net').createServer((c) => c.on('error', () => {}).end('knocklog-lab\\n')).listen({ port: ${port}, host: '::', ipv6Only: false }, () => console.log('listening'))`;
+    const d = this.spawn(`listener :${port}`, 'server', [process.execPath, '-e', script]);
+    await d.waitForOutput(/listening/);
+    return d;
+  }
+
+  /**
+   * Whether a TCP connection from the client to the server's port is accepted
+   * within `timeoutMs`. A dropped SYN takes the whole timeout; a refused one returns at once.
+   */
+  canConnect(port: number, family: Family = 4, timeoutMs = 1000): Promise<boolean> {
+    const script = `const s = require('net').connect({ host: process.argv[1], port: Number(process.argv[2]) });
+s.setTimeout(Number(process.argv[3]), () => process.exit(2));
+s.on('connect', () => process.exit(0));
+s.on('error', () => process.exit(1));`;
+    return succeeds(['ip', 'netns', 'exec', this.clientNs, process.execPath, '-e', script, this.addr(family), String(port), String(timeoutMs)]);
+  }
+
+  /** knockd's `knock` client, from the client namespace to the server. */
+  async knock(
+    ports: ReadonlyArray<KnockPort | string | number>,
+    { udp = false, family = 4 as Family, delayMs }: { udp?: boolean; family?: Family; delayMs?: number } = {},
+  ): Promise<void> {
+    const args = [udp ? ['-u'] : [], [`-${family}`], delayMs === undefined ? [] : ['-d', String(delayMs)]].flat();
+    const spec = ports.map(knockPort).map((k) => `${k.port}:${k.proto}`);
+    await this.clientExec('knock', [...args, this.addr(family), ...spec]);
+  }
+
+  /** Stops every process it started, removes the namespaces and the temp dir. Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    live.delete(this);
+    await Promise.all(this.daemons.map((d) => d.stop()));
+    this.removeAll();
+  }
+
+  /** destroy() without waiting for processes to finish cleanly, for exit handlers. */
+  destroyNow(): void {
+    this.destroyed = true;
+    live.delete(this);
+    for (const d of this.daemons) d.killNow();
+    this.removeAll();
+  }
+
+  private removeAll(): void {
+    this.kmsg.close();
+    // Namespaces must go after their processes: a process keeps its namespace alive.
+    for (const ns of [this.serverNs, this.clientNs]) spawnSync('ip', ['netns', 'del', ns]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A ready lab: namespaces, veth pair, addresses and links up, an empty (accept-all) firewall. */
+export async function createLab(): Promise<Lab> {
+  sweepStale();
+  const lab = new Lab();
+  try {
+    await lab.setUp();
+  } catch (e) {
+    await lab.destroy();
+    throw e;
+  }
+  return lab;
+}
+
+/** Runs the built `knocklog` CLI with `args`. */
+export function runKnocklog(args: readonly string[], input?: string): Promise<RunResult> {
+  return run([process.execPath, KNOCKLOG_CLI, ...args], input);
+}
