@@ -4,13 +4,13 @@
 // chunk of bytes can be handed to another thread as it is.
 
 import { isAscii } from 'node:buffer';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 /**
  * Cuts a byte stream into chunks that end at a newline (the last chunk may
- * lack it). Each chunk is a fresh Buffer that owns its whole ArrayBuffer, so
- * that it can be transferred to a worker thread.
+ * lack it). Each chunk is a Buffer alone in its ArrayBuffer (which may be
+ * larger), so that it can be transferred to a worker thread.
  */
 export async function* lineChunks(input: Readable): AsyncGenerator<Buffer> {
   // The bytes after the last newline so far: the start of a line.
@@ -26,6 +26,35 @@ export async function* lineChunks(input: Readable): AsyncGenerator<Buffer> {
     carry = end + 1 < buf.length ? owned([buf.subarray(end + 1)]) : null;
   }
   if (carry !== null) yield carry;
+}
+
+const READ_SIZE = 1 << 20;
+
+/**
+ * A file's chunks as lineChunks cuts them, read straight into the Buffers
+ * that are handed on: only the partial line at a chunk's end is copied (into
+ * the next), where a stream's chunks would all be copied once more.
+ */
+export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    let carry: Buffer | null = null;
+    for (;;) {
+      const have: number = carry === null ? 0 : carry.length;
+      const buf = Buffer.allocUnsafeSlow(have + READ_SIZE);
+      if (carry !== null) carry.copy(buf);
+      const { bytesRead } = await fh.read(buf, have, READ_SIZE, null);
+      if (bytesRead === 0) break;
+      const total: number = have + bytesRead;
+      const end: number = buf.lastIndexOf(10, total - 1);
+      // Copied before the chunk is handed on: the consumer may transfer its memory.
+      carry = end + 1 < total ? owned([buf.subarray(end + 1, total)]) : null;
+      if (end >= 0) yield buf.subarray(0, end + 1);
+    }
+    if (carry !== null) yield carry;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** A copy of the parts in a Buffer of its own (Buffer.concat may use the shared pool). */
@@ -74,7 +103,7 @@ export async function* inputChunks(files: string[]): AsyncGenerator<Buffer> {
     yield* lineChunks(process.stdin);
     return;
   }
-  for (const f of files) yield* lineChunks(createReadStream(f, { highWaterMark: 1 << 20 }));
+  for (const f of files) yield* fileChunks(f);
 }
 
 /** The named files' lines one after another, or stdin's when there are none. */
