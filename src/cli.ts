@@ -6,6 +6,8 @@ import { registerKnock } from './commands/knock.js';
 import { registerParse } from './commands/parse.js';
 import { registerReplay } from './commands/replay.js';
 import { registerRules } from './commands/rules.js';
+import { registerRun } from './commands/run.js';
+import { registerStatus } from './commands/status.js';
 
 const program = new Command()
   .name('knocklog')
@@ -19,5 +21,7 @@ registerKnock(program);
 registerParse(program);
 registerReplay(program);
 registerRules(program);
+registerRun(program);
+registerStatus(program);
 
 await program.parseAsync(process.argv);

@@ -244,9 +244,10 @@ export class Executor {
     }
     e.phase = 'starting';
     if (cmd !== null) {
-      // Recorded before the firewall changes, with the latest close it can get,
-      // so a crash during the command still leaves the stop command on disk.
-      e.closeAt = this.now() + this.commandTimeoutMs + d.cmdTimeoutMs;
+      // Recorded before the firewall changes, so a crash during the command
+      // still leaves the stop command on disk; with the earliest close it can
+      // get: after a crash, closing a little early is the safe side.
+      e.closeAt = this.now() + d.cmdTimeoutMs;
       await this.persist();
       await this.run(d.name, cmd, 'warn');
     }

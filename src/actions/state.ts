@@ -60,6 +60,22 @@ function problemWith(text: string): string | null {
 }
 
 /**
+ * The state in `dir` without touching it (for `knocklog status`): the open
+ * doors, or why the file is not a state file. A missing file is no open door.
+ */
+export async function peekState(dir: string): Promise<{ open: OpenDoorRecord[] } | { problem: string }> {
+  let text: string;
+  try {
+    text = await readFile(statePath(dir), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { open: [] };
+    return { problem: (e as Error).message };
+  }
+  const problem = problemWith(text);
+  return problem === null ? { open: (JSON.parse(text) as StateFile).open } : { problem };
+}
+
+/**
  * Reads the state in `dir`. A missing file is an empty state; a corrupt one is
  * moved aside (`open-doors.json.corrupt-TIMESTAMP`) and reported, never thrown.
  */

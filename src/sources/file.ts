@@ -54,8 +54,10 @@ export class FileSource implements Source {
   constructor(
     private readonly path: string,
     private readonly opts: SourceOptions,
+    /** `ulogd`: a dedicated ulogd2 LOGEMU/JSON file rather than kernel lines (the parser is told so by the name). */
+    kind: 'file' | 'ulogd' = 'file',
   ) {
-    this.name = `file:${path}`;
+    this.name = `${kind}:${path}`;
     this.backoff = new Backoff(opts.retry ?? DEFAULT_RETRY);
     const file = opts.stateDir === null ? null : checkpointPath(opts.stateDir, this.name);
     this.checkpoint = new Checkpoint(file, () => ({ path, ...this.position! }), opts.log);

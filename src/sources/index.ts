@@ -9,12 +9,16 @@ import { StdinSource } from './stdin.js';
 
 export type { Source, SourceLog, SourceOptions } from './source.js';
 
-/** A source for `file:PATH` (relative to the working directory), `journal`, `kmsg` or `stdin`; throws an Error that says what is accepted. */
+/**
+ * A source for `file:PATH` or `ulogd:PATH` (relative to the working
+ * directory), `journal`, `kmsg` or `stdin`; throws an Error that says what is accepted.
+ */
 export function openSource(spec: string, opts: SourceOptions): Source {
-  if (spec.startsWith('file:')) {
-    const path = spec.slice(5);
-    if (path === '') throw new Error(`source "${spec}" names no file: use file:PATH, e.g. file:/var/log/kern.log`);
-    return new FileSource(resolve(path), opts);
+  for (const kind of ['file', 'ulogd'] as const) {
+    if (!spec.startsWith(`${kind}:`)) continue;
+    const path = spec.slice(kind.length + 1);
+    if (path === '') throw new Error(`source "${spec}" names no file: use ${kind}:PATH, e.g. ${kind}:/var/log/kern.log`);
+    return new FileSource(resolve(path), opts, kind);
   }
   switch (spec) {
     case 'journal':
@@ -24,5 +28,5 @@ export function openSource(spec: string, opts: SourceOptions): Source {
     case 'stdin':
       return new StdinSource(opts.stdin ?? process.stdin, opts.log);
   }
-  throw new Error(`unknown source "${spec}": use file:PATH (e.g. file:/var/log/kern.log), journal, kmsg or stdin`);
+  throw new Error(`unknown source "${spec}": use file:PATH (e.g. file:/var/log/kern.log), ulogd:PATH, journal, kmsg or stdin`);
 }

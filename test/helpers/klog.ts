@@ -28,7 +28,7 @@ export function kernLine(k: Knock, boot = BOOT, uptime0 = UPTIME0): string {
   const stamp = new Date(boot + uptime * 1000).toISOString().replace('Z', '+00:00').replace(/\.(\d{3})/, (_, ms) => `.${ms}000`);
   const v6 = k.src.includes(':');
   const dst = k.dst ?? (v6 ? 'fd31::1' : '10.77.0.1');
-  const spt = k.spt ?? nextSpt++;
+  const spt = k.spt ?? (nextSpt = nextSpt >= 65535 ? 1024 : nextSpt + 1);
   const iface = k.iface ?? 'vsrv';
   const head = `${stamp} vm kernel: [${uptime.toFixed(6).padStart(12)}] ${k.prefix ?? 'KNOCK'} IN=${iface} OUT= `;
   const mac = `MAC=26:0d:f0:5f:b3:ba:0e:c8:ae:a0:91:48:${v6 ? '86:dd' : '08:00'} `;

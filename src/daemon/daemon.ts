@@ -1,0 +1,223 @@
+// `knocklog run`: the privileged half. It loads the config, keeps the open-door
+// registry (actions/), and starts the reader (sources -> parse -> engine) as
+// an unprivileged child, whose decisions it re-validates before acting.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { chownSync, closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Executor } from '../actions/executor.js';
+import { markOneTimeUsed } from '../actions/onetime.js';
+import { ConfigError, loadConfig, readOneTimeSequences } from '../config/index.js';
+import type { Config, Decision, Options } from '../types.js';
+import { createLogger, type Logger } from './log.js';
+import { validDecision, type ExecutorMessage, type ReaderMessage } from './protocol.js';
+import { readerIdentity, type Identity } from './users.js';
+
+export interface RunOptions {
+  config: string;
+  overrides: Partial<Options>;
+  dryRun: boolean;
+  verbose: boolean;
+}
+
+/** Shutdown closes the open doors within this time, then exits regardless (what stays open is persisted). */
+const SHUTDOWN_MS = 10_000;
+const READER = new URL('./reader.js', import.meta.url);
+
+export function defaultSources(): string[] {
+  return [existsSync('/var/log/kern.log') ? 'file:/var/log/kern.log' : 'journal'];
+}
+
+class Daemon {
+  private reader: ChildProcess | null = null;
+  private stopping = false;
+  private restarts = 0;
+  private readonly sources: string[];
+  private readonly readerDir: string;
+  private kmsgFd: number | null = null;
+
+  constructor(
+    private config: Config,
+    private readonly opts: RunOptions,
+    private readonly log: Logger,
+    private readonly executor: Executor,
+    private readonly identity: Identity | null,
+  ) {
+    this.sources = config.options.sources.length > 0 ? config.options.sources : defaultSources();
+    this.readerDir = join(config.options.stateDir, 'reader');
+  }
+
+  async start(): Promise<void> {
+    const dir = this.config.options.stateDir;
+    // The executor's state is root's; the reader may write only its own subdirectory.
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
+    mkdirSync(this.readerDir, { recursive: true, mode: 0o700 });
+    if (this.identity !== null) chownSync(this.readerDir, this.identity.uid, this.identity.gid);
+    // /dev/kmsg needs CAP_SYSLOG (dmesg_restrict): opened here, inherited by the reader.
+    if (this.sources.includes('kmsg')) this.kmsgFd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+    await this.executor.restore();
+    this.log.info(`starting up, reading ${this.sources.join(', ')}`);
+    this.startReader();
+  }
+
+  private startReader(): void {
+    const stdio: (number | 'ignore' | 'inherit' | 'ipc')[] = ['ignore', 'inherit', 'inherit', 'ipc'];
+    if (this.kmsgFd !== null) stdio.push(this.kmsgFd);
+    const child = fork(READER, [], {
+      stdio,
+      execArgv: [],
+      ...(this.identity !== null ? { uid: this.identity.uid, gid: this.identity.gid } : {}),
+    });
+    this.reader = child;
+    child.on('message', (m: ReaderMessage) => this.message(m));
+    child.on('exit', (code, signal) => {
+      if (this.reader === child) this.reader = null;
+      if (this.stopping) return;
+      // A reader that dies is restarted; knocks are timed from their lines, so a short gap loses nothing that matters.
+      const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.restarts++, 5));
+      this.log.error(`the log reader exited (${signal ?? `status ${code}`}); restarting it in ${delay / 1000} s`);
+      setTimeout(() => { if (!this.stopping) this.startReader(); }, delay);
+    });
+    this.send({
+      type: 'setup',
+      setup: {
+        config: this.config, sources: this.sources, stateDir: this.readerDir,
+        open: this.executor.openDoors(), kmsgFd: this.kmsgFd === null ? null : 4,
+      },
+    });
+  }
+
+  private send(m: ExecutorMessage): void {
+    this.reader?.send(m);
+  }
+
+  private message(m: ReaderMessage): void {
+    if (m.type === 'log') {
+      const level = m.level === 'error' || m.level === 'warn' ? m.level : 'info';
+      this.log[level](String(m.msg));
+      return;
+    }
+    if (m.type !== 'decisions' || !Array.isArray(m.decisions)) return;
+    this.restarts = 0;
+    for (const raw of m.decisions as unknown[]) {
+      const d = validDecision(raw, this.config);
+      if (d === null) this.log.error(`ignored an invalid request from the log reader: ${JSON.stringify(raw).slice(0, 200)}`);
+      else void this.act(d);
+    }
+  }
+
+  private async act(d: Decision): Promise<void> {
+    switch (d.event) {
+      case 'stage':
+        this.log.info(`${d.src}: ${d.door}: Stage ${d.stage}`);
+        return;
+      case 'timeout':
+        this.log.info(`${d.src}: ${d.door}: sequence timeout (stage ${d.stage})`);
+        return;
+      case 'open':
+        if (!(await this.useOneTime(d))) return;
+        this.log.info(`${d.src}: ${d.door}: OPEN SESAME`);
+        await this.executor.open(d.door, d.src);
+        return;
+      case 'extend':
+        this.log.info(`${d.src}: ${d.door}: OPEN SESAME (already open: close timer restarted)`);
+        await this.executor.extend(d.door, d.src);
+        return;
+      case 'disable':
+        this.log.warn(`no more sequences left in the one time sequences file for door ${d.door} --> disabling the door`);
+        return;
+      case 'close':
+        // The executor closes on its own timer (cmd_timeout after start_command finished).
+        return;
+    }
+  }
+
+  /** A one-time open must use the door's current line; it is marked before the door opens. */
+  private async useOneTime(d: Decision): Promise<boolean> {
+    const door = this.config.doors.find((x) => x.name === d.door);
+    if (door?.oneTime == null) return d.oneTimeLine === undefined;
+    const current = door.oneTime.entries[0];
+    if (current === undefined || current.line !== d.oneTimeLine) {
+      this.log.error(`${d.src}: ${d.door}: refused: one-time sequence line ${d.oneTimeLine} is not the door's current one`);
+      return false;
+    }
+    try {
+      await markOneTimeUsed(door.oneTime.path, current.line);
+      door.oneTime = readOneTimeSequences(door.oneTime.path);
+      door.sequence = door.oneTime.entries[0]?.sequence ?? [];
+    } catch (e) {
+      this.log.error(`${d.door}: cannot mark line ${current.line} of ${door.oneTime.path} used: ${(e as Error).message}`);
+      door.oneTime = { path: door.oneTime.path, entries: door.oneTime.entries.slice(1) };
+    }
+    return true;
+  }
+
+  reload(): void {
+    this.log.info(`re-reading config file: ${this.config.path}`);
+    try {
+      const next = loadConfig(this.opts.config, this.opts.overrides);
+      this.config = { ...next, options: { ...next.options, sources: this.config.options.sources, stateDir: this.config.options.stateDir } };
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      this.log.error(`the new config has errors; keeping the old one:\n${e.message}`);
+      return;
+    }
+    this.executor.replaceDoors(this.config.doors);
+    this.send({ type: 'reload', config: this.config });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('shutting down');
+    this.reader?.kill('SIGTERM');
+    await this.executor.closeAll(SHUTDOWN_MS);
+    if (this.kmsgFd !== null) closeSync(this.kmsgFd);
+  }
+}
+
+function pinoAdapter(log: Logger) {
+  return {
+    info: (msg: string, extra?: object) => log.info(extra ?? {}, msg),
+    warn: (msg: string, extra?: object) => log.warn(extra ?? {}, msg),
+    error: (msg: string, extra?: object) => log.error(extra ?? {}, msg),
+  };
+}
+
+export async function runDaemon(o: RunOptions): Promise<number> {
+  let config: Config;
+  let identity: Identity | null = null;
+  try {
+    config = loadConfig(o.config, o.overrides);
+    if (process.getuid?.() === 0) identity = readerIdentity(config.options.user);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 1;
+  }
+  const { log, close } = createLogger({ verbose: o.verbose, logFile: config.options.logFile, useSyslog: config.options.useSyslog });
+  const executor = new Executor({ doors: config.doors, stateDir: config.options.stateDir, log: pinoAdapter(log), dryRun: o.dryRun });
+  const daemon = new Daemon(config, o, log, executor, identity);
+  const pidFile = config.options.pidFile;
+  try {
+    await daemon.start();
+    writeFileSync(pidFile, `${process.pid}\n`);
+  } catch (e) {
+    log.fatal(`cannot start: ${(e as Error).message}`);
+    await daemon.stop();
+    await close();
+    return 1;
+  }
+  if (identity !== null) log.info(`the log reader runs as ${identity.user}:${identity.group}`);
+  return await new Promise<number>((resolve) => {
+    process.on('SIGHUP', () => daemon.reload());
+    const shutdown = () => {
+      void daemon.stop().then(async () => {
+        try { unlinkSync(pidFile); } catch { /* already gone */ }
+        await close();
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+  });
+}

@@ -1,0 +1,113 @@
+// The reader: sources -> parse -> engine, in a process that holds no
+// privilege. It only ever sends decisions to the executor, which checks them.
+// Started by the executor with fork(); its IPC channel is its only output.
+
+import { Engine } from '../engine/index.js';
+import { liveClock } from '../clock.js';
+import { parseLine, type Format } from '../parse/index.js';
+import { openSource, type Source } from '../sources/index.js';
+import type { Config, Decision } from '../types.js';
+import { hostAddresses } from './local.js';
+import type { ExecutorMessage, ReaderMessage, ReaderSetup } from './protocol.js';
+
+function send(m: ReaderMessage): void {
+  process.send?.(m);
+}
+
+const log = {
+  info: (msg: string) => send({ type: 'log', level: 'info', msg }),
+  warn: (msg: string) => send({ type: 'log', level: 'warn', msg }),
+  error: (msg: string) => send({ type: 'log', level: 'error', msg }),
+};
+
+/** Where a source's lines come from decides which shapes may count (shared/design.md, forged lines). */
+function formatOf(source: string, line: string): Format {
+  if (!source.startsWith('ulogd:')) return 'kernel';
+  return line.charCodeAt(0) === 123 ? 'ulogd-json' : 'logemu';
+}
+
+class Reader {
+  private config: Config;
+  private readonly engine: Engine;
+  private readonly sources: Source[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt: number | null = null;
+  private pending: Decision[] = [];
+  /** CLOCK_MONOTONIC is what the kernel's [uptime] stamps count (measured: within 5 ms). */
+  private readonly bootMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+
+  constructor(setup: ReaderSetup) {
+    this.config = setup.config;
+    const o = setup.config.options;
+    this.engine = new Engine(setup.config.doors, { isLocal: hostAddresses(), maxSources: o.maxSources, iface: o.interface });
+    for (const d of setup.open) this.engine.restoreOpen(d.door, d.src, d.closeAt);
+    for (const spec of setup.sources) {
+      const source = openSource(spec, { stateDir: setup.stateDir, log, ...(setup.kmsgFd === null ? {} : { kmsgFd: setup.kmsgFd }) });
+      this.sources.push(source);
+      source.start((lines) => this.lines(spec, lines));
+    }
+    this.schedule();
+  }
+
+  reload(config: Config): void {
+    this.config = config;
+    this.engine.replaceDoors(config.doors);
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    await Promise.all(this.sources.map((s) => s.stop()));
+  }
+
+  private lines(source: string, lines: string[]): void {
+    const arrived = Date.now();
+    const opts = { prefix: this.config.options.prefix, format: 'kernel' as Format, now: new Date(arrived) };
+    for (const line of lines) {
+      opts.format = formatOf(source, line);
+      const r = parseLine(line, opts);
+      if (!r.ok) continue;
+      const at = liveClock(r.event, this.bootMs);
+      if (at === null) continue;
+      this.emit(this.engine.knock(r.event, at, arrived));
+    }
+    this.schedule();
+  }
+
+  /** Decisions go out once the lines read together are handled: one message, not one per decision. */
+  private emit(ds: Decision[]): void {
+    if (ds.length === 0) return;
+    if (this.pending.length === 0) {
+      queueMicrotask(() => {
+        send({ type: 'decisions', decisions: this.pending });
+        this.pending = [];
+      });
+    }
+    this.pending.push(...ds);
+  }
+
+  /** One timer, for the engine's next deadline (timeouts are decided on time, not at the next packet). */
+  private schedule(): void {
+    const next = this.engine.nextDeadline();
+    if (next === this.timerAt) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = next;
+    if (next === null) return;
+    this.timer = setTimeout(() => {
+      this.timerAt = null;
+      this.emit(this.engine.tick(Date.now()));
+      this.schedule();
+    }, Math.max(0, Math.min(next - Date.now() + 1, 2 ** 31 - 1)));
+  }
+}
+
+let reader: Reader | null = null;
+process.on('message', (m: ExecutorMessage) => {
+  if (m.type === 'setup' && reader === null) reader = new Reader(m.setup);
+  else if (m.type === 'reload') reader?.reload(m.config);
+});
+// The executor is gone: nobody would act on our decisions.
+process.on('disconnect', () => {
+  void (reader?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+});

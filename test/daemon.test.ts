@@ -1,0 +1,246 @@
+// The daemon through real files and real processes: `knocklog run` tailing a
+// kern.log that the test appends to, with commands that write a file.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { cli, DaemonProcess, openTempDir, removeDir, waitUntil } from './helpers/daemon.js';
+import { type Knock, liveKernLine } from './helpers/klog.js';
+
+const ROOT = process.getuid?.() === 0;
+
+interface Lab {
+  dir: string;
+  conf: string;
+  kern: string;
+  actions: string;
+  state: string;
+}
+
+function lab(name: string, doorExtra = '', options = ''): Lab {
+  const dir = openTempDir(name);
+  const actions = join(dir, 'actions.log');
+  const l = { dir, conf: join(dir, 'knockd.conf'), kern: join(dir, 'kern.log'), actions, state: join(dir, 'state') };
+  writeConf(l, doorExtra, options);
+  writeFileSync(l.kern, '');
+  chmodSync(l.kern, 0o644);
+  return l;
+}
+
+function writeConf(l: Lab, doorExtra = '', options = ''): void {
+  writeFileSync(l.conf, `[options]
+  PidFile = ${join(l.dir, 'knocklog.pid')}
+${options}
+[ssh]
+  sequence = 7000,8000,9000
+  seq_timeout = 5
+  start_command = echo open %IP% >> ${l.actions}
+  cmd_timeout = 2
+  stop_command = echo close %IP% >> ${l.actions}
+${doorExtra}
+`);
+}
+
+const actionsOf = (l: Lab) => (existsSync(l.actions) ? readFileSync(l.actions, 'utf8').split('\n').filter(Boolean) : []);
+
+/** Knocks are sent to this host (the daemon's doors listen on its own addresses). */
+const live = (k: Knock) => liveKernLine({ dst: '127.0.0.1', ...k });
+
+function knock(l: Lab, src: string, ports = [7000, 8000, 9000]): void {
+  appendFileSync(l.kern, ports.map((dpt, i) => `${live({ t: i * 0.01, src, dpt })}\n`).join(''));
+}
+
+/**
+ * Waits until the reader reads the file: with no saved position it starts at
+ * the end of the file as it finds it, so earlier lines would not count.
+ */
+async function reading(l: Lab, d: DaemonProcess): Promise<void> {
+  await d.waitFor(/^starting up, reading file:/);
+  for (let i = 1; ; i++) {
+    appendFileSync(l.kern, `${live({ t: 0, src: `10.255.255.${i}`, dpt: 7000 })}\n`);
+    try {
+      await d.waitFor(new RegExp(`^10\\.255\\.255\\.${i}: ssh: Stage 1$`), 300);
+      return;
+    } catch (e) {
+      if (i > 50) throw e;
+    }
+  }
+}
+
+function start(l: Lab, extra: string[] = []): DaemonProcess {
+  return new DaemonProcess(['-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state, ...extra]);
+}
+
+test('a knock in kern.log opens the door for that source and closes it cmd_timeout later; the reader holds no privilege', async (t) => {
+  const l = lab('open');
+  const d = start(l);
+  try {
+    await reading(l, d);
+    knock(l, '10.0.0.2', [7000, 8000]);
+    knock(l, '10.0.0.3');
+    await d.waitFor(/^10\.0\.0\.3: ssh: OPEN SESAME$/);
+    await waitUntil('the open', () => actionsOf(l).length === 1);
+    const status = spawnSync(process.execPath, [cli, 'status', '--state-dir', l.state, '--json'], { encoding: 'utf8' });
+    assert.deepEqual((JSON.parse(status.stdout) as { door: string; src: string }[]).map((o) => `${o.door} ${o.src}`), ['ssh 10.0.0.3']);
+    await waitUntil('the close', () => actionsOf(l).length === 2, 10_000);
+    assert.equal(spawnSync(process.execPath, [cli, 'status', '--state-dir', l.state], { encoding: 'utf8' }).stdout, 'no open doors\n');
+    assert.deepEqual(actionsOf(l), ['open 10.0.0.3', 'close 10.0.0.3']);
+    assert.ok(d.has(/^ssh: running command: echo open 10\.0\.0\.3 >> /));
+    assert.ok(d.has(/^10\.0\.0\.3: ssh: command timeout$/));
+    await d.waitFor(/^10\.0\.0\.2: ssh: sequence timeout \(stage 2\)$/);
+    const pid = d.readerPid();
+    assert.ok(pid !== null, 'the reader process runs');
+    const uid = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1];
+    if (ROOT) {
+      assert.notEqual(uid, '0', 'the reader must not run as root');
+      assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^CapEff:\s+0+$/m);
+    } else {
+      t.diagnostic('not root: the reader runs as the caller; the uid drop is checked only as root');
+    }
+  } finally {
+    assert.equal(await d.stop(), 0);
+    removeDir(l.dir);
+  }
+});
+
+test('kill -9 with a door open: after restart the door is closed on time; nothing is opened twice', async () => {
+  const l = lab('kill9');
+  writeConf(l, '', '');
+  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('cmd_timeout = 2', 'cmd_timeout = 3'));
+  let d = start(l);
+  try {
+    await reading(l, d);
+    knock(l, '10.0.0.4');
+    await waitUntil('the open', () => actionsOf(l).length === 1);
+    const openedAt = Date.now();
+    // The reader follows its parent out; kill both as a crash would.
+    const reader = d.readerPid();
+    d.signal('SIGKILL');
+    if (reader !== null) process.kill(reader, 'SIGKILL');
+    await d.stop();
+    d = start(l);
+    await waitUntil('the close after restart', () => actionsOf(l).length === 2, 10_000);
+    const closedAt = Date.now();
+    assert.deepEqual(actionsOf(l), ['open 10.0.0.4', 'close 10.0.0.4']);
+    assert.ok(closedAt - openedAt >= 2500, `closed ${closedAt - openedAt} ms after the open, before its time`);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
+
+test('restart with resume: lines written while stopped are read once, lines read before are not acted on again', async () => {
+  const l = lab('resume');
+  let d = start(l);
+  try {
+    await reading(l, d);
+    knock(l, '10.0.0.5');
+    await waitUntil('open and close', () => actionsOf(l).length === 2, 10_000);
+    assert.equal(await d.stop(), 0);
+    knock(l, '10.0.0.6');
+    d = start(l);
+    await waitUntil('the knock written while stopped', () => actionsOf(l).length === 4, 10_000);
+    assert.deepEqual(actionsOf(l), ['open 10.0.0.5', 'close 10.0.0.5', 'open 10.0.0.6', 'close 10.0.0.6']);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
+
+test('log rotation by rename while the daemon runs: knocks in the new file open', async () => {
+  const l = lab('rotate');
+  const d = start(l);
+  try {
+    await reading(l, d);
+    knock(l, '10.0.0.7', [7000]);
+    renameSync(l.kern, `${l.kern}.1`);
+    appendFileSync(`${l.kern}.1`, `${live({ t: 0, src: '10.0.0.7', dpt: 8000 })}\n`);
+    writeFileSync(l.kern, `${live({ t: 0, src: '10.0.0.7', dpt: 9000 })}\n`);
+    chmodSync(l.kern, 0o644);
+    await d.waitFor(/^10\.0\.0\.7: ssh: OPEN SESAME$/);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
+
+test('SIGHUP: a bad config is reported and the old one kept; a good one applies', async () => {
+  const l = lab('hup');
+  const d = start(l);
+  try {
+    await reading(l, d);
+    const good = readFileSync(l.conf, 'utf8');
+    writeFileSync(l.conf, good.replace('7000,8000,9000', '7000,80x0,9000'));
+    d.signal('SIGHUP');
+    await d.waitFor(/keeping the old one:\n.*knockd\.conf:\d+: /s);
+    knock(l, '10.0.0.8');
+    await d.waitFor(/^10\.0\.0\.8: ssh: OPEN SESAME$/);
+    writeFileSync(l.conf, good.replace('7000,8000,9000', '7100,7200'));
+    d.signal('SIGHUP');
+    await waitUntil('the reload', () => d.messages().filter((m) => m.startsWith('re-reading config file')).length === 2);
+    await new Promise((r) => setTimeout(r, 200));
+    knock(l, '10.0.0.9', [7100, 7200]);
+    await d.waitFor(/^10\.0\.0\.9: ssh: OPEN SESAME$/);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
+
+test('a stop_command that fails twice is retried until it succeeds, loudly', async () => {
+  const l = lab('retry');
+  const counter = join(l.dir, 'tries');
+  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace(/stop_command = .*/,
+    `stop_command = n=$(cat ${counter} 2>/dev/null || echo 0); echo $((n+1)) > ${counter}; [ $n -ge 2 ] && echo close %IP% >> ${l.actions}`));
+  const d = start(l);
+  try {
+    await reading(l, d);
+    knock(l, '10.0.0.10');
+    await waitUntil('the third stop attempt', () => actionsOf(l).length === 2, 20_000);
+    assert.equal(readFileSync(counter, 'utf8').trim(), '3');
+    assert.equal(d.log.filter((r) => r.level >= 50 && /ssh: command returned non-zero status code \(1\)/.test(r.msg)).length, 2);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
+
+test('a flood of 200,000 knock lines from 100,000 sources: memory stays bounded, a legitimate knock among them opens', async () => {
+  const l = lab('flood', '', '  MaxSources = 10000');
+  // The flood is written faster than it is read: a window longer than the backlog keeps its lines fresh.
+  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('seq_timeout = 5', 'seq_timeout = 120'));
+  const d = start(l);
+  try {
+    await reading(l, d);
+    let maxRss = 0;
+    const sample = () => {
+      const pid = d.readerPid();
+      if (pid === null) return;
+      const kb = Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+)/m)?.[1] ?? 0);
+      maxRss = Math.max(maxRss, kb);
+    };
+    const timer = setInterval(sample, 50);
+    for (let chunk = 0; chunk < 20; chunk++) {
+      const lines: string[] = [];
+      for (let i = 0; i < 10_000; i++) {
+        const n = (chunk * 10_000 + i) % 100_000;
+        lines.push(live({ t: 0, src: `10.${100 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`, dpt: 7000 }));
+      }
+      if (chunk === 10) lines.push(...[7000, 8000, 9000].map((dpt) => live({ t: 0, src: '10.0.0.11', dpt })));
+      appendFileSync(l.kern, `${lines.join('\n')}\n`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await d.waitFor(/^10\.0\.0\.11: ssh: OPEN SESAME$/, 60_000);
+    // Every line has been read once the last flood source's second first knock is logged.
+    await d.waitFor(/^10\.101\.134\.159: ssh: Stage 1$/, 60_000);
+    await waitUntil('the end of the flood', () => d.count('10.101.134.159: ssh: Stage 1') === 2, 60_000);
+    clearInterval(timer);
+    sample();
+    assert.ok(maxRss > 0 && maxRss < 400 * 1024, `the reader reached ${maxRss} KiB`);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
