@@ -10,6 +10,8 @@ import type { Config, Decision } from '../types.js';
 import { hostAddresses } from './local.js';
 import type { ExecutorMessage, ReaderMessage, ReaderSetup } from './protocol.js';
 
+const BATCH_MS = 2;
+
 function send(m: ReaderMessage): void {
   process.send?.(m);
 }
@@ -33,6 +35,8 @@ class Reader {
   private timer: NodeJS.Timeout | null = null;
   private timerAt: number | null = null;
   private pending: Decision[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private lastFlush = 0;
   /** CLOCK_MONOTONIC is what the kernel's [uptime] stamps count (measured: within 5 ms). */
   private readonly bootMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
 
@@ -57,6 +61,8 @@ class Reader {
 
   async stop(): Promise<void> {
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flush();
     await Promise.all(this.sources.map((s) => s.stop()));
   }
 
@@ -74,16 +80,31 @@ class Reader {
     this.schedule();
   }
 
-  /** Decisions go out once the lines read together are handled: one message, not one per decision. */
+  /**
+   * A decision goes out at once when the reader was idle (a knock's latency is
+   * what users feel); in a burst they are batched for 2 ms into one message.
+   * Measured: tail-file hands over lines one event-loop turn at a time, and
+   * 50,000 single messages cost a second of pipe writes.
+   */
   private emit(ds: Decision[]): void {
     if (ds.length === 0) return;
-    if (this.pending.length === 0) {
-      queueMicrotask(() => {
-        send({ type: 'decisions', decisions: this.pending });
-        this.pending = [];
-      });
-    }
     this.pending.push(...ds);
+    if (this.flushTimer !== null) return;
+    if (Date.now() - this.lastFlush >= BATCH_MS) {
+      this.flush();
+      return;
+    }
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, BATCH_MS);
+  }
+
+  private flush(): void {
+    this.lastFlush = Date.now();
+    if (this.pending.length === 0) return;
+    send({ type: 'decisions', decisions: this.pending });
+    this.pending = [];
   }
 
   /** One timer, for the engine's next deadline (timeouts are decided on time, not at the next packet). */
