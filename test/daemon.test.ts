@@ -244,3 +244,62 @@ test('a flood of 200,000 knock lines from 100,000 sources: memory stays bounded,
     removeDir(l.dir);
   }
 });
+
+test('SIGTERM closes the open doors before exiting; LogFile gets knockd\'s lines', async () => {
+  const l = lab('term', '', `  LogFile = ${'LOGFILE'}`);
+  const logFile = join(l.dir, 'knockd.log');
+  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('LOGFILE', logFile).replace('cmd_timeout = 2', 'cmd_timeout = 600'));
+  const d = start(l);
+  try {
+    await reading(l, d);
+    knock(l, '10.0.0.12');
+    await waitUntil('the open', () => actionsOf(l).length === 1);
+    assert.equal(await d.stop('SIGTERM'), 0);
+    assert.deepEqual(actionsOf(l), ['open 10.0.0.12', 'close 10.0.0.12']);
+    assert.ok(d.has(/^shutting down$/));
+    assert.match(readFileSync(logFile, 'utf8'), /^\[\d{4}-\d\d-\d\d \d\d:\d\d\] 10\.0\.0\.12: ssh: OPEN SESAME$/m);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
+
+test('stale knocks (a catch-up of old lines, as rsyslog re-logs them at its start) never open', async () => {
+  const l = lab('stale');
+  const d = start(l);
+  try {
+    await reading(l, d);
+    // Kernel stamps 60 s old, with a fresh syslog stamp as rsyslog writes them.
+    const old = [7000, 8000, 9000].map((dpt, i) => live({ t: -60 + i * 0.1, src: '10.0.0.13', dpt }).replace(/^\S+/, new Date().toISOString()));
+    appendFileSync(l.kern, `${old.join('\n')}\n`);
+    knock(l, '10.0.0.14');
+    await d.waitFor(/^10\.0\.0\.14: ssh: OPEN SESAME$/);
+    assert.ok(!d.has(/^10\.0\.0\.13: /), 'no stage for the stale knocks');
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
+
+test('one_time_sequences: each line opens once and is commented atomically; the last one disables the door', async () => {
+  const l = lab('onetime');
+  const seqs = join(l.dir, 'seqs');
+  writeFileSync(seqs, '# knock sequences\n7100,7200\n7300,7400\n');
+  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('sequence = 7000,8000,9000', `one_time_sequences = ${seqs}`));
+  const d = start(l);
+  try {
+    await d.waitFor(/^file:.*: reading .* from byte \d+$/);
+    knock(l, '10.0.0.15', [7100, 7200]);
+    await d.waitFor(/^10\.0\.0\.15: ssh: OPEN SESAME$/);
+    await waitUntil('line 2 marked', () => /^# used .*: 7100,7200$/m.test(readFileSync(seqs, 'utf8')));
+    knock(l, '10.0.0.16', [7100, 7200]);
+    knock(l, '10.0.0.16', [7300, 7400]);
+    await d.waitFor(/^10\.0\.0\.16: ssh: OPEN SESAME$/);
+    await d.waitFor(/^no more sequences left in the one time sequences file for door ssh --> disabling the door$/);
+    assert.equal(d.count('10.0.0.16: ssh: OPEN SESAME'), 1, 'the used sequence opened nothing');
+    assert.match(readFileSync(seqs, 'utf8'), /^# knock sequences\n# used .*: 7100,7200\n# used .*: 7300,7400\n$/);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
