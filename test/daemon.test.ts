@@ -303,3 +303,21 @@ test('one_time_sequences: each line opens once and is commented atomically; the 
     removeDir(l.dir);
   }
 });
+
+test('a reader that dies is restarted from its saved position; the daemon runs on', async () => {
+  const l = lab('reader');
+  const d = start(l);
+  try {
+    await reading(l, d);
+    const first = d.readerPid();
+    assert.ok(first !== null);
+    process.kill(first, 'SIGKILL');
+    await d.waitFor(/^the log reader exited \(SIGKILL\); restarting it in 1 s$/);
+    await waitUntil('a new reader', () => { const p = d.readerPid(); return p !== null && p !== first; });
+    knock(l, '10.0.0.17');
+    await d.waitFor(/^10\.0\.0\.17: ssh: OPEN SESAME$/);
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});

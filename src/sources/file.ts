@@ -97,7 +97,10 @@ export class FileSource implements Source {
     if (plan.note !== null) this.opts.log.warn(`${this.name}: ${plan.note}`);
     this.position = plan.position;
     if (plan.position.ino !== null) this.opts.log.info(`${this.name}: reading ${plan.file} from byte ${plan.position.offset}`);
-    this.checkpoint.changed(); // a start at the end is remembered even if no line comes
+    // Saved at once, not within the second: a reader killed before its first
+    // periodic save would otherwise start again at the then end, skipping lines.
+    this.checkpoint.changed();
+    void this.checkpoint.flush();
     this.readOffset = plan.position.offset;
     const source = this;
     const tail = new Tail(this.path, {
