@@ -3,8 +3,7 @@
 // the sequences themselves are derived in src/totp/.
 
 import type { Door, Proto, TimedSequence } from '../types.js';
-import { decodeBase32 } from '../totp/index.js';
-import { availablePorts } from '../totp/index.js';
+import { availablePorts, decodeBase32 } from '../totp/index.js';
 import { type Checked, type Invalid, invalid, type Problems, valid } from './errors.js';
 import { type ConfigIO, describeFsError } from './io.js';
 import { MAX_SEQUENCE_LENGTH } from './sequence.js';
@@ -225,4 +224,34 @@ export function settleTimedDoors(doors: Door[], path: string, problems: Problems
         'use a wider range');
     }
   }
+}
+
+/** A time-based sequence's settings as text, as the knock client's options give them. */
+export interface TimedSettings {
+  secretFile: string;
+  length?: string;
+  step?: string;
+  ports: string;
+  exclude?: string;
+}
+
+/** The same checks as a door's Sequence_* keys, for settings given outside a config (each error names its option). */
+export function timedFromSettings(s: TimedSettings, io: ConfigIO): Checked<TimedSequence> {
+  const errors: Invalid[] = [];
+  const take = <T>(option: string, c: Checked<T>, fallback: T): T => {
+    if (c.ok) return c.value;
+    errors.push(...c.errors.map((e) => ({ ...e, error: `${option}: ${e.error}` })));
+    return fallback;
+  };
+  const secretHex = take('--secret-file', readSecretFile(s.secretFile, io), '');
+  const length = s.length === undefined ? DEFAULT_TIMED_LENGTH : take('--length', parseSequenceLength(s.length), 0);
+  const stepMs = s.step === undefined ? DEFAULT_TIMED_STEP_MS : take('--step', parseSeconds(s.step, 'the step', false), 0);
+  const range = take('--ports', parsePortRange(s.ports), null);
+  const exclude = s.exclude === undefined ? [] : take('--exclude', parsePortList(s.exclude), []);
+  if (errors.length > 0 || range === null) return { ok: false, errors };
+  const t: TimedSequence = { secretHex, secretFrom: s.secretFile, length, stepMs, ...range, exclude };
+  if (availablePorts(t) < length) {
+    return invalid(`--ports ${s.ports} has ${availablePorts(t)} usable ports, fewer than the length ${length}`, 'give the door\'s Sequence_Ports');
+  }
+  return valid(t);
 }
