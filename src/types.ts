@@ -56,6 +56,27 @@ export interface OneTimeSequences {
   entries: OneTimeEntry[];
 }
 
+/**
+ * A time-based door's settings (knocklog's Sequence_Secret_File): its sequence
+ * changes every step and is derived from the secret (src/totp/).
+ */
+export interface TimedSequence {
+  /** The shared secret's bytes in hex (the config crosses to the reader process as JSON). */
+  secretHex: string;
+  /** Where the secret comes from, for messages; never the secret itself. */
+  secretFrom: string;
+  /** Knocks in a sequence. */
+  length: number;
+  /** Milliseconds a sequence is current. */
+  stepMs: number;
+  proto: Proto;
+  /** The port range the sequences are drawn from, inclusive. */
+  low: number;
+  high: number;
+  /** Ports never drawn, ascending: Sequence_Exclude and other doors' static ports of this protocol. */
+  exclude: number[];
+}
+
 export interface Door {
   name: string;
   /** Where the door's section starts, for messages: `PATH:LINE`. */
@@ -63,6 +84,8 @@ export interface Door {
   /** The sequence to knock; for a one-time door, the first unused entry's (empty when exhausted). */
   sequence: SequenceStep[];
   oneTime: OneTimeSequences | null;
+  /** Only on a time-based door (its `sequence` is then empty). */
+  timed?: TimedSequence;
   /** Milliseconds allowed from the first knock to the last. */
   seqTimeoutMs: number;
   /** Empty: any flags. Several TCPFlags lines add up. */
@@ -115,4 +138,6 @@ export interface Decision {
   stage?: number;
   /** For the open of a one-time door: the one_time_sequences line now used (to be marked). */
   oneTimeLine?: number;
+  /** For the open or extend of a time-based door: the time step whose sequence was knocked (used up now). */
+  step?: number;
 }

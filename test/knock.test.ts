@@ -2,12 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import net from 'node:net';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '../src/config/index.js';
 import { KnockUsageError, parseHit, parseServices, resolvePort, type Services } from '../src/knock/index.js';
+import { decodeBase32, deriveSequence, encodeBase32, timeStep } from '../src/totp/index.js';
+import type { TimedSequence } from '../src/types.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -235,4 +240,106 @@ test('--wait gives up after --wait-timeout and exits 1', async () => {
   const r = await knock('--wait', String(port), '--wait-timeout', '200', '127.0.0.1', `${port}:udp`);
   assert.equal(r.status, 1);
   assert.match(r.stdout, new RegExp(`^port ${port} still closed after \\d+ ms\\n$`));
+});
+
+/** Listeners on every port of a free range of `size` consecutive loopback ports (udp or tcp). */
+async function rangeListeners(proto: 'udp' | 'tcp', size: number) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const low = 40000 + Math.floor(Math.random() * 20000);
+    const ports = Array.from({ length: size }, (_, i) => low + i);
+    const got: number[] = [];
+    const closers: (() => void)[] = [];
+    const ok = await Promise.all(ports.map((port) => new Promise<boolean>((resolve) => {
+      if (proto === 'udp') {
+        const s = dgram.createSocket('udp4');
+        s.once('error', () => resolve(false));
+        s.on('message', () => got.push(port));
+        s.bind(port, '127.0.0.1', () => { closers.push(() => s.close()); resolve(true); });
+      } else {
+        const srv = net.createServer((c) => { got.push(port); c.destroy(); });
+        srv.once('error', () => resolve(false));
+        srv.listen(port, '127.0.0.1', () => { closers.push(() => srv.close()); resolve(true); });
+      }
+    })));
+    const close = () => closers.forEach((c) => c());
+    if (ok.every(Boolean)) return { low, high: low + size - 1, got, close };
+    close();
+  }
+  throw new Error(`no free range of ${size} ports found`);
+}
+
+const TIMED_SECRET = encodeBase32(Buffer.from('a knock secret, 24 bytes'));
+
+/** The sequences that may be current while `run` runs (one, unless a step boundary passes meanwhile). */
+async function duringSteps<T>(t: TimedSequence, run: () => Promise<T>): Promise<{ result: T; expected: number[][] }> {
+  const before = timeStep(Date.now(), t.stepMs);
+  const result = await run();
+  const after = timeStep(Date.now(), t.stepMs);
+  const expected = [];
+  for (let s = before; s <= after; s++) expected.push(deriveSequence(t, s).map((x) => x.port));
+  return { result, expected };
+}
+
+test('--secret-file: the current sequence of the time-based door reaches UDP and TCP listeners on the derived ports', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-knock-'));
+  const secret = join(dir, 'door.secret');
+  writeFileSync(secret, `${TIMED_SECRET}\n`, { mode: 0o600 });
+  try {
+    for (const proto of ['udp', 'tcp'] as const) {
+      const l = await rangeListeners(proto, 12);
+      try {
+        const ports = `${l.low}-${l.high}${proto === 'udp' ? ':udp' : ''}`;
+        const spec: TimedSequence = {
+          secretHex: decodeBase32(TIMED_SECRET)!.toString('hex'), secretFrom: secret, length: 4, stepMs: 5000, proto,
+          low: l.low, high: l.high, exclude: [l.low + 1],
+        };
+        const { result: r, expected } = await duringSteps(spec, () =>
+          knock('-v', '-d', '50', '--secret-file', secret, '--ports', ports, '--length', '4', '--step', '5', '--exclude', String(l.low + 1), '127.0.0.1'));
+        assert.equal(r.status, 0, r.stderr);
+        await until(() => l.got.length === 4, `4 ${proto} knocks`);
+        assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)), `${l.got} is none of ${JSON.stringify(expected)}`);
+        assert.ok(!l.got.includes(l.low + 1), 'an excluded port is never knocked');
+        assert.equal(r.stdout, l.got.map((p) => `hitting ${proto} 127.0.0.1:${p}\n`).join(''));
+      } finally {
+        l.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--door NAME -c CONF knocks the door\'s current sequence; wrong combinations are usage errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-knock-'));
+  writeFileSync(join(dir, 'door.secret'), TIMED_SECRET, { mode: 0o600 });
+  const l = await rangeListeners('udp', 10);
+  try {
+    const conf = join(dir, 'knockd.conf');
+    writeFileSync(conf, `[static]\nsequence = ${l.low + 2}:udp\n[t]\nsequence_secret_file = door.secret\nsequence_ports = ${l.low}-${l.high}:udp\n`);
+    const door = loadConfig(conf).doors[1]!;
+    const { result: r, expected } = await duringSteps(door.timed!, () => knock('-d', '50', '--door', 't', '-c', conf, '127.0.0.1'));
+    assert.equal(r.status, 0, r.stderr);
+    await until(() => l.got.length === 3, '3 knocks');
+    assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)), `${l.got} is none of ${JSON.stringify(expected)}`);
+    assert.ok(!l.got.includes(l.low + 2), "another door's port is never drawn");
+    const cases: [string[], RegExp][] = [
+      [['--door', 'static', '-c', conf, '127.0.0.1'], /door \[static\] of .* is not time-based/],
+      [['--door', 'nope', '-c', conf, '127.0.0.1'], /has no door \[nope\] \(doors: static, t\)/],
+      [['--door', 't', '-c', conf, '127.0.0.1', '7000'], /give no PORT arguments/],
+      [['--secret-file', join(dir, 'door.secret'), '127.0.0.1'], /--secret-file needs --ports LOW-HIGH/],
+      [['--secret-file', join(dir, 'missing'), '--ports', '1-2', '127.0.0.1'], /--secret-file: secret file .*missing cannot be read: does not exist/],
+      [['--secret-file', join(dir, 'door.secret'), '--ports', '100-101', '127.0.0.1'], /--ports 100-101 has 2 usable ports, fewer than the length 3/],
+      [['--length', '3', '127.0.0.1', '7000'], /--length goes with --secret-file/],
+      [['127.0.0.1'], /give the ports to knock, or --secret-file/],
+      [['-u', '--door', 't', '-c', conf, '127.0.0.1'], /-u does not apply to a time-based door/],
+    ];
+    await Promise.all(cases.map(async ([args, message]) => {
+      const bad = await knock(...args);
+      assert.equal(bad.status, 1, args.join(' '));
+      assert.match(bad.stderr, message);
+    }));
+  } finally {
+    l.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

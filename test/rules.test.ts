@@ -79,6 +79,33 @@ test('more than 15 ports take several multiport rules', () => {
   assert.deepEqual(listed.flat(), ports);
 });
 
+const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+const TIMED = `[timed]\nsequence_secret = ${SECRET}\nsequence_ports = 20000-29999\n`
+  + `[web]\nsequence = 20500,8000:udp\n[v6]\nsequence_secret = ${SECRET}\nsequence_ports = 40000-40999:udp\ntarget = fd00::1\n`;
+
+test('a time-based door logs its whole port range in one rule, not one per port', () => {
+  const c = config(TIMED);
+  assert.deepEqual(portGroups(c, [4, 6]), [
+    { dst: null, proto: 'tcp', synOnly: true, ports: [], ranges: [[20000, 29999]] },
+    { dst: null, proto: 'udp', synOnly: false, ports: [8000] },
+    { dst: 'fd00::1', proto: 'udp', synOnly: false, ports: [], ranges: [[40000, 40999]] },
+  ], 'port 20500 of [web] is in the range: the range rule logs it');
+  assert.deepEqual(ruleLines(generateRules(c, IPT), '-A KNOCKLOG '), [
+    '-A KNOCKLOG -p tcp --syn --dport 20000:29999 -g KNOCKLOG-LOG',
+    '-A KNOCKLOG -p udp --dport 8000 -g KNOCKLOG-LOG',
+  ]);
+  assert.deepEqual(ruleLines(generateRules(c, { ...IPT, family: 6 }), '-A KNOCKLOG '), [
+    '-A KNOCKLOG -p tcp --syn --dport 20000:29999 -g KNOCKLOG-LOG',
+    '-A KNOCKLOG -p udp --dport 8000 -g KNOCKLOG-LOG',
+    '-A KNOCKLOG -d fd00::1 -p udp --dport 40000:40999 -g KNOCKLOG-LOG',
+  ]);
+  const nft = generateRules(c, NFT);
+  assert.match(nft, /^\t\ttcp dport 20000-29999 tcp flags & \(fin \| syn \| rst \| ack\) == syn goto knock$/m);
+  assert.match(nft, /^\t\tip6 daddr fd00::1 udp dport 40000-40999 goto knock$/m);
+  assert.match(nft, /^#   \[timed\] time-based: 3 ports of 20000-29999:tcp, a new sequence every 30 s$/m);
+  assert.ok(!nft.includes(SECRET) && !nft.includes(Buffer.from('12345678901234567890').toString('hex')), 'the secret stays out of the rules');
+});
+
 test('the prefix: one space before IN= for LOG, none for NFLOG (ulogd2 adds it); too long or unquotable is an error', () => {
   const c = loadConfig(fx('seed-openssh.conf'));
   assert.match(generateRules(c, { ...IPT, prefix: 'KNOCK ' }), /--log-prefix "KNOCK " /);
@@ -166,8 +193,10 @@ test('iptables-restore, ip6tables-restore and nft accept every generated file', 
   try {
     const many = join(dir, 'many.conf');
     writeFileSync(many, `[many]\nsequence = ${Array.from({ length: 32 }, (_, i) => `${20000 + i}:${i % 3 ? 'tcp' : 'udp'}`).join(',')}\n`);
+    const timed = join(dir, 'timed.conf');
+    writeFileSync(timed, TIMED);
     withNetns((exec) => {
-      for (const conf of [fx('seed-openssh.conf'), fx('full.conf'), fx('debian-knockd.conf'), fx('onetime.conf'), many]) {
+      for (const conf of [fx('seed-openssh.conf'), fx('full.conf'), fx('debian-knockd.conf'), fx('onetime.conf'), many, timed]) {
         const c = loadConfig(conf, {}, { requireWritable: false });
         for (const via of ['log', 'nflog'] as const) {
           const o = { ...IPT, via, prefix: c.options.prefix, group: 7 };

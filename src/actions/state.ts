@@ -1,8 +1,9 @@
 // The persisted list of open doors, so that a restart or a crash never leaves a
 // firewall rule open: each entry keeps the stop command exactly as it will run.
 
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic.js';
 
 export const STATE_FILE = 'open-doors.json';
 
@@ -95,32 +96,8 @@ export async function loadState(dir: string, now: number = Date.now()): Promise<
   return { open: [], corrupt: { reason, keptAs } };
 }
 
-let tmpCounter = 0;
-
 /** Replaces the state in `dir` atomically: a reader sees the old file or the new one, never a part. */
 export async function saveState(dir: string, records: readonly OpenDoorRecord[]): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const path = statePath(dir);
-  const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
   const body: StateFile = { version: 1, open: [...records] };
-  try {
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(`${JSON.stringify(body, null, 1)}\n`);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  // The rename itself is durable only once the directory is synced.
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  await writeFileAtomic(statePath(dir), `${JSON.stringify(body, null, 1)}\n`);
 }

@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { ConfigError, DEFAULT_CONFIG_PATH, formatSequence, formatTcpFlags, loadConfig } from '../config/index.js';
-import type { Config, Door } from '../types.js';
+import { deriveSequence, timeStep } from '../totp/index.js';
+import type { Config, Door, TimedSequence } from '../types.js';
 
 /** `-c, --config FILE`, shared by the commands that read knockd.conf. */
 export function configOption(): Option {
@@ -27,8 +28,34 @@ function oneTimeStatus(door: Door): string {
   return `${path}: ${entries.length} unused, current from line ${first.line}`;
 }
 
-/** The human summary `check` prints; one block per door, in config order. */
-export function formatSummary(config: Config): string[] {
+function sequenceLine(d: Door): string {
+  const t = d.timed;
+  if (t !== undefined) return `time-based, ${t.length} ports of ${t.low}-${t.high}:${t.proto}, a new sequence every ${seconds(t.stepMs)}`;
+  return d.sequence.length ? formatSequence(d.sequence) : '(none left)';
+}
+
+function timedLines(t: TimedSequence): string[] {
+  return [
+    `  secret           ${t.secretFrom}`,
+    `  exclude          ${t.exclude.length ? t.exclude.join(',') : '(none)'}`,
+  ];
+}
+
+/** A time-based door's sequences of the steps around `now` (ms), for --show-sequences. */
+export function sequencesAround(t: TimedSequence, now: number): string[] {
+  const step = timeStep(now, t.stepMs);
+  const names = ['previous', 'current ', 'next    '];
+  return [step - 1, step, step + 1].map((s, i) => {
+    const from = new Date(s * t.stepMs).toISOString();
+    return `  ${names[i]}         ${formatSequence(deriveSequence(t, s))}  (step ${s}, from ${from})`;
+  });
+}
+
+/**
+ * The human summary `check` prints; one block per door, in config order.
+ * With `showAt` (ms), time-based doors also show their sequences around that time.
+ */
+export function formatSummary(config: Config, showAt: number | null = null): string[] {
   const o = config.options;
   const lines = [
     `${config.path}: OK, ${config.doors.length} door${config.doors.length === 1 ? '' : 's'}`,
@@ -46,7 +73,7 @@ export function formatSummary(config: Config): string[] {
   for (const d of config.doors) {
     lines.push(
       `[${d.name}] (${d.where})`,
-      `  sequence         ${d.sequence.length ? formatSequence(d.sequence) : '(none left)'}`,
+      `  sequence         ${sequenceLine(d)}`,
       `  seq_timeout      ${seconds(d.seqTimeoutMs)}`,
       `  tcpflags         ${d.tcpFlags.length ? formatTcpFlags(d.tcpFlags) : '(any)'}`,
       `  target           ${d.target ?? "(the host's addresses)"}`,
@@ -57,12 +84,15 @@ export function formatSummary(config: Config): string[] {
       `  stop_command_6   ${command(d.stopCommand6)}`,
       `  one_time         ${oneTimeStatus(d)}`,
     );
+    if (d.timed !== undefined) lines.push(...timedLines(d.timed), ...(showAt === null ? [] : sequencesAround(d.timed, showAt)));
   }
   return lines;
 }
 
 /** Runs the check; returns the exit status. */
-export function runCheck(path: string, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
+export function runCheck(
+  path: string, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, showAt: number | null = null,
+): number {
   let config: Config;
   try {
     config = loadConfig(path);
@@ -72,7 +102,7 @@ export function runCheck(path: string, out: NodeJS.WritableStream = process.stdo
     err.write(`knocklog check: ${e.errors.length} error${e.errors.length === 1 ? '' : 's'} in ${path}\n`);
     return 1;
   }
-  out.write(formatSummary(config).join('\n') + '\n');
+  out.write(formatSummary(config, showAt).join('\n') + '\n');
   // Not errors, but worth saying: nothing could ever open.
   for (const d of config.doors) {
     if (d.oneTime !== null && d.sequence.length === 0) {
@@ -88,7 +118,8 @@ export function registerCheck(program: Command): void {
     .command('check')
     .description('validate a knockd.conf and print a summary of its doors; exit 1 on any error')
     .addOption(configOption())
-    .action((o: { config: string }) => {
-      process.exitCode = runCheck(o.config);
+    .option('--show-sequences', "time-based doors: print the previous, current and next sequences (they are secrets: don't paste them)")
+    .action((o: { config: string; showSequences?: boolean }) => {
+      process.exitCode = runCheck(o.config, process.stdout, process.stderr, o.showSequences ? Date.now() : null);
     });
 }

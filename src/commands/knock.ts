@@ -2,6 +2,9 @@
 // how long the door takes to open.
 
 import type { Command } from 'commander';
+import { timedFromConfig, timedFromOptions, timedHits } from '../knock/timed.js';
+import type { Hit } from '../knock/index.js';
+import { configOption } from './check.js';
 import {
   type FamilyChoice, knock, KnockUsageError, loadServices, parseHit, parseMs, parseWaitPort, resolveHost, type Services,
   waitForPort,
@@ -15,6 +18,34 @@ interface KnockCommandOptions {
   v?: boolean;
   wait?: string;
   waitTimeout: string;
+  secretFile?: string;
+  length?: string;
+  step?: string;
+  ports?: string;
+  exclude?: string;
+  door?: string;
+  config: string;
+}
+
+/** The hits: the PORT arguments, or a time-based door's current sequence. */
+function hitsOf(ports: string[], o: KnockCommandOptions, services: () => Services): Hit[] {
+  const timedOnly = (['length', 'step', 'ports', 'exclude'] as const).filter((k) => o[k] !== undefined);
+  if (o.secretFile === undefined && o.door === undefined) {
+    if (timedOnly.length > 0) throw new KnockUsageError(`--${timedOnly[0]} goes with --secret-file (a time-based door)`);
+    if (ports.length === 0) throw new KnockUsageError('give the ports to knock, or --secret-file FILE --ports LOW-HIGH, or --door NAME');
+    return ports.map((p) => parseHit(p, o.u === true, services));
+  }
+  if (ports.length > 0) throw new KnockUsageError('a time-based door computes its ports: give no PORT arguments with --secret-file or --door');
+  if (o.u) throw new KnockUsageError("-u does not apply to a time-based door: its range sets the protocol (e.g. --ports 20000-29999:udp)");
+  if (o.door !== undefined) {
+    if (o.secretFile !== undefined || timedOnly.length > 0) {
+      throw new KnockUsageError('--door takes the settings from the config (-c): leave out --secret-file, --length, --step, --ports and --exclude');
+    }
+    return timedHits(timedFromConfig(o.config, o.door), Date.now());
+  }
+  if (o.ports === undefined) throw new KnockUsageError("--secret-file needs --ports LOW-HIGH, the door's Sequence_Ports");
+  const settings = { secretFile: o.secretFile!, ports: o.ports, length: o.length, step: o.step, exclude: o.exclude };
+  return timedHits(timedFromOptions(settings), Date.now());
 }
 
 const DEFAULT_WAIT_TIMEOUT_MS = 10000;
@@ -30,7 +61,7 @@ export async function runKnock(host: string, ports: string[], o: KnockCommandOpt
     const delayMs = o.d === undefined ? 0 : parseMs(o.d, '-d', 0);
     const timeoutMs = parseMs(o.waitTimeout, '--wait-timeout', 1);
     const waitPort = o.wait === undefined ? null : parseWaitPort(o.wait, lazyServices);
-    const hits = ports.map((p) => parseHit(p, o.u === true, lazyServices));
+    const hits = hitsOf(ports, o, lazyServices);
     const family: FamilyChoice = o[4] ? 4 : o[6] ? 6 : 0;
     const address = await resolveHost(host, family);
     const last = await knock(address, hits, {
@@ -54,7 +85,7 @@ export function registerKnock(program: Command): void {
     .command('knock')
     .description("knock on HOST's ports in order, as knockd's knock client does (exit 0 even when a hit fails)")
     .argument('<host>', 'host name or address')
-    .argument('<port...>', 'PORT[:tcp|:udp]; PORT is a number or a service name')
+    .argument('[port...]', 'PORT[:tcp|:udp]; PORT is a number or a service name (none for a time-based door)')
     .option('-u', 'make every hit UDP')
     .option('-d <ms>', 'wait MS milliseconds after every hit')
     .option('-4', 'resolve HOST to an IPv4 address')
@@ -62,6 +93,13 @@ export function registerKnock(program: Command): void {
     .option('-v', 'print each hit: hitting tcp 10.0.0.1:7000')
     .option('--wait <port>', 'afterwards, wait until HOST accepts TCP connections on PORT; exit 1 if it does not')
     .option('--wait-timeout <ms>', 'how long --wait waits', String(DEFAULT_WAIT_TIMEOUT_MS))
+    .option('--secret-file <file>', "a time-based door: knock the current sequence derived from this base32 secret")
+    .option('--ports <low-high>', "with --secret-file: the door's Sequence_Ports, LOW-HIGH[:udp]")
+    .option('--length <n>', 'with --secret-file: the door\'s Sequence_Length (default 3)')
+    .option('--step <seconds>', 'with --secret-file: the door\'s Sequence_Step (default 30)')
+    .option('--exclude <ports>', "with --secret-file: the ports the door never uses (see knocklog check --show-sequences)")
+    .option('--door <name>', 'a time-based door of the config (-c): knock its current sequence')
+    .addOption(configOption())
     .action(async (host: string, ports: string[], o: KnockCommandOptions) => {
       process.exitCode = await runKnock(host, ports, o);
     });

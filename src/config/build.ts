@@ -1,13 +1,14 @@
 // Scanned sections -> typed Options and Doors, with every problem collected.
 
 import { dirname, resolve } from 'node:path';
-import type { Config, Door, Options, SequenceStep, TcpFlagRule } from '../types.js';
+import type { Config, Door, OneTimeSequences, Options, SequenceStep, TcpFlagRule } from '../types.js';
 import { type Checked, invalid, Problems, valid } from './errors.js';
 import type { ConfigIO } from './io.js';
-import { type KeyName, lookupKey, unknownKeyHint } from './keys.js';
+import { isTimedKey, type KeyName, lookupKey, unknownKeyHint } from './keys.js';
 import { loadOneTimeSequences } from './onetime.js';
 import type { Directive, Section } from './scan.js';
 import { parseSequence } from './sequence.js';
+import { emptyTimedDraft, finishTimed, settleTimedDoors, timedDirective, type TimedDraft } from './timed.js';
 import {
   FILE_SOURCES, mergeTcpFlags, parseInterface, parsePositiveInteger, parsePrefix, parseSeconds, parseSources,
   parseTarget, parseTcpFlags, parseUser,
@@ -159,11 +160,14 @@ interface DoorDraft {
   stopCommand6: string | undefined;
   cmdTimeoutMs: number;
   target: string | null;
+  timed: TimedDraft;
   /** Set when Sequence/One_Time_Sequences was given but invalid, so "has neither" is not reported too. */
   sequenceBroken: boolean;
 }
 
-function doorDirective(d: Directive, value: string, path: string, door: DoorDraft, seen: Seen, problems: Problems): void {
+function doorDirective(
+  d: Directive, value: string, path: string, door: DoorDraft, seen: Seen, build: BuildOptions, problems: Problems,
+): void {
   const def = lookupKey(d.key);
   if (def === undefined) {
     problems.add(path, d.line, `unknown key "${d.key}" in door [${door.name}]`, unknownKeyHint(d.key, 'door'));
@@ -179,6 +183,10 @@ function doorDirective(d: Directive, value: string, path: string, door: DoorDraf
   }
   if (!def.repeatable && !seen.first(def.name, d, path, problems)) {
     if (def.name === 'Sequence' || def.name === 'One_Time_Sequences') door.sequenceBroken = true;
+    return;
+  }
+  if (isTimedKey(def.name)) {
+    timedDirective(def.name, value, d.line, door.timed, { path, io: build.io, resolve: (v) => pathValue(v, path) }, problems);
     return;
   }
   const at = <T>(c: Checked<T>): T | undefined => take(c, path, d.line, problems);
@@ -238,6 +246,7 @@ function doorDirective(d: Directive, value: string, path: string, door: DoorDraf
 
 function finishDoor(draft: DoorDraft, path: string, build: BuildOptions, problems: Problems): Door | null {
   const where = `${path}:${draft.line}`;
+  if (draft.timed.line !== null) return finishTimedDoor(draft, path, problems);
   if (draft.sequence !== null && draft.oneTime !== null) {
     problems.add(path, draft.oneTime.line, `door [${draft.name}] has both Sequence (line ${draft.sequence.line}) and One_Time_Sequences`,
       'keep one of them');
@@ -258,6 +267,10 @@ function finishDoor(draft: DoorDraft, path: string, build: BuildOptions, problem
     // Exhausted is not an error: the door is disabled (the daemon logs it), as after its last use.
     sequence = oneTime.entries[0]?.sequence ?? [];
   }
+  return doorOf(draft, where, sequence, oneTime);
+}
+
+function doorOf(draft: DoorDraft, where: string, sequence: SequenceStep[], oneTime: OneTimeSequences | null): Door {
   return {
     name: draft.name,
     where,
@@ -272,6 +285,20 @@ function finishDoor(draft: DoorDraft, path: string, build: BuildOptions, problem
     cmdTimeoutMs: draft.cmdTimeoutMs,
     target: draft.target,
   };
+}
+
+/** A door with Sequence_* keys: they replace Sequence and One_Time_Sequences. */
+function finishTimedDoor(draft: DoorDraft, path: string, problems: Problems): Door | null {
+  const other = draft.sequence ?? draft.oneTime;
+  if (other !== null) {
+    const key = draft.sequence !== null ? 'Sequence' : 'One_Time_Sequences';
+    problems.add(path, other.line, `door [${draft.name}] has both ${key} and time-based Sequence_* settings (line ${draft.timed.line})`,
+      'keep one of them: a time-based door derives its sequence from Sequence_Secret_File');
+    return null;
+  }
+  if (draft.sequenceBroken) return null;
+  const timed = finishTimed(draft.timed, draft.name, path, problems);
+  return timed === null ? null : { ...doorOf(draft, `${path}:${draft.line}`, [], null), timed };
 }
 
 /** Builds the Config from scanned sections; problems are added to `problems`. */
@@ -294,7 +321,7 @@ export function buildConfig(sections: Section[], path: string, build: BuildOptio
       name: section.name, line: section.line, sequence: null, oneTime: null,
       seqTimeoutMs: DEFAULT_SEQ_TIMEOUT_MS, tcpFlags: [], startCommand: null, startCommand6: undefined,
       stopCommand: null, stopCommand6: undefined, cmdTimeoutMs: DEFAULT_CMD_TIMEOUT_MS, target: null,
-      sequenceBroken: false,
+      timed: emptyTimedDraft(), sequenceBroken: false,
     };
     const before = doorLines.get(section.name.toLowerCase());
     if (before !== undefined) {
@@ -308,11 +335,12 @@ export function buildConfig(sections: Section[], path: string, build: BuildOptio
     // A duplicate's directives are still checked, so one run shows every problem.
     for (const d of section.directives) {
       if (d.value === null) bareWord(d, path, options, problems);
-      else doorDirective(d, d.value, path, draft, seen, problems);
+      else doorDirective(d, d.value, path, draft, seen, build, problems);
     }
     if (before !== undefined) continue;
     const door = finishDoor(draft, path, build, problems);
     if (door !== null) doors.push(door);
   }
+  settleTimedDoors(doors, path, problems);
   return { path, options, doors };
 }

@@ -14,6 +14,7 @@ export { DEFAULT_CMD_TIMEOUT_MS, DEFAULT_OPTIONS, DEFAULT_SEQ_TIMEOUT_MS } from 
 export { formatSequence, parseSequence, MAX_SEQUENCE_LENGTH } from './sequence.js';
 export { formatTcpFlags } from './values.js';
 export { readOneTimeSequences } from './onetime.js';
+export { timedFromSettings, type TimedSettings } from './timed.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/knockd.conf';
 

@@ -1,11 +1,14 @@
 // The directives knocklog knows: knockd 0.8's, with their aliases, plus
 // knocklog's own settings in [options]. Keys are matched case-insensitively.
 
+import { TIMED_KEYS, type TimedKey } from './timed.js';
+
 export type KeyName =
   | 'UseSyslog' | 'LogFile' | 'PidFile' | 'Interface'
   | 'Sources' | 'Prefix' | 'StateDir' | 'MaxSources' | 'User'
   | 'Sequence' | 'One_Time_Sequences' | 'Seq_Timeout' | 'TCPFlags'
-  | 'Start_Command' | 'Start_Command_6' | 'Cmd_Timeout' | 'Stop_Command' | 'Stop_Command_6' | 'Target';
+  | 'Start_Command' | 'Start_Command_6' | 'Cmd_Timeout' | 'Stop_Command' | 'Stop_Command_6' | 'Target'
+  | TimedKey;
 
 export type Scope = 'options' | 'door' | 'any';
 
@@ -37,7 +40,12 @@ const DEFS: readonly (KeyDef & { aliases?: string[] })[] = [
   { name: 'Stop_Command', scope: 'door', repeatable: false },
   { name: 'Stop_Command_6', scope: 'door', repeatable: false },
   { name: 'Target', scope: 'door', repeatable: false },
+  ...TIMED_KEYS.map((name) => ({ name, scope: 'door' as const, repeatable: false })),
 ];
+
+export function isTimedKey(name: KeyName): name is TimedKey {
+  return (TIMED_KEYS as readonly string[]).includes(name);
+}
 
 const BY_LOWER = new Map<string, KeyDef>();
 for (const d of DEFS) {

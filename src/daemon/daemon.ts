@@ -7,6 +7,7 @@ import { chownSync, closeSync, constants, existsSync, mkdirSync, openSync, unlin
 import { join } from 'node:path';
 import { Executor } from '../actions/executor.js';
 import { markOneTimeUsed } from '../actions/onetime.js';
+import { UsedSteps } from '../actions/used-steps.js';
 import { ConfigError, loadConfig, readOneTimeSequences } from '../config/index.js';
 import type { Config, Decision, Options } from '../types.js';
 import { createLogger, type Logger } from './log.js';
@@ -35,6 +36,7 @@ class Daemon {
   private readonly sources: string[];
   private readonly readerDir: string;
   private kmsgFd: number | null = null;
+  private readonly usedSteps: UsedSteps;
 
   constructor(
     private config: Config,
@@ -45,6 +47,7 @@ class Daemon {
   ) {
     this.sources = config.options.sources.length > 0 ? config.options.sources : defaultSources();
     this.readerDir = join(config.options.stateDir, 'reader');
+    this.usedSteps = new UsedSteps(opts.dryRun ? null : config.options.stateDir);
   }
 
   async start(): Promise<void> {
@@ -56,6 +59,8 @@ class Daemon {
     // /dev/kmsg needs CAP_SYSLOG (dmesg_restrict): opened here, inherited by the reader.
     if (this.sources.includes('kmsg')) this.kmsgFd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
     await this.executor.restore();
+    const problem = await this.usedSteps.load();
+    if (problem !== null) this.log.warn(`${problem} (sequences of time-based doors used in the last minutes may open once more)`);
     this.log.info(`starting up, reading ${this.sources.join(', ')}`);
     this.startReader();
   }
@@ -82,7 +87,7 @@ class Daemon {
       type: 'setup',
       setup: {
         config: this.config, sources: this.sources, stateDir: this.readerDir,
-        open: this.executor.openDoors(), kmsgFd: this.kmsgFd === null ? null : 4,
+        open: this.executor.openDoors(), used: this.usedSteps.list(), kmsgFd: this.kmsgFd === null ? null : 4,
       },
     });
   }
@@ -115,11 +120,12 @@ class Daemon {
         this.log.info(`${d.src}: ${d.door}: sequence timeout (stage ${d.stage})`);
         return;
       case 'open':
-        if (!(await this.useOneTime(d))) return;
+        if (!(await this.useOneTime(d)) || !(await this.useStep(d))) return;
         this.log.info(`${d.src}: ${d.door}: OPEN SESAME`);
         await this.executor.open(d.door, d.src);
         return;
       case 'extend':
+        if (!(await this.useStep(d))) return;
         this.log.info(`${d.src}: ${d.door}: OPEN SESAME (already open: close timer restarted)`);
         await this.executor.extend(d.door, d.src);
         return;
@@ -148,6 +154,28 @@ class Daemon {
     } catch (e) {
       this.log.error(`${d.door}: cannot mark line ${current.line} of ${door.oneTime.path} used: ${(e as Error).message}`);
       door.oneTime = { path: door.oneTime.path, entries: door.oneTime.entries.slice(1) };
+    }
+    return true;
+  }
+
+  /**
+   * A time-based open must name a step within the skew of this process's clock
+   * that no sequence used yet; it is recorded (on disk) before the door opens.
+   */
+  private async useStep(d: Decision): Promise<boolean> {
+    const timed = this.config.doors.find((x) => x.name === d.door)?.timed;
+    if (timed === undefined) return d.step === undefined;
+    const now = Date.now();
+    const refusal = this.usedSteps.refusal(d.door, d.step, timed.stepMs, now);
+    if (refusal !== null) {
+      this.log.error(`${d.src}: ${d.door}: refused: ${refusal}`);
+      return false;
+    }
+    try {
+      await this.usedSteps.use(d.door, d.step!, timed.stepMs, now);
+    } catch (e) {
+      this.log.error(`${d.door}: cannot record time step ${d.step} used in ${this.usedSteps.path}: ${(e as Error).message} ` +
+        '(after a restart its sequence could open once more: check the state directory)');
     }
     return true;
   }

@@ -14,6 +14,8 @@ export interface ReaderSetup {
   stateDir: string;
   /** Open doors from before a restart, so that a re-knock extends them. */
   open: { door: string; src: string; closeAt: number }[];
+  /** Time steps whose sequences opened time-based doors, so that a replay after a restart opens nothing. */
+  used: { door: string; steps: number[] }[];
   /** /dev/kmsg opened by the privileged parent, as this fd in the reader. */
   kmsgFd: number | null;
 }
@@ -46,8 +48,10 @@ export function validDecision(m: unknown, config: Config): Decision | null {
   if (typeof d.at !== 'number' || !Number.isFinite(d.at)) return null;
   if (d.stage !== undefined && !isCount(d.stage, 32)) return null;
   if (d.oneTimeLine !== undefined && !isCount(d.oneTimeLine, 2 ** 31)) return null;
+  if (d.step !== undefined && !isCount(d.step, Number.MAX_SAFE_INTEGER)) return null;
   const out: Decision = { event: d.event as Decision['event'], at: d.at, door: d.door, src: d.src };
   if (d.stage !== undefined) out.stage = d.stage as number;
   if (d.oneTimeLine !== undefined) out.oneTimeLine = d.oneTimeLine as number;
+  if (d.step !== undefined) out.step = d.step as number;
   return out;
 }

@@ -45,6 +45,7 @@ class Reader {
     const o = setup.config.options;
     this.engine = new Engine(setup.config.doors, { isLocal: hostAddresses(), maxSources: o.maxSources, iface: o.interface });
     for (const d of setup.open) this.engine.restoreOpen(d.door, d.src, d.closeAt);
+    for (const u of setup.used) this.engine.restoreUsed(u.door, u.steps);
     for (const spec of setup.sources) {
       const source = openSource(spec, { stateDir: setup.stateDir, log, ...(setup.kmsgFd === null ? {} : { kmsgFd: setup.kmsgFd }) });
       this.sources.push(source);

@@ -8,6 +8,10 @@ import type { DoorState } from './doors.js';
 /** One source's progress through one door's sequence. */
 export interface Attempt {
   door: DoorState;
+  /** The sequence knocked: the door's keys, or for a time-based door those of `step`. */
+  keys: readonly number[];
+  /** A time-based door's time step this attempt is bound to. */
+  step?: number;
   /** Steps done (1-based stage reached). */
   stage: number;
   /** Time of the first knock: the window runs from here. */

@@ -1,5 +1,6 @@
 // Which knocks a door sees: knockd's capture filter, per door (knockd-semantics §2).
 
+import { deriveSequence } from '../totp/index.js';
 import type { Door, KnockEvent, Proto, SequenceStep, TcpFlagName, TcpFlagWord } from '../types.js';
 
 /** A (protocol, port) as one number, for map lookups. */
@@ -18,6 +19,8 @@ export class DoorState {
   /** Index of the current entry in door.oneTime.entries. */
   oneTimeIndex = 0;
   readonly keys: number[];
+  /** A time-based door's keys of recent time steps, each derived once (a flood must not cost an HMAC a packet). */
+  private readonly stepKeys = new Map<number, readonly number[]>();
 
   constructor(
     readonly door: Door,
@@ -30,6 +33,24 @@ export class DoorState {
 
   get name(): string {
     return this.door.name;
+  }
+
+  /** A time-based door's sequence keys for time step `step`. */
+  keysAt(step: number): readonly number[] {
+    let keys = this.stepKeys.get(step);
+    if (keys === undefined) {
+      keys = deriveSequence(this.door.timed!, step).map((s) => stepKey(s.proto, s.port));
+      // A few steps are in use at a time (the current one, its neighbours, a replayed log's).
+      if (this.stepKeys.size >= 8) this.stepKeys.delete(this.stepKeys.keys().next().value!);
+      this.stepKeys.set(step, keys);
+    }
+    return keys;
+  }
+
+  /** A time-based door sees every port of its range: which one a knock needs changes with time. */
+  covers(key: number): boolean {
+    const t = this.door.timed;
+    return t !== undefined && key >= stepKey(t.proto, t.low) && key <= stepKey(t.proto, t.high);
   }
 
   /** The one_time_sequences line of the current sequence, if this is a one-time door. */
@@ -59,12 +80,14 @@ export class DoorState {
   }
 }
 
-/** Doors by the steps they contain and by their first step. */
+/** Doors by the steps they contain and by their first step; time-based doors by their port range. */
 export class DoorIndex {
   private readonly byStep = new Map<number, DoorState[]>();
   private readonly byFirst = new Map<number, DoorState[]>();
+  private readonly timed: DoorState[];
 
   constructor(readonly doors: readonly DoorState[]) {
+    this.timed = doors.filter((d) => d.door.timed !== undefined);
     for (const d of doors) {
       for (const key of new Set(d.keys)) push(this.byStep, key, d);
       if (d.keys.length > 0) push(this.byFirst, d.keys[0]!, d);
@@ -74,6 +97,11 @@ export class DoorIndex {
   /** Doors whose sequence contains this step. */
   containing(key: number): readonly DoorState[] {
     return this.byStep.get(key) ?? NONE;
+  }
+
+  /** Time-based doors whose port range holds this step, in config order. */
+  covering(key: number): readonly DoorState[] {
+    return this.timed.length === 0 ? NONE : this.timed.filter((d) => d.covers(key));
   }
 
   /** Doors whose sequence starts with this step, in config order. */
@@ -92,6 +120,6 @@ function push(map: Map<number, DoorState[]>, key: number, d: DoorState): void {
 
 /** Two doors behave alike (a reload keeps attempts of a door whose knocking rules did not change). */
 export function sameKnocking(a: Door, b: Door): boolean {
-  return JSON.stringify([a.sequence, a.oneTime, a.seqTimeoutMs, a.tcpFlags, a.target])
-    === JSON.stringify([b.sequence, b.oneTime, b.seqTimeoutMs, b.tcpFlags, b.target]);
+  return JSON.stringify([a.sequence, a.oneTime, a.timed, a.seqTimeoutMs, a.tcpFlags, a.target])
+    === JSON.stringify([b.sequence, b.oneTime, b.timed, b.seqTimeoutMs, b.tcpFlags, b.target]);
 }

@@ -6,6 +6,7 @@ import type { Decision, Door, KnockEvent } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
 import { type Attempt, AttemptTable } from './attempts.js';
 import { MinHeap } from './heap.js';
+import { STEP_SKEW, timeStep } from '../totp/index.js';
 
 export { DoorState } from './doors.js';
 
@@ -44,6 +45,8 @@ export class Engine {
   private index = new DoorIndex([]);
   private readonly attempts: AttemptTable;
   private readonly open = new Map<string, OpenDoor>();
+  /** Time-based doors' used time steps, by door name (kept across reloads: a used step stays used). */
+  private readonly used = new Map<string, Set<number>>();
   private readonly deadlines = new MinHeap<Deadline>();
   private stale = 0;
 
@@ -66,50 +69,64 @@ export class Engine {
 
     const src = ev.src;
     const mine = this.attempts.touch(src);
-    const handled = new Set<DoorState>();
+    /** Doors for which this knock was part of a live attempt (it then starts no new one). */
+    const consumed = new Set<DoorState>();
+    /** Doors opened by this knock: a time-based door's other candidate attempts end with it. */
+    const done = new Set<DoorState>();
     // Live attempts first: advance on the right step, ignore a retransmission, else kill.
     if (mine !== undefined) {
       for (const a of mine) {
         const d = a.door;
         if (!d.addressed(ev, this.opts.isLocal)) continue;
-        if (arrivedAt - at > d.door.seqTimeoutMs) {
-          this.stale++;
-          handled.add(d);
+        if (done.has(d)) {
+          this.attempts.remove(src, a);
           continue;
         }
-        handled.add(d);
-        if (d.keys[a.stage] === key) {
+        if (arrivedAt - at > d.door.seqTimeoutMs) {
+          this.stale++;
+          consumed.add(d);
+          continue;
+        }
+        if (a.keys[a.stage] === key) {
           a.stage++;
           a.lastSpt = ev.spt;
           this.attempts.promote(src);
-          out.push({ event: 'stage', at, door: d.name, src, stage: a.stage });
-          if (a.stage === d.keys.length) {
+          // A time-based door may have one attempt per candidate step: one stage line for them.
+          if (!consumed.has(d)) out.push({ event: 'stage', at, door: d.name, src, stage: a.stage });
+          consumed.add(d);
+          if (a.stage === a.keys.length) {
             this.attempts.remove(src, a);
-            this.complete(d, src, at, out);
+            done.add(d);
+            this.complete(d, src, at, out, a.step);
           }
           continue;
         }
-        if (d.keys[a.stage - 1] === key && ev.spt === a.lastSpt) continue;
-        this.attempts.remove(src, a);
+        if (a.keys[a.stage - 1] === key && ev.spt === a.lastSpt) {
+          consumed.add(d);
+          continue;
+        }
         // The wrong knock may itself be a first knock (knockd consumed it).
-        handled.delete(d);
+        this.attempts.remove(src, a);
       }
     }
     // Then new attempts, in config order, for doors this step starts.
     for (const d of this.index.startingWith(key)) {
-      if (handled.has(d) || !d.addressed(ev, this.opts.isLocal)) continue;
-      if (arrivedAt - at > d.door.seqTimeoutMs) {
-        this.stale++;
-        continue;
-      }
+      if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
       out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
-      if (d.keys.length === 1) {
-        this.complete(d, src, at, out);
-        continue;
+      this.begin(d, d.keys, undefined, src, at, ev.spt, out);
+    }
+    // Time-based doors: the sequences of the steps around `at` that are not used yet.
+    for (const d of this.index.covering(key)) {
+      if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
+      const now = timeStep(at, d.door.timed!.stepMs);
+      let staged = false;
+      for (let step = now - STEP_SKEW; step <= now + STEP_SKEW; step++) {
+        const keys = d.keysAt(step);
+        if (keys[0] !== key || this.isUsed(d, step)) continue;
+        if (!staged) out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
+        staged = true;
+        if (this.begin(d, keys, step, src, at, ev.spt, out)) break;
       }
-      const a: Attempt = { door: d, stage: 1, first: at, lastSpt: ev.spt };
-      this.attempts.add(src, a);
-      this.deadlines.push({ at: at + d.door.seqTimeoutMs, kind: 'timeout', src, attempt: a });
     }
     this.compact();
     return out;
@@ -139,6 +156,29 @@ export class Engine {
     return out;
   }
 
+  /** Whether a door may start a new attempt with this knock; counts stale knocks. */
+  private fresh(d: DoorState, ev: KnockEvent, at: number, arrivedAt: number, consumed: Set<DoorState>): boolean {
+    if (consumed.has(d) || !d.addressed(ev, this.opts.isLocal)) return false;
+    if (arrivedAt - at > d.door.seqTimeoutMs) {
+      this.stale++;
+      return false;
+    }
+    return true;
+  }
+
+  /** A first knock: a one-knock sequence completes at once (true), else an attempt starts. */
+  private begin(d: DoorState, keys: readonly number[], step: number | undefined, src: string, at: number, spt: number, out: Decision[]): boolean {
+    if (keys.length === 1) {
+      this.complete(d, src, at, out, step);
+      return true;
+    }
+    const a: Attempt = { door: d, keys, stage: 1, first: at, lastSpt: spt };
+    if (step !== undefined) a.step = step;
+    this.attempts.add(src, a);
+    this.deadlines.push({ at: at + d.door.seqTimeoutMs, kind: 'timeout', src, attempt: a });
+    return false;
+  }
+
   /** When tick() next has something to decide, or null. */
   nextDeadline(): number | null {
     for (;;) {
@@ -155,6 +195,19 @@ export class Engine {
    */
   restoreOpen(door: string, src: string, closeAt: number): void {
     this.setOpen(door, src, closeAt);
+  }
+
+  /**
+   * Time steps of a time-based door used before (the daemon's persisted state
+   * after a restart): their sequences open nothing again.
+   */
+  restoreUsed(door: string, steps: readonly number[]): void {
+    for (const step of steps) this.usedSet(door).add(step);
+  }
+
+  /** Used time steps by door, for tests and status. */
+  usedSteps(): { door: string; steps: number[] }[] {
+    return [...this.used].map(([door, steps]) => ({ door, steps: [...steps].sort((a, b) => a - b) }));
   }
 
   /**
@@ -179,6 +232,7 @@ export class Engine {
         this.attempts.remove(src, a);
       } else {
         a.door = d;
+        if (a.step === undefined) a.keys = d.keys;
       }
     }
   }
@@ -195,25 +249,29 @@ export class Engine {
     };
   }
 
-  /** knockd's capture filter: the step is in some door, and the packet is addressed to that door. */
+  /** knockd's capture filter: the step is in some door (or a time-based door's range), and the packet is addressed to that door. */
   private visible(ev: KnockEvent, key: number): boolean {
     for (const d of this.index.containing(key)) {
       if (d.addressed(ev, this.opts.isLocal)) return true;
     }
-    return false;
+    return this.index.covering(key).some((d) => d.addressed(ev, this.opts.isLocal));
   }
 
-  private complete(d: DoorState, src: string, at: number, out: Decision[]): void {
+  private complete(d: DoorState, src: string, at: number, out: Decision[], step?: number): void {
+    if (step !== undefined && !this.useStep(d, step, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
     const k = openKey(d.name, src);
     if (this.open.has(k)) {
-      out.push({ event: 'extend', at, door: d.name, src });
+      const extend: Decision = { event: 'extend', at, door: d.name, src };
+      if (step !== undefined) extend.step = step;
+      out.push(extend);
       this.setOpen(d.name, src, closeAt);
       return;
     }
     const open: Decision = { event: 'open', at, door: d.name, src };
     const line = d.oneTimeLine;
     if (line !== undefined) open.oneTimeLine = line;
+    if (step !== undefined) open.step = step;
     out.push(open);
     this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
@@ -221,6 +279,32 @@ export class Engine {
     for (const [s, a] of this.attempts.all()) if (a.door === d) this.attempts.remove(s, a);
     if (!d.advanceOneTime()) out.push({ event: 'disable', at, door: d.name, src });
     this.index = new DoorIndex(this.doors);
+  }
+
+  /**
+   * A time-based sequence opens at most once, for any source, and only while
+   * its step is within the skew of the knock's time (as the executor checks):
+   * a replay or an attempt that outlived its step opens nothing. Marks it used.
+   */
+  private useStep(d: DoorState, step: number, at: number): boolean {
+    const now = timeStep(at, d.door.timed!.stepMs);
+    if (Math.abs(step - now) > STEP_SKEW || this.isUsed(d, step)) return false;
+    const used = this.usedSet(d.name);
+    used.add(step);
+    // Steps too old to be accepted need no memory.
+    for (const s of used) if (s < now - STEP_SKEW) used.delete(s);
+    for (const [s, a] of this.attempts.all()) if (a.door === d && a.step === step) this.attempts.remove(s, a);
+    return true;
+  }
+
+  private isUsed(d: DoorState, step: number): boolean {
+    return this.used.get(d.name)?.has(step) ?? false;
+  }
+
+  private usedSet(door: string): Set<number> {
+    let set = this.used.get(door);
+    if (set === undefined) this.used.set(door, (set = new Set()));
+    return set;
   }
 
   private setOpen(door: string, src: string, closeAt: number): void {

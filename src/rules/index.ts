@@ -27,6 +27,11 @@ export interface RulesOptions {
 }
 
 function doorLine(d: Door): string {
+  const t = d.timed;
+  if (t !== undefined) {
+    return `#   [${d.name}] time-based: ${t.length} ports of ${t.low}-${t.high}:${t.proto}, a new sequence every ${t.stepMs / 1000} s`
+      + `${d.target === null ? '' : ` to ${d.target}`}`;
+  }
   const seqs = d.oneTime === null ? [d.sequence] : d.oneTime.entries.map((e) => e.sequence);
   const what = seqs.length ? seqs.map(formatSequence).join(' | ') : '(no sequence left)';
   return `#   [${d.name}] ${what}${d.target === null ? '' : ` to ${d.target}`}`;

@@ -36,12 +36,14 @@ const DESIGN = `# Design:
 #   burst ${TOTAL.burst}), so a flood from many addresses cannot fill the disk. Only
 #   logging is limited; no packet is dropped here.`;
 
-function match(g: PortGroup, ports: number[]): string {
+/** `ports`: one port, several (multiport), or a range `LOW:HIGH`. */
+function match(g: PortGroup, ports: number[] | string): string {
   const parts: string[] = [];
   if (g.dst !== null) parts.push(`-d ${g.dst}`);
   parts.push(`-p ${g.proto}`);
   if (g.synOnly) parts.push('--syn');
-  parts.push(ports.length === 1 ? `--dport ${ports[0]}` : `-m multiport --dports ${ports.join(',')}`);
+  if (typeof ports === 'string') parts.push(`--dport ${ports}`);
+  else parts.push(ports.length === 1 ? `--dport ${ports[0]}` : `-m multiport --dports ${ports.join(',')}`);
   return parts.join(' ');
 }
 
@@ -72,6 +74,7 @@ export function iptablesRules(groups: readonly PortGroup[], o: IptablesOptions):
   if (o.jump) lines.push(`-I INPUT 1 -j ${CHAIN}`);
   for (const g of groups) {
     for (const ports of chunks(g.ports, MULTIPORT_MAX)) lines.push(`-A ${CHAIN} ${match(g, ports)} -g ${LOG_CHAIN}`);
+    for (const [low, high] of g.ranges ?? []) lines.push(`-A ${CHAIN} ${match(g, `${low}:${high}`)} -g ${LOG_CHAIN}`);
   }
   lines.push(logRule(o), 'COMMIT');
   return lines.join('\n') + '\n';

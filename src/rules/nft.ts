@@ -31,14 +31,15 @@ const DESIGN = `# Design:
 // `--syn` in nft words: SYN set, ACK, RST and FIN clear.
 const SYN_ONLY = 'tcp flags & (fin | syn | rst | ack) == syn';
 
-function portSet(ports: readonly number[]): string {
-  return ports.length === 1 ? String(ports[0]) : `{ ${ports.join(', ')} }`;
+function portSet(g: PortGroup): string {
+  const items = [...g.ports.map(String), ...(g.ranges ?? []).map(([low, high]) => `${low}-${high}`)];
+  return items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`;
 }
 
 function rule(g: PortGroup): string {
   const parts: string[] = [];
   if (g.dst !== null) parts.push(`${isIPv6(g.dst) ? 'ip6' : 'ip'} daddr ${g.dst}`);
-  parts.push(`${g.proto} dport ${portSet(g.ports)}`);
+  parts.push(`${g.proto} dport ${portSet(g)}`);
   if (g.synOnly) parts.push(SYN_ONLY);
   parts.push('goto knock');
   return parts.join(' ');

@@ -13,6 +13,8 @@ export interface PortGroup {
   synOnly: boolean;
   /** Ascending, no duplicates. */
   ports: number[];
+  /** Inclusive port ranges (time-based doors' Sequence_Ports), ascending; only present when there are some. */
+  ranges?: [number, number][];
 }
 
 export type Family = 4 | 6;
@@ -57,14 +59,26 @@ export function portGroups(config: Config, families: readonly Family[]): PortGro
       wanted.set(key, { dst, proto, port, synOnly: (seen?.synOnly ?? true) && synOnly });
     }
   }
+  // A time-based door's sequences change with time: one rule for its whole range, not one per port.
+  const ranges = config.doors.flatMap((door) => {
+    const t = door.timed;
+    if (t === undefined || (door.target !== null && !families.includes(isIPv6(door.target) ? 6 : 4))) return [];
+    return [{ dst: door.target, proto: t.proto, low: t.low, high: t.high, synOnly: t.proto === 'tcp' && !needsAllTcp(door.tcpFlags) }];
+  });
   const all = [...wanted.values()];
-  // A Target door's port that the any-address rules already log needs no rule of its own.
-  const needed = all.filter((m) => !all.some((o) => o !== m && o.proto === m.proto && o.port === m.port && covers(o, m)));
+  // A Target door's port that the any-address rules (or a range) already log needs no rule of its own.
+  const needed = all.filter((m) => !all.some((o) => o !== m && o.proto === m.proto && o.port === m.port && covers(o, m))
+    && !ranges.some((r) => r.proto === m.proto && r.low <= m.port && m.port <= r.high && covers(r, m)));
   const groups: PortGroup[] = [];
   for (const dst of dsts) {
     for (const [proto, synOnly] of [['tcp', true], ['tcp', false], ['udp', false]] as const) {
       const ports = needed.filter((m) => m.dst === dst && m.proto === proto && m.synOnly === synOnly).map((m) => m.port);
-      if (ports.length) groups.push({ dst, proto, synOnly, ports: ports.sort((a, b) => a - b) });
+      const mine = ranges.filter((r) => r.dst === dst && r.proto === proto && r.synOnly === synOnly)
+        .map((r): [number, number] => [r.low, r.high]).sort((a, b) => a[0] - b[0]);
+      if (ports.length === 0 && mine.length === 0) continue;
+      const group: PortGroup = { dst, proto, synOnly, ports: ports.sort((a, b) => a - b) };
+      if (mine.length > 0) group.ranges = mine;
+      groups.push(group);
     }
   }
   return groups;

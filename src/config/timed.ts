@@ -1,0 +1,257 @@
+// Time-based doors (knocklog's own keys, no knockd equivalent): a shared secret
+// and a port range instead of a fixed Sequence. The values are checked here;
+// the sequences themselves are derived in src/totp/.
+
+import type { Door, Proto, TimedSequence } from '../types.js';
+import { availablePorts, decodeBase32 } from '../totp/index.js';
+import { type Checked, type Invalid, invalid, type Problems, valid } from './errors.js';
+import { type ConfigIO, describeFsError } from './io.js';
+import { MAX_SEQUENCE_LENGTH } from './sequence.js';
+import { parseSeconds } from './values.js';
+
+export const DEFAULT_TIMED_LENGTH = 3;
+export const DEFAULT_TIMED_STEP_MS = 30_000;
+/** 128 bits, RFC 4226's minimum recommendation for an HMAC key. */
+export const MIN_SECRET_BYTES = 16;
+
+const SECRET_HINT = 'make one with: head -c 20 /dev/urandom | base32';
+
+export type TimedKey =
+  | 'Sequence_Secret' | 'Sequence_Secret_File' | 'Sequence_Length' | 'Sequence_Step' | 'Sequence_Ports' | 'Sequence_Exclude';
+
+export const TIMED_KEYS: readonly TimedKey[] = [
+  'Sequence_Secret', 'Sequence_Secret_File', 'Sequence_Length', 'Sequence_Step', 'Sequence_Ports', 'Sequence_Exclude',
+];
+
+export interface PortRange {
+  low: number;
+  high: number;
+  proto: Proto;
+}
+
+/** What a door section said about its time-based sequence, with the lines, for messages. */
+export interface TimedDraft {
+  secret: { hex: string; from: string; line: number } | null;
+  length: number;
+  stepMs: number;
+  ports: (PortRange & { line: number }) | null;
+  exclude: number[];
+  /** The first line of any of these keys, or null when the door has none. */
+  line: number | null;
+  /** A key was given but invalid: "no secret" or "no range" is then not reported too. */
+  broken: boolean;
+}
+
+export function emptyTimedDraft(): TimedDraft {
+  return { secret: null, length: DEFAULT_TIMED_LENGTH, stepMs: DEFAULT_TIMED_STEP_MS, ports: null, exclude: [], line: null, broken: false };
+}
+
+/** A base32 secret of at least MIN_SECRET_BYTES, as hex. */
+export function parseSecret(text: string, what: string): Checked<string> {
+  const bytes = decodeBase32(text);
+  if (bytes === null || bytes.length === 0) return invalid(`${what} is not base32 (A-Z and 2-7)`, SECRET_HINT);
+  if (bytes.length < MIN_SECRET_BYTES) {
+    return invalid(`${what} is ${bytes.length} bytes; at least ${MIN_SECRET_BYTES} are needed`, SECRET_HINT);
+  }
+  return valid(bytes.toString('hex'));
+}
+
+/** The secret in a file (base32 text; surrounding blanks ignored), as hex. */
+export function readSecretFile(path: string, io: ConfigIO): Checked<string> {
+  let text: string;
+  try {
+    text = io.readFile(path);
+  } catch (e) {
+    return invalid(`secret file ${path} cannot be read: ${describeFsError(e)}`,
+      `create it (chmod 600) holding a base32 secret; ${SECRET_HINT}`);
+  }
+  return parseSecret(text.trim(), `the secret in ${path}`);
+}
+
+function port(text: string): number | null {
+  if (!/^\d+$/.test(text)) return null;
+  const n = Number(text);
+  return n >= 1 && n <= 65535 ? n : null;
+}
+
+/** `LOW-HIGH[:tcp|udp]`, e.g. `20000-29999` or `40000-49999:udp`. */
+export function parsePortRange(text: string): Checked<PortRange> {
+  const m = /^\s*(\d+)\s*-\s*(\d+)\s*(?::\s*(\w+)\s*)?$/.exec(text);
+  const hint = 'write LOW-HIGH or LOW-HIGH:udp with ports from 1 to 65535, e.g. 20000-29999';
+  if (m === null) return invalid(`"${text}" is not a port range`, hint);
+  const low = port(m[1]!);
+  const high = port(m[2]!);
+  if (low === null || high === null) return invalid(`"${text}" has a port out of range`, hint);
+  if (low > high) return invalid(`the range "${text}" starts above its end`, `write the lower port first: ${high}-${low}`);
+  const p = (m[3] ?? 'tcp').toLowerCase();
+  if (p !== 'tcp' && p !== 'udp') return invalid(`unknown protocol "${m[3]}" in "${text}"`, 'use tcp or udp');
+  return valid({ low, high, proto: p });
+}
+
+/** `22,80,8000-8100`: ports and ranges, expanded, ascending, without duplicates. */
+export function parsePortList(text: string): Checked<number[]> {
+  const out = new Set<number>();
+  const errors: Invalid[] = [];
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    const single = port(item);
+    if (single !== null) {
+      out.add(single);
+      continue;
+    }
+    const r = parsePortRange(item);
+    if (!r.ok || item.includes(':')) {
+      errors.push({ error: `"${item}" is not a port or a range`, hint: 'list ports and ranges like 22,8000-8100' });
+      continue;
+    }
+    for (let p = r.value.low; p <= r.value.high; p++) out.add(p);
+  }
+  return errors.length ? { ok: false, errors } : valid([...out].sort((a, b) => a - b));
+}
+
+export function parseSequenceLength(text: string): Checked<number> {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= MAX_SEQUENCE_LENGTH)) {
+    return invalid(`Sequence_Length "${text}" is not a number from 1 to ${MAX_SEQUENCE_LENGTH}`, 'use e.g. 3 or 4');
+  }
+  return valid(n);
+}
+
+/** One Sequence_* directive of a door into its draft; problems are added at `line`. */
+export function timedDirective(
+  key: TimedKey, value: string, line: number, draft: TimedDraft, ctx: { path: string; io: ConfigIO; resolve: (v: string) => string },
+  problems: Problems,
+): void {
+  draft.line ??= line;
+  const take = <T>(c: Checked<T>): T | undefined => {
+    if (c.ok) return c.value;
+    problems.addAll(ctx.path, line, c.errors);
+    draft.broken = true;
+    return undefined;
+  };
+  switch (key) {
+    case 'Sequence_Secret':
+    case 'Sequence_Secret_File': {
+      if (draft.secret !== null) {
+        problems.add(ctx.path, line, `the door has both Sequence_Secret and Sequence_Secret_File (line ${draft.secret.line})`,
+          'keep Sequence_Secret_File: a file of mode 600 keeps the secret out of the config');
+        draft.broken = true;
+        return;
+      }
+      const file = key === 'Sequence_Secret_File' ? ctx.resolve(value) : null;
+      const hex = take(file === null ? parseSecret(value, 'Sequence_Secret') : readSecretFile(file, ctx.io));
+      if (hex !== undefined) draft.secret = { hex, from: file ?? `Sequence_Secret at ${ctx.path}:${line}`, line };
+      return;
+    }
+    case 'Sequence_Length': {
+      const v = take(parseSequenceLength(value));
+      if (v !== undefined) draft.length = v;
+      return;
+    }
+    case 'Sequence_Step': {
+      const v = take(parseSeconds(value, 'Sequence_Step', false));
+      if (v !== undefined) draft.stepMs = v;
+      return;
+    }
+    case 'Sequence_Ports': {
+      const v = take(parsePortRange(value));
+      if (v !== undefined) draft.ports = { ...v, line };
+      return;
+    }
+    case 'Sequence_Exclude': {
+      const v = take(parsePortList(value));
+      if (v !== undefined) draft.exclude = v;
+      return;
+    }
+  }
+}
+
+/** The door's time-based settings, or null with problems when they are incomplete (draft.line must be set). */
+export function finishTimed(draft: TimedDraft, door: string, path: string, problems: Problems): TimedSequence | null {
+  if (draft.broken) return null;
+  if (draft.secret === null) {
+    problems.add(path, draft.line, `door [${door}] has Sequence_* settings but no Sequence_Secret_File`,
+      `add Sequence_Secret_File = /etc/knocklog/${door}.secret (${SECRET_HINT})`);
+    return null;
+  }
+  if (draft.ports === null) {
+    problems.add(path, draft.line, `door [${door}] has a Sequence secret but no Sequence_Ports`,
+      'add a range without services in it, e.g. Sequence_Ports = 20000-29999');
+    return null;
+  }
+  const t: TimedSequence = {
+    secretHex: draft.secret.hex, secretFrom: draft.secret.from, length: draft.length, stepMs: draft.stepMs,
+    proto: draft.ports.proto, low: draft.ports.low, high: draft.ports.high, exclude: draft.exclude,
+  };
+  const n = availablePorts(t);
+  if (n < t.length) {
+    problems.add(path, draft.ports.line, `Sequence_Ports ${t.low}-${t.high} has ${n} usable ports, fewer than Sequence_Length ${t.length}`,
+      'use a wider range (thousands of ports make a sequence hard to guess)');
+    return null;
+  }
+  return t;
+}
+
+const overlaps = (a: TimedSequence, proto: Proto, low: number, high: number) => a.proto === proto && low <= a.high && high >= a.low;
+
+/**
+ * Checks time-based doors against the other doors, once all are built. Other
+ * doors' static ports inside a range are never drawn (added to `exclude`);
+ * one-time entries change as they are used, and two ranges would make one
+ * door's sequence another's, so overlapping those is an error.
+ */
+export function settleTimedDoors(doors: Door[], path: string, problems: Problems): void {
+  for (const d of doors) {
+    const t = d.timed;
+    if (t === undefined) continue;
+    const line = Number(d.where.slice(d.where.lastIndexOf(':') + 1));
+    const excluded = new Set(t.exclude);
+    for (const o of doors) {
+      if (o === d) continue;
+      for (const s of o.sequence) if (o.oneTime === null && overlaps(t, s.proto, s.port, s.port)) excluded.add(s.port);
+      if (o.oneTime !== null && o.oneTime.entries.some((e) => e.sequence.some((s) => overlaps(t, s.proto, s.port, s.port)))) {
+        problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} holds ports of door [${o.name}]'s one_time_sequences`,
+          'choose a range apart from the other doors\' ports');
+      }
+      if (o.timed !== undefined && overlaps(t, o.timed.proto, o.timed.low, o.timed.high) && doors.indexOf(o) < doors.indexOf(d)) {
+        problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} overlaps door [${o.name}]'s ${o.timed.low}-${o.timed.high}`,
+          'give each time-based door a range of its own');
+      }
+    }
+    t.exclude = [...excluded].sort((a, b) => a - b);
+    if (availablePorts(t) < t.length) {
+      problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} has fewer than ${t.length} ports left beside other doors' ports`,
+        'use a wider range');
+    }
+  }
+}
+
+/** A time-based sequence's settings as text, as the knock client's options give them. */
+export interface TimedSettings {
+  secretFile: string;
+  length?: string;
+  step?: string;
+  ports: string;
+  exclude?: string;
+}
+
+/** The same checks as a door's Sequence_* keys, for settings given outside a config (each error names its option). */
+export function timedFromSettings(s: TimedSettings, io: ConfigIO): Checked<TimedSequence> {
+  const errors: Invalid[] = [];
+  const take = <T>(option: string, c: Checked<T>, fallback: T): T => {
+    if (c.ok) return c.value;
+    errors.push(...c.errors.map((e) => ({ ...e, error: `${option}: ${e.error}` })));
+    return fallback;
+  };
+  const secretHex = take('--secret-file', readSecretFile(s.secretFile, io), '');
+  const length = s.length === undefined ? DEFAULT_TIMED_LENGTH : take('--length', parseSequenceLength(s.length), 0);
+  const stepMs = s.step === undefined ? DEFAULT_TIMED_STEP_MS : take('--step', parseSeconds(s.step, 'the step', false), 0);
+  const range = take('--ports', parsePortRange(s.ports), null);
+  const exclude = s.exclude === undefined ? [] : take('--exclude', parsePortList(s.exclude), []);
+  if (errors.length > 0 || range === null) return { ok: false, errors };
+  const t: TimedSequence = { secretHex, secretFrom: s.secretFile, length, stepMs, ...range, exclude };
+  if (availablePorts(t) < length) {
+    return invalid(`--ports ${s.ports} has ${availablePorts(t)} usable ports, fewer than the length ${length}`, 'give the door\'s Sequence_Ports');
+  }
+  return valid(t);
+}

@@ -1,0 +1,45 @@
+// The executor's record of used time steps: its checks and its file.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stepRefusal, UsedSteps } from '../src/actions/used-steps.js';
+import { openTempDir, removeDir } from './helpers/daemon.js';
+
+const STEP_MS = 30_000;
+const NOW = 60_000_000 * STEP_MS + 10_000;
+const N = 60_000_000;
+
+test('the executor accepts steps N-1..N+1 of its own clock, once each, and nothing without a step', () => {
+  const used = new Set([N]);
+  assert.equal(stepRefusal(N - 1, used, STEP_MS, NOW), null);
+  assert.equal(stepRefusal(N + 1, used, STEP_MS, NOW), null);
+  assert.match(stepRefusal(N, used, STEP_MS, NOW)!, /used already/);
+  assert.match(stepRefusal(N - 2, used, STEP_MS, NOW)!, /not within 1 of the current step/);
+  assert.match(stepRefusal(N + 2, used, STEP_MS, NOW)!, /not within 1/);
+  assert.match(stepRefusal(undefined, used, STEP_MS, NOW)!, /names no time step/);
+});
+
+test('used steps survive in the state directory; old steps are forgotten; a corrupt file is moved aside', async () => {
+  const dir = openTempDir('used');
+  try {
+    const a = new UsedSteps(dir);
+    assert.equal(await a.load(), null, 'no file yet: nothing used');
+    await Promise.all([a.use('ssh', N - 3, STEP_MS, NOW - 3 * STEP_MS), a.use('ssh', N, STEP_MS, NOW), a.use('web', N + 1, STEP_MS, NOW)]);
+    const b = new UsedSteps(dir);
+    assert.equal(await b.load(), null);
+    assert.deepEqual(b.list(), [{ door: 'ssh', steps: [N] }, { door: 'web', steps: [N + 1] }]);
+    assert.match(b.refusal('ssh', N, STEP_MS, NOW)!, /used already/);
+    assert.equal(b.refusal('web', N, STEP_MS, NOW), null);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'used-steps.json'), 'utf8')), { version: 1, used: { ssh: [N], web: [N + 1] } });
+    writeFileSync(join(dir, 'used-steps.json'), '{"version":1,"used":{"ssh":["x"]}}');
+    const c = new UsedSteps(dir);
+    assert.match((await c.load(NOW))!, /is not a used-steps file; kept it as .*corrupt-/);
+    assert.deepEqual(c.list(), []);
+    assert.ok(!existsSync(join(dir, 'used-steps.json')));
+    assert.equal(readdirSync(dir).filter((f) => f.includes('.corrupt-')).length, 1);
+  } finally {
+    removeDir(dir);
+  }
+});
