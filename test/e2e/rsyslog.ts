@@ -22,6 +22,10 @@ export interface Rsyslog {
   kernPreciseLog: LabLog & { path: string };
   /** Everything of the user facility, such as userspace writes to /dev/kmsg (these never reach kern.*). */
   userLogPath: string;
+  /** Every facility, as Debian's /var/log/syslog (traditional format): where `logger` lines land too. */
+  allLogPath: string;
+  /** This rsyslog's own /dev/log: `logger --socket PATH` writes to it (the system's /dev/log is not ours). */
+  socketPath: string;
   stop(): Promise<void>;
 }
 
@@ -29,14 +33,22 @@ export async function startRsyslog(lab: Lab, { lockTimeoutS = 60 } = {}): Promis
   const kern = lab.path('kern.log');
   const precise = lab.path('kern-precise.log');
   const user = lab.path('user.log');
+  const all = lab.path('syslog');
+  const socket = lab.path('log.sock');
+  // Created before rsyslog starts (it appends): a reader can start at their end before the first line.
+  for (const f of [kern, precise, user, all]) writeFileSync(f, '', { mode: 0o644 });
   // permitNonKernelFacility: userspace writes to /dev/kmsg (the readiness marker) reach user.log.
+  // imuxsock listens on a private socket only: the host's /dev/log stays with its own logger.
   const conf = lab.writeFile(
     'rsyslog.conf',
     `global(workDirectory="${lab.dir}")
 module(load="imklog" permitNonKernelFacility="on")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="${socket}")
 kern.* action(type="omfile" file="${kern}" template="RSYSLOG_TraditionalFileFormat")
 kern.* action(type="omfile" file="${precise}" template="RSYSLOG_FileFormat")
 user.* action(type="omfile" file="${user}")
+*.* action(type="omfile" file="${all}" template="RSYSLOG_TraditionalFileFormat")
 `,
   );
   // The inner setpriv: rsyslogd is flock's child, and must die with it too.
@@ -68,6 +80,8 @@ user.* action(type="omfile" file="${user}")
     kernLog: fileLog('rsyslog kern.log', kern, 'kernel', match),
     kernPreciseLog: fileLog('rsyslog kern-precise.log', precise, 'kernel', match),
     userLogPath: user,
+    allLogPath: all,
+    socketPath: socket,
     stop: () => daemon.stop(),
   };
 }
