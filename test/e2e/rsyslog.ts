@@ -29,7 +29,10 @@ export interface Rsyslog {
   stop(): Promise<void>;
 }
 
-export async function startRsyslog(lab: Lab, { lockTimeoutS = 60 } = {}): Promise<Rsyslog> {
+/** flock's exit status when it gave up waiting for the lock. */
+const LOCK_TIMEOUT_EXIT = 75;
+
+export async function startRsyslog(lab: Lab, { lockTimeoutS = 120 } = {}): Promise<Rsyslog> {
   const kern = lab.path('kern.log');
   const precise = lab.path('kern-precise.log');
   const user = lab.path('user.log');
@@ -53,7 +56,7 @@ user.* action(type="omfile" file="${user}")
   );
   // The inner setpriv: rsyslogd is flock's child, and must die with it too.
   const daemon = lab.spawn('rsyslogd', 'host', [
-    'flock', '-w', String(lockTimeoutS), RSYSLOG_LOCK,
+    'flock', '-w', String(lockTimeoutS), '-E', String(LOCK_TIMEOUT_EXIT), RSYSLOG_LOCK,
     'setpriv', '--pdeathsig', 'TERM', 'rsyslogd', '-n', '-f', conf, '-i', lab.path('rsyslog.pid'),
   ]);
   // Ready when a line written to the kernel log after it started comes out.
@@ -65,6 +68,9 @@ user.* action(type="omfile" file="${user}")
     `rsyslogd to start (it waits up to ${lockTimeoutS} s for ${RSYSLOG_LOCK}, held by another lab's rsyslog)`,
     () => {
       if (logged.lines().length > 0) return true;
+      if (daemon.child.exitCode === LOCK_TIMEOUT_EXIT) {
+        throw new Error(`rsyslogd never started: other labs' rsyslog held ${RSYSLOG_LOCK} for ${lockTimeoutS} s (too many e2e runs at once?)`);
+      }
       if (!daemon.running) throw new Error(`rsyslogd exited: ${daemon.output}`);
       if (Date.now() - lastMark >= 1000) {
         lastMark = Date.now();
