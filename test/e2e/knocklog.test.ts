@@ -216,7 +216,7 @@ test('forged lines: `logger -p kern.warning -t kernel` lands in the all-facility
   assert.equal(onKern.count(/programs other than the kernel/), 0);
 });
 
-test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in knocklog; a repeated sequence adds no second rule', async (t) => {
+test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in knocklog; a repeated sequence adds no second rule; a stop closes; doors sharing a first port both work', async (t) => {
   if (!requireLabOrSkip(t, ['knockd', 'knock'])) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -225,7 +225,8 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
   await lab.installStandardFirewall({ protectedPort: [2221, 2222] });
   await loadKnocklogRules(lab, conf);
   for (const p of [2221, 2222]) await lab.listen(p);
-  const knockd = await runKnockd(lab, `[options]\n${door(2221, { cmdTimeout: 5 })}`);
+  // A long cmd_timeout: knockd's rules must still be there when they are counted (rows 2 and 3).
+  const knockd = await runKnockd(lab, `[options]\n${door(2221, { cmdTimeout: 30 })}`);
   const kl = await startKnocklog(lab, { conf, sources: ['kmsg'] });
   const client = lab.client.v4;
   const rows: string[][] = [];
@@ -253,6 +254,30 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
   assert.equal(knocklogRules, 1);
   assert.equal(kl.count(/running command: iptables -I /), 2, 'one start per open: row 1 and row 2');
   rows.push(['7000 8000 9000, twice', `${knockdRules} ACCEPT rules`, `${knocklogRules} ACCEPT rule`]);
+
+  // Row 3: stopped with the door open, by SIGTERM to all of its processes (as systemd stops a service).
+  await Promise.all([knockd.stop(), kl.stop()]);
+  const leftByKnockd = await acceptRules(lab, 2221);
+  const leftByKnocklog = await acceptRules(lab, 2222);
+  assert.equal(leftByKnockd, 2, 'knockd\'s stop commands wait in forked children, which die with it');
+  assert.equal(leftByKnocklog, 0, 'knocklog closes open doors when it stops');
+  rows.push(['then SIGTERM, door open', `${leftByKnockd} ACCEPT rules left`, `${leftByKnocklog} left`]);
+  for (let i = 0; i < leftByKnockd; i++) await lab.serverExec('iptables', ['-D', 'INPUT', '-s', client, '-p', 'tcp', '--dport', '2221', '-j', 'ACCEPT']);
+
+  // Row 4: door B `7000,5555` listed before A: A's sequence.
+  const doorB = '[B]\n  sequence = 7000,5555\n  start_command = true\n';
+  const doorA = (port: number) => door(port, { name: 'A' });
+  const knockdBA = await runKnockd(lab, `[options]\n${doorB}${doorA(2221)}`);
+  const klBA = await startKnocklog(lab, { conf: writeKnocklogConf(lab, 'knocklog-ba.conf', `${doorB}${doorA(2222)}`), sources: ['kmsg'], name: 'knocklog-ba' });
+  await lab.knock([7000, 8000, 9000]);
+  await waitFor('knockd to capture the sequence', () => knockdBA.knocksSeen(9000) === 1, { describe: () => knockdBA.daemon.output });
+  await klBA.waitForMessage(re(`${client}: A: OPEN SESAME`));
+  const knockdOpenedA = knockdBA.log().includes(`${client}: A: OPEN SESAME`);
+  const knocklogOpenA = await lab.canConnect(2222, 4, CLOSED_MS);
+  assert.equal(knockdOpenedA, false, knockdBA.log());
+  assert.equal(await lab.canConnect(2221, 4, CLOSED_MS), false);
+  assert.equal(knocklogOpenA, true);
+  rows.push(['B 7000,5555 before A; A\'s knocks', knockdOpenedA ? 'A opens' : 'A: no open', knocklogOpenA ? 'A opens' : 'A: no open']);
 
   const table = [['knocks', 'knockd 0.8', 'knocklog'], ...rows];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
