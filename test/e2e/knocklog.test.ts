@@ -71,7 +71,6 @@ test('rsyslog kern.log: `knocklog knock --wait` opens the port for the knocking 
   await lab.listen(2222);
   const other = await lab.addClientAddress(3);
   const rsyslog = await startRsyslog(lab);
-  t.after(() => rsyslog.stop()); // frees the machine-wide imklog lock early
   const kl = await startKnocklog(lab, { conf, sources: [`file:${rsyslog.kernLog.path}`] });
   const client = lab.client.v4;
 
@@ -185,7 +184,6 @@ test('forged lines: `logger -p kern.warning -t kernel` lands in the all-facility
   await lab.listen(2222);
   const other = await lab.addClientAddress(3);
   const rsyslog = await startRsyslog(lab);
-  t.after(() => rsyslog.stop());
   const onKern = await startKnocklog(lab, { conf, sources: [`file:${rsyslog.kernLog.path}`], name: 'on-kern-log' });
   const onAll = await startKnocklog(lab, { conf, sources: [`file:${rsyslog.allLogPath}`], name: 'on-all-log', dryRun: true });
 

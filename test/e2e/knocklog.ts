@@ -1,8 +1,7 @@
 // knocklog itself in the lab: `knocklog run` in the server namespace, the
 // rules `knocklog rules` generates loaded there, and `knocklog knock` from the client.
 
-import type { Daemon, DaemonOptions } from './proc.js';
-import { run, waitFor, type RunResult } from './proc.js';
+import { run, waitFor, type Daemon, type DaemonOptions, type RunResult } from './proc.js';
 import { KNOCKLOG_CLI, type Lab } from './lab.js';
 
 export interface KnocklogRun {
