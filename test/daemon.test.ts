@@ -43,6 +43,20 @@ test('a knock in kern.log opens the door for that source and closes it cmd_timeo
   }
 });
 
+test('-s stdin: lines written to the daemon\'s standard input reach the reader and open the door', async () => {
+  const l = lab('stdin');
+  const d = new DaemonProcess(['-c', l.conf, '-s', 'stdin', '--state-dir', l.state], { stdin: true });
+  try {
+    d.child.stdin!.write(`${[7000, 8000, 9000].map((dpt, i) => live({ t: i * 0.01, src: '10.0.0.9', dpt })).join('\n')}\n`);
+    await d.waitFor(/^10\.0\.0\.9: ssh: OPEN SESAME$/);
+    await waitUntil('the open', () => actionsOf(l).length === 1);
+    assert.deepEqual(actionsOf(l), ['open 10.0.0.9']);
+  } finally {
+    assert.equal(await d.stop(), 0);
+    removeDir(l.dir);
+  }
+});
+
 test('kill -9 with a door open: after restart the door is closed on time; nothing is opened twice', async () => {
   const l = lab('kill9');
   writeConf(l, '', '');

@@ -66,7 +66,9 @@ class Daemon {
   }
 
   private startReader(): void {
-    const stdio: (number | 'ignore' | 'inherit' | 'ipc')[] = ['ignore', 'inherit', 'inherit', 'ipc'];
+    // `-s stdin` is read by the reader: it gets our standard input, else none.
+    const stdin = this.sources.includes('stdin') ? 'inherit' : 'ignore';
+    const stdio: (number | 'ignore' | 'inherit' | 'ipc')[] = [stdin, 'inherit', 'inherit', 'ipc'];
     if (this.kmsgFd !== null) stdio.push(this.kmsgFd);
     const child = fork(READER, [], {
       stdio,

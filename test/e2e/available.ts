@@ -7,15 +7,18 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkS
 import type { TestContext } from 'node:test';
 import { standardRules } from './firewall.js';
 
-export type Need = 'rsyslog' | 'ulogd' | 'knockd';
+export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft';
 export type Availability = { ok: true } | { ok: false; reason: string };
 
 export const ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
 export const ULOGD_PLUGIN_NAMES = ['inppkt_NFLOG', 'raw2packet_BASE', 'filter_IFINDEX', 'filter_IP2STR', 'filter_PRINTPKT', 'filter_HWHDR', 'output_LOGEMU', 'output_JSON'];
 
-const BASE_COMMANDS = ['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'setpriv', 'knock'];
-const NEED_COMMANDS: Record<Need, string[]> = { rsyslog: ['rsyslogd', 'flock'], ulogd: ['ulogd'], knockd: ['knockd', 'stdbuf'] };
-const PACKAGES = 'apt-get install iproute2 iptables ulogd2 ulogd2-json rsyslog knockd util-linux';
+const BASE_COMMANDS = ['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'setpriv'];
+// knock: knockd's client (lab.knock), from the knockd package.
+const NEED_COMMANDS: Record<Need, string[]> = {
+  rsyslog: ['rsyslogd', 'flock', 'logger'], ulogd: ['ulogd'], knockd: ['knockd', 'stdbuf'], knock: ['knock'], nft: ['nft'],
+};
+const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd util-linux';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${cmd}`));

@@ -10,8 +10,8 @@ export interface KnockPort {
 export interface FirewallOptions {
   /** The ports whose packets are logged (knockd's `port[:proto]` strings or objects). */
   knock?: ReadonlyArray<KnockPort | string | number>;
-  /** New TCP connections to it are dropped; 0 for none. Default 2222. */
-  protectedPort?: number;
+  /** New TCP connections to it (or to each) are dropped; 0 or [] for none. Default 2222. */
+  protectedPort?: number | readonly number[];
   /** The kernel LOG target, NFLOG (for ulogd2), or both. Default 'log'. */
   via?: 'log' | 'nflog' | 'both';
 }
@@ -38,6 +38,6 @@ export function standardRules(prefix: string, nflogGroup: number, o: FirewallOpt
     if (via !== 'nflog') rules.push(`${match} -j LOG --log-prefix "${prefix} "`);
     if (via !== 'log') rules.push(`${match} -j NFLOG --nflog-group ${nflogGroup} --nflog-prefix "${prefix}"`);
   }
-  if (protectedPort) rules.push(`-A INPUT -p tcp --dport ${protectedPort} -j DROP`);
+  for (const port of [protectedPort].flat()) if (port) rules.push(`-A INPUT -p tcp --dport ${port} -j DROP`);
   return ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ...rules, 'COMMIT', ''].join('\n');
 }

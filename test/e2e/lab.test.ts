@@ -29,7 +29,7 @@ async function parseWithCli(lab: Lab, log: LabLog, lines: string[]): Promise<Kno
 }
 
 test('real LOG and NFLOG records of TCP, UDP and IPv6 knocks, from /dev/kmsg, rsyslog and ulogd2, parse with `knocklog parse`', async (t) => {
-  if (!requireLabOrSkip(t, ['rsyslog', 'ulogd'])) return;
+  if (!requireLabOrSkip(t, ['rsyslog', 'ulogd', 'knock'])) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
   await lab.installStandardFirewall({ knock: ['7000:tcp', '8000:udp', '9000:tcp'], via: 'both' });
@@ -101,7 +101,7 @@ test('the protected port drops the client until its DROP rule is removed; the li
 });
 
 test('knockd 0.8 side by side: the right sequence opens the port for cmd_timeout, a wrong one does not', async (t) => {
-  if (!requireLabOrSkip(t, ['knockd'])) return;
+  if (!requireLabOrSkip(t, ['knockd', 'knock'])) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
   await lab.installStandardFirewall();

@@ -7,18 +7,19 @@
 // which the kernel drops LOG output from every namespace but the first.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalAddress } from '../../src/net.js';
 import { knockPort, standardRules, type FirewallOptions, type KnockPort } from './firewall.js';
 import { KmsgLog, textMatcher } from './logs.js';
-import { Daemon, run, succeeds, type RunResult } from './proc.js';
+import { Daemon, run, succeeds, type DaemonOptions, type RunResult } from './proc.js';
 
 export { e2eAvailable, requireLabOrSkip, type Availability, type Need } from './available.js';
 export { standardRules, type FirewallOptions, type KnockPort } from './firewall.js';
-export { fileLog, jsonMatcher, KmsgLog, textMatcher, waitForLines, type LabLog } from './logs.js';
-export { Daemon, run, waitFor, type RunResult } from './proc.js';
+export { fileLog, journalRecord, jsonMatcher, KmsgLog, textMatcher, waitForLines, type LabLog } from './logs.js';
+export { Daemon, run, waitFor, type DaemonOptions, type RunResult } from './proc.js';
 export { runKnockd, type Knockd } from './knockd.js';
+export { knocklogKnock, loadKnocklogRules, startKnocklog, writeKnocklogConf, type KnocklogRun, type KnocklogStart, type RulesOptions } from './knocklog.js';
 export { RSYSLOG_LOCK, startRsyslog, type Rsyslog } from './rsyslog.js';
 export { startUlogd, type Ulogd } from './ulogd.js';
 
@@ -36,7 +37,7 @@ const DIR_PREFIX = 'knocklog-lab-';
 let counter = 0;
 const live = new Set<Lab>();
 
-function addresses(pid: number, n: number, host: 1 | 2): Addresses {
+function addresses(pid: number, n: number, host: number): Addresses {
   // 16 bits from the pid and the lab's number: distinct for the labs of one
   // process, and across processes unless their pids agree in the low 10 bits.
   // (Namespaces isolate the subnets anyway; distinct ones keep logs readable.)
@@ -107,6 +108,8 @@ export class Lab {
   constructor() {
     installExitHandlers();
     live.add(this);
+    // knocklog run's unprivileged reader (nobody) reads the lab's logs in here.
+    chmodSync(this.dir, 0o755);
   }
 
   /** Creates the namespaces, the veth pair and the addresses; see createLab. */
@@ -124,6 +127,21 @@ export class Lab {
       const batch = [`addr add ${a.v4}/24 dev ${dev}`, `addr add ${a.v6}/64 dev ${dev} nodad`, 'link set lo up', `link set ${dev} up`];
       await run(['ip', '-n', ns, '-batch', '-'], batch.join('\n') + '\n');
     }
+  }
+
+  /**
+   * Adds another address (host number `host`, 3 and up) to the client's end
+   * of the veth pair: a second client in the same subnet, for showing that a
+   * door opens for the knocking address only.
+   */
+  async addClientAddress(host: number): Promise<Addresses> {
+    if (host < 3 || host > 254) throw new Error(`client host number ${host}: use 3 to 254 (1 is the server, 2 the client)`);
+    const a = addresses(process.pid, this.n, host);
+    // IPv4: a second address in the subnet is secondary, never the default source. IPv6 would
+    // prefer the newer one; deprecated (preferred_lft 0), it is used only when a socket binds it.
+    const batch = `addr add ${a.v4}/24 dev ${this.clientIf}\naddr add ${a.v6}/64 dev ${this.clientIf} nodad preferred_lft 0\n`;
+    await run(['ip', '-n', this.clientNs, '-batch', '-'], batch);
+    return a;
   }
 
   addr(family: Family, who: 'server' | 'client' = 'server'): string {
@@ -151,10 +169,10 @@ export class Lab {
   }
 
   /** Starts a long-running process that destroy() stops; `where` is the namespace, 'host' for none. */
-  spawn(name: string, where: 'server' | 'client' | 'host', argv: readonly string[]): Daemon {
+  spawn(name: string, where: 'server' | 'client' | 'host', argv: readonly string[], opts: DaemonOptions = {}): Daemon {
     if (this.destroyed) throw new Error(`lab ${this.name} is destroyed; cannot start ${name}`);
     const ns = where === 'server' ? this.serverNs : where === 'client' ? this.clientNs : null;
-    const d = new Daemon(name, ns === null ? argv : ['ip', 'netns', 'exec', ns, ...argv]);
+    const d = new Daemon(name, ns === null ? argv : ['ip', 'netns', 'exec', ns, ...argv], opts);
     this.daemons.push(d);
     return d;
   }
@@ -182,13 +200,16 @@ export class Lab {
   /**
    * Whether a TCP connection from the client to the server's port is accepted
    * within `timeoutMs`. A dropped SYN takes the whole timeout; a refused one returns at once.
+   * `from`: the client's source address (one of addClientAddress), else its own.
    */
-  canConnect(port: number, family: Family = 4, timeoutMs = 1000): Promise<boolean> {
-    const script = `const s = require('net').connect({ host: process.argv[1], port: Number(process.argv[2]) });
-s.setTimeout(Number(process.argv[3]), () => process.exit(2));
+  canConnect(port: number, family: Family = 4, timeoutMs = 1000, from?: string): Promise<boolean> {
+    const script = `const [host, port, ms, localAddress] = process.argv.slice(1);
+const s = require('net').connect({ host, port: Number(port), ...(localAddress ? { localAddress } : {}) });
+s.setTimeout(Number(ms), () => process.exit(2));
 s.on('connect', () => process.exit(0));
 s.on('error', () => process.exit(1));`;
-    return succeeds(['ip', 'netns', 'exec', this.clientNs, process.execPath, '-e', script, this.addr(family), String(port), String(timeoutMs)]);
+    const argv = [process.execPath, '-e', script, this.addr(family), String(port), String(timeoutMs), ...(from === undefined ? [] : [from])];
+    return succeeds(['ip', 'netns', 'exec', this.clientNs, ...argv]);
   }
 
   /** knockd's `knock` client, from the client namespace to the server. */

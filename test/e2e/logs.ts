@@ -3,6 +3,7 @@
 // unique prefix), so labs running at the same time do not see each other's.
 
 import { closeSync, constants, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Format } from '../../src/parse/index.js';
 import { waitFor } from './proc.js';
 
@@ -24,6 +25,29 @@ export function waitForLines(log: LabLog, count: number, timeoutMs = 10_000): Pr
     },
     { timeoutMs, describe: () => `it has ${log.lines().length}:\n${log.lines().join('\n')}` },
   );
+}
+
+/**
+ * What `journalctl -o json` prints for a /dev/kmsg record `PRI,SEQ,USEC,FLAGS;MESSAGE`
+ * journald has just read: `_TRANSPORT=kernel`, the record's own time in
+ * `_SOURCE_MONOTONIC_TIMESTAMP`, journald's receive times in `__REALTIME_` and
+ * `__MONOTONIC_TIMESTAMP` (microseconds, as strings).
+ */
+export function journalRecord(kmsgRecord: string): string {
+  const m = /^(\d+),(\d+),(\d+),[^;]*;(.*)$/.exec(kmsgRecord);
+  if (m === null) throw new Error(`not a /dev/kmsg record: ${kmsgRecord}`);
+  const pri = Number(m[1]);
+  return JSON.stringify({
+    __REALTIME_TIMESTAMP: String(BigInt(Date.now()) * 1000n),
+    __MONOTONIC_TIMESTAMP: String(process.hrtime.bigint() / 1000n),
+    _TRANSPORT: 'kernel',
+    PRIORITY: String(pri & 7),
+    SYSLOG_FACILITY: String(pri >> 3),
+    SYSLOG_IDENTIFIER: 'kernel',
+    _SOURCE_MONOTONIC_TIMESTAMP: m[3],
+    _HOSTNAME: hostname(),
+    MESSAGE: m[4],
+  });
 }
 
 /** A text line of the lab: the kernel LOG target and ulogd2's LOGEMU put the prefix before `IN=`. */

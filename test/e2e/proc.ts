@@ -63,6 +63,11 @@ export async function waitFor<T>(
 
 const OUTPUT_CAP = 256 * 1024;
 
+export interface DaemonOptions {
+  /** Give it a pipe as standard input (write with `write()`); otherwise stdin is /dev/null. */
+  stdin?: boolean;
+}
+
 /**
  * A long-running process in its own process group. `setpriv --pdeathsig`
  * makes it die with the test process even when that is killed outright, so
@@ -78,8 +83,13 @@ export class Daemon {
   constructor(
     readonly name: string,
     argv: readonly string[],
+    { stdin = false }: DaemonOptions = {},
   ) {
-    this.child = spawn('setpriv', ['--pdeathsig', 'TERM', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.child = spawn('setpriv', ['--pdeathsig', 'TERM', ...argv], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+    if (this.child.stdin) {
+      this.child.stdin.on('error', () => {}); // EPIPE from a daemon that exited: its exit status tells why
+      (this.child.stdin as Socket).unref();
+    }
     const keep = (d: Buffer) => {
       if (this.out.length < OUTPUT_CAP) this.out += d.toString();
     };
@@ -109,6 +119,12 @@ export class Daemon {
     return this.out;
   }
 
+  /** Writes to its standard input (started with `stdin: true`). */
+  write(text: string): void {
+    if (!this.child.stdin) throw new Error(`${this.name} was started without a stdin pipe`);
+    this.child.stdin.write(text);
+  }
+
   get running(): boolean {
     return !this.done;
   }
@@ -130,6 +146,8 @@ export class Daemon {
   /** TERM to the group, KILL after `graceMs`; then KILL to whatever is left of the group. */
   async stop(graceMs = 3000): Promise<void> {
     if (!this.done) {
+      // Unreferenced, its exit would not keep the loop alive: a test waiting for it would be cut off.
+      this.child.ref();
       this.signal('SIGTERM');
       const t = setTimeout(() => this.signal('SIGKILL'), graceMs);
       await this.exited;

@@ -22,26 +22,41 @@ export interface Rsyslog {
   kernPreciseLog: LabLog & { path: string };
   /** Everything of the user facility, such as userspace writes to /dev/kmsg (these never reach kern.*). */
   userLogPath: string;
+  /** Every facility, as Debian's /var/log/syslog (traditional format): where `logger` lines land too. */
+  allLogPath: string;
+  /** This rsyslog's own /dev/log: `logger --socket PATH` writes to it (the system's /dev/log is not ours). */
+  socketPath: string;
   stop(): Promise<void>;
 }
 
-export async function startRsyslog(lab: Lab, { lockTimeoutS = 60 } = {}): Promise<Rsyslog> {
+/** flock's exit status when it gave up waiting for the lock. */
+const LOCK_TIMEOUT_EXIT = 75;
+
+export async function startRsyslog(lab: Lab, { lockTimeoutS = 120 } = {}): Promise<Rsyslog> {
   const kern = lab.path('kern.log');
   const precise = lab.path('kern-precise.log');
   const user = lab.path('user.log');
+  const all = lab.path('syslog');
+  const socket = lab.path('log.sock');
+  // Created before rsyslog starts (it appends): a reader can start at their end before the first line.
+  for (const f of [kern, precise, user, all]) writeFileSync(f, '', { mode: 0o644 });
   // permitNonKernelFacility: userspace writes to /dev/kmsg (the readiness marker) reach user.log.
+  // imuxsock listens on a private socket only: the host's /dev/log stays with its own logger.
   const conf = lab.writeFile(
     'rsyslog.conf',
     `global(workDirectory="${lab.dir}")
 module(load="imklog" permitNonKernelFacility="on")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="${socket}")
 kern.* action(type="omfile" file="${kern}" template="RSYSLOG_TraditionalFileFormat")
 kern.* action(type="omfile" file="${precise}" template="RSYSLOG_FileFormat")
 user.* action(type="omfile" file="${user}")
+*.* action(type="omfile" file="${all}" template="RSYSLOG_TraditionalFileFormat")
 `,
   );
   // The inner setpriv: rsyslogd is flock's child, and must die with it too.
   const daemon = lab.spawn('rsyslogd', 'host', [
-    'flock', '-w', String(lockTimeoutS), RSYSLOG_LOCK,
+    'flock', '-w', String(lockTimeoutS), '-E', String(LOCK_TIMEOUT_EXIT), RSYSLOG_LOCK,
     'setpriv', '--pdeathsig', 'TERM', 'rsyslogd', '-n', '-f', conf, '-i', lab.path('rsyslog.pid'),
   ]);
   // Ready when a line written to the kernel log after it started comes out.
@@ -53,6 +68,9 @@ user.* action(type="omfile" file="${user}")
     `rsyslogd to start (it waits up to ${lockTimeoutS} s for ${RSYSLOG_LOCK}, held by another lab's rsyslog)`,
     () => {
       if (logged.lines().length > 0) return true;
+      if (daemon.child.exitCode === LOCK_TIMEOUT_EXIT) {
+        throw new Error(`rsyslogd never started: other labs' rsyslog held ${RSYSLOG_LOCK} for ${lockTimeoutS} s (too many e2e runs at once?)`);
+      }
       if (!daemon.running) throw new Error(`rsyslogd exited: ${daemon.output}`);
       if (Date.now() - lastMark >= 1000) {
         lastMark = Date.now();
@@ -68,6 +86,8 @@ user.* action(type="omfile" file="${user}")
     kernLog: fileLog('rsyslog kern.log', kern, 'kernel', match),
     kernPreciseLog: fileLog('rsyslog kern-precise.log', precise, 'kernel', match),
     userLogPath: user,
+    allLogPath: all,
+    socketPath: socket,
     stop: () => daemon.stop(),
   };
 }

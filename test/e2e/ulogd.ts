@@ -1,7 +1,7 @@
 // ulogd2 in the server namespace (NFLOG groups belong to a namespace), taking
 // the lab's NFLOG group into a LOGEMU text file and a JSON file.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { ULOGD_PLUGIN_NAMES, ULOGD_PLUGINS } from './available.js';
 import type { Lab } from './lab.js';
 import { fileLog, jsonMatcher, textMatcher, type LabLog } from './logs.js';
@@ -18,6 +18,8 @@ export async function startUlogd(lab: Lab): Promise<Ulogd> {
   const logemu = lab.path('ulogd-logemu.log');
   const json = lab.path('ulogd.json');
   const ownLog = lab.path('ulogd.log');
+  // Created readable before ulogd starts (it appends): knocklog's reader runs as nobody.
+  for (const f of [logemu, json]) writeFileSync(f, '', { mode: 0o644 });
   // Both stacks name the same input instance, log1: a second NFLOG instance
   // could not bind the group ("unable to bind to log group"), and ulogd would
   // drop that stack and run on without it.

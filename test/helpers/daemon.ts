@@ -39,8 +39,9 @@ export class DaemonProcess {
   private exited: Promise<number | null>;
   stderr = '';
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [cli, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `stdin`: give it a pipe as standard input (`child.stdin`), for `-s stdin`. */
+  constructor(args: string[], { stdin = false } = {}) {
+    this.child = spawn(process.execPath, [cli, 'run', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (carry + chunk).split('\n');
