@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, chmodSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { cli, removeDir, waitUntil } from './helpers/daemon.js';
+import { cli, DaemonProcess, removeDir, waitUntil } from './helpers/daemon.js';
 import { actionsOf, knock, lab, live, reading, start, writeConf } from './helpers/daemon-lab.js';
 
 const ROOT = process.getuid?.() === 0;
