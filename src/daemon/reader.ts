@@ -36,7 +36,8 @@ class Reader {
   private timerAt: number | null = null;
   private pending: Decision[] = [];
   private readonly statsTimer: NodeJS.Timeout;
-  private lastStats = '';
+  /** Nothing is logged until something changes. */
+  private lastStats = 'stats: sources 0, attempts 0, open 0, evictions 0, stale 0';
   /** CLOCK_MONOTONIC is what the kernel's [uptime] stamps count (measured: within 5 ms). */
   private readonly bootMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
 
