@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import {
   createLab, KmsgLog, KNOCKLOG_CLI, runKnockd, startRsyslog, startUlogd, type Daemon, type Lab,
 } from '../test/e2e/lab.js';
+import { knockAndWait, waitClosed } from './door.js';
 import { labOrSkip, median, summarize, formatMs } from './stats.js';
 
 const TRIALS = Number(process.env.KNOCKLOG_BENCH_TRIALS ?? 30);
@@ -113,32 +114,6 @@ function records(d: Daemon): LogRecord[] {
     .map((l) => JSON.parse(l) as LogRecord);
 }
 
-async function doorClosed(lab: Lab): Promise<boolean> {
-  const { stdout } = await lab.serverExec('iptables', ['-S', 'INPUT']);
-  return !stdout.includes(`--dport ${PROTECTED} -j ACCEPT`);
-}
-
-async function waitClosed(lab: Lab): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (!(await doorClosed(lab))) {
-    if (Date.now() > until) throw new Error(`the door did not close within 10 s: ${(await lab.serverExec('iptables', ['-S', 'INPUT'])).stdout}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** One knock sequence and the ms from its last hit until the protected port accepted a connection; null if it never did. */
-async function knockAndWait(lab: Lab, ports: number[]): Promise<number | null> {
-  try {
-    const { stdout } = await lab.clientExec(process.execPath, [
-      KNOCKLOG_CLI, 'knock', '--wait', String(PROTECTED), '--wait-timeout', '5000', lab.server.v4, ...ports.map(String),
-    ]);
-    const m = /open after (\d+) ms/.exec(stdout);
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Where the time of one knocklog trial went, from the kernel's record, our tail of the file and the daemon's log. */
 function breakdown(
   lab: Lab, c: Contender, watch: LineWatch, kmsgFrom: number, fileFrom: number, logFrom: number, ms: number, offset: number,
@@ -185,10 +160,10 @@ export async function latency(): Promise<void> {
     // Warm-up: every contender opens once (knocklog's readers start at the end
     // of their files once running: retry until they do). Not counted.
     for (const c of contenders) {
-      for (let i = 0; (await knockAndWait(lab, c.ports)) === null; i++) {
+      for (let i = 0; (await knockAndWait(lab, c.ports, PROTECTED, 5000)) === null; i++) {
         if (i >= 10) throw new Error(`${c.name} never opened the door:\n${c.daemon.output.slice(-2000)}`);
       }
-      await waitClosed(lab);
+      await waitClosed(lab, PROTECTED);
     }
     const offset = await kernelClockOffset(lab);
     const watches = new Map(contenders.filter((c) => c.file !== null).map((c) => [c, new LineWatch(c.file!)]));
@@ -198,10 +173,10 @@ export async function latency(): Promise<void> {
       for (const c of contenders) {
         const watch = watches.get(c);
         const from = [lab.kmsg.lines().length, watch?.lines.length ?? 0, records(c.daemon).length] as const;
-        const ms = await knockAndWait(lab, c.ports);
+        const ms = await knockAndWait(lab, c.ports, PROTECTED, 5000);
         if (ms === null) c.failures++;
         else c.latencies.push(ms);
-        await waitClosed(lab);
+        await waitClosed(lab, PROTECTED);
         if (ms !== null && watch !== undefined) {
           const b = breakdown(lab, c, watch, ...from, ms, offset);
           if (b !== null) c.parts.push(b);
