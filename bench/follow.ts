@@ -14,7 +14,7 @@ import { kernStamp, line, rng } from './generate.js';
 import { childWith, cpuSeconds } from './proc.js';
 import { summarize } from './stats.js';
 
-const RATES = [1000, 5000, 10_000, 20_000, 50_000, 100_000];
+const RATES = [1000, 5000, 10_000, 20_000, 30_000, 50_000, 100_000];
 const STEP_MS = 10_000;
 const BATCH_MS = 10;
 const MARK_EVERY_MS = 250;
