@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
@@ -26,10 +26,27 @@ const OTHER = [
   'EXT4-fs (vda1): re-mounted. Opts: errors=remount-ro. Quota mode: none.',
 ];
 
-/** One line; `kind` 0..9: 0-3 knock records, 4-6 other firewall records, 7-9 other messages. */
-export function line(r: () => number, i: number): string {
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** rsyslog's traditional stamp (local time) with the kernel's `[uptime]`, as kern.log lines begin. */
+export function kernStamp(date: Date, uptimeS: number): string {
+  const day = String(date.getDate()).padStart(2, ' ');
+  const time = `${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`;
+  return `${MONTHS[date.getMonth()]} ${day} ${time} vm kernel: [${uptimeS.toFixed(6).padStart(12)}] `;
+}
+
+/** The stamp of generated line `i`: one line a millisecond, on a fixed day. */
+function syntheticStamp(i: number): string {
   const sec = 9000 + i / 1000;
-  const stamp = `Nov 24 23:${String(Math.floor(i / 60000) % 60).padStart(2, '0')}:${String(Math.floor(i / 1000) % 60).padStart(2, '0')} vm kernel: [${sec.toFixed(6).padStart(12)}] `;
+  return `Nov 24 23:${pad2(Math.floor(i / 60000) % 60)}:${pad2(Math.floor(i / 1000) % 60)} vm kernel: [${sec.toFixed(6).padStart(12)}] `;
+}
+
+/**
+ * One line; `kind` 0..9: 0-3 knock records, 4-6 other firewall records, 7-9
+ * other messages. `stamp` replaces the synthetic time (live benchmarks need fresh ones).
+ */
+export function line(r: () => number, i: number, stamp = syntheticStamp(i)): string {
   const kind = Math.floor(r() * 10);
   const a = 1 + Math.floor(r() * 250);
   const b = 1 + Math.floor(r() * 250);

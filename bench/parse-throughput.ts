@@ -1,12 +1,13 @@
-// `knocklog parse` over 1,000,000 generated lines against a plain readline
-// loop over the same file: whole processes, best of several runs each.
+// `knocklog parse` and `knocklog replay` over 1,000,000 generated lines against
+// a plain readline loop over the same file: whole processes, median of 5 runs.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate } from './generate.js';
+import { median } from './stats.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = join(here, '../src/cli.js');
@@ -17,11 +18,6 @@ function timed(args: string[]): number {
   const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${r.stderr}`);
   return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 export interface Throughput {
@@ -36,18 +32,32 @@ export function compare(lines: number, commands: { label: string; args: string[]
   return commands.map((c, j) => ({ label: c.label, linesPerSecond: lines / median(times[j]!) }));
 }
 
+/** A door on ports the generated lines knock on (7000, 8000, 9000; generate.ts), so replay opens doors. */
+const REPLAY_CONF = `[options]
+[bench]
+  sequence = 7000,8000,9000
+  seq_timeout = 5
+  start_command = true
+  cmd_timeout = 10
+  stop_command = true
+`;
+
 export async function parseThroughput(lines = 1_000_000): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-bench-'));
   try {
     const file = join(dir, 'kern.log');
+    const conf = join(dir, 'knockd.conf');
+    writeFileSync(conf, REPLAY_CONF);
     await generate(file, lines);
-    console.log(`parse throughput: ${lines} generated lines (${(statSync(file).size / 1e6).toFixed(0)} MB), median of 5 runs, whole processes`);
-    const [parse, baseline] = compare(lines, [
+    console.log(`parse/replay throughput: ${lines} generated lines (${(statSync(file).size / 1e6).toFixed(0)} MB), median of 5 runs, whole processes`);
+    const [parse, replay, baseline] = compare(lines, [
       { label: 'knocklog parse', args: [cli, 'parse', file] },
+      { label: 'knocklog replay', args: [cli, 'replay', '-c', conf, file] },
       { label: 'readline loop', args: [join(here, 'readline-loop.js'), file] },
     ]);
-    for (const t of [parse!, baseline!]) console.log(`  ${t.label.padEnd(16)} ${Math.round(t.linesPerSecond).toLocaleString('en')} lines/s`);
-    console.log(`  ratio parse/readline: ${(parse!.linesPerSecond / baseline!.linesPerSecond).toFixed(2)} (goal >= 0.8)`);
+    for (const t of [parse!, replay!, baseline!]) console.log(`  ${t.label.padEnd(16)} ${Math.round(t.linesPerSecond).toLocaleString('en')} lines/s`);
+    console.log(`  ratio parse/readline:  ${(parse!.linesPerSecond / baseline!.linesPerSecond).toFixed(2)} (goal >= 0.8)`);
+    console.log(`  ratio replay/readline: ${(replay!.linesPerSecond / baseline!.linesPerSecond).toFixed(2)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,5 +1,13 @@
-// `npm run bench`: every benchmark part in turn. Each part also runs alone:
-// `node dist/bench/<part>.js`.
+// `npm run bench`: every benchmark part in turn (the lab parts need root and
+// print why they skip otherwise). Each part also runs alone: `node dist/bench/<part>.js`.
+import { floodBench } from './flood.js';
+import { followThroughput } from './follow.js';
+import { latency } from './latency.js';
 import { parseThroughput } from './parse-throughput.js';
 
-await parseThroughput();
+const t0 = Date.now();
+for (const part of [parseThroughput, followThroughput, latency, floodBench]) {
+  await part();
+  console.log();
+}
+console.log(`all parts: ${((Date.now() - t0) / 1000).toFixed(0)} s`);

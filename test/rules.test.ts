@@ -109,8 +109,8 @@ test('a time-based door logs its whole port range in one rule, not one per port'
 test('the prefix: one space before IN= for LOG, none for NFLOG (ulogd2 adds it); too long or unquotable is an error', () => {
   const c = loadConfig(fx('seed-openssh.conf'));
   assert.match(generateRules(c, { ...IPT, prefix: 'KNOCK ' }), /--log-prefix "KNOCK " /);
-  assert.match(generateRules(c, { ...IPT, via: 'nflog', group: 3 }), /-j NFLOG --nflog-group 3 --nflog-prefix "KNOCK"\n/);
-  assert.match(generateRules(c, { ...NFT, via: 'nflog', group: 3 }), /log group 3 prefix "KNOCK"\n/);
+  assert.match(generateRules(c, { ...IPT, via: 'nflog', group: 3 }), /-j NFLOG --nflog-group 3 --nflog-prefix "KNOCK" --nflog-threshold 1\n/);
+  assert.match(generateRules(c, { ...NFT, via: 'nflog', group: 3 }), /log group 3 prefix "KNOCK" queue-threshold 1\n/);
   assert.match(generateRules(c, NFT), /log prefix "KNOCK " level warn\n/);
   const p28 = 'P'.repeat(28);
   assert.match(generateRules(c, { ...IPT, prefix: p28 }), new RegExp(`--log-prefix "${p28} "`));

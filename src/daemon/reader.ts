@@ -28,6 +28,8 @@ function formatOf(source: string, line: string): Format {
   return line.charCodeAt(0) === 123 ? 'ulogd-json' : 'logemu';
 }
 
+const STATS_EVERY_MS = 10_000;
+
 class Reader {
   private config: Config;
   private readonly engine: Engine;
@@ -37,6 +39,9 @@ class Reader {
   private pending: Decision[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private lastFlush = 0;
+  private readonly statsTimer: NodeJS.Timeout;
+  /** Nothing is logged until something changes. */
+  private lastStats = 'stats: sources 0, attempts 0, open 0, evictions 0, stale 0';
   /** CLOCK_MONOTONIC is what the kernel's [uptime] stamps count (measured: within 5 ms). */
   private readonly bootMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
 
@@ -52,6 +57,16 @@ class Reader {
       source.start((lines) => this.lines(spec, lines));
     }
     this.schedule();
+    this.statsTimer = setInterval(() => this.logStats(), STATS_EVERY_MS).unref();
+  }
+
+  /** The engine's counters, when they changed: how a flood is weathered (evictions) shows in the log. */
+  logStats(): void {
+    const s = this.engine.stats();
+    const text = `stats: sources ${s.sources}, attempts ${s.attempts}, open ${s.open}, evictions ${s.evictions}, stale ${s.stale}`;
+    if (text === this.lastStats) return;
+    this.lastStats = text;
+    log.info(text);
   }
 
   reload(config: Config): void {
@@ -64,6 +79,7 @@ class Reader {
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.flushTimer !== null) clearTimeout(this.flushTimer);
     this.flush();
+    clearInterval(this.statsTimer);
     await Promise.all(this.sources.map((s) => s.stop()));
   }
 
@@ -129,7 +145,13 @@ process.on('message', (m: ExecutorMessage) => {
   if (m.type === 'setup' && reader === null) reader = new Reader(m.setup);
   else if (m.type === 'reload') reader?.reload(m.config);
 });
-// The executor is gone: nobody would act on our decisions.
-process.on('disconnect', () => {
+function shutdown(): void {
   void (reader?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+}
+// The executor is gone: nobody would act on our decisions.
+process.on('disconnect', shutdown);
+// The executor stops us: the last counters go out while the channel is still open.
+process.once('SIGTERM', () => {
+  reader?.logStats();
+  shutdown();
 });

@@ -60,7 +60,8 @@ function sourceSet(name: string, type: string): string[] {
 export function nftRules(groups: readonly PortGroup[], o: NftOptions): string {
   const perSource = `limit rate ${PER_SOURCE.rate}/second burst ${PER_SOURCE.burst} packets`;
   const mask6 = 'ffff:'.repeat(IPV6_SOURCE_BITS / 16) + ':';
-  const log = o.via === 'log' ? `log prefix "${o.prefix}" level warn` : `log group ${o.group} prefix "${o.prefix}"`;
+  // queue-threshold 1: see iptables.ts (the kernel would batch NFLOG packets for up to 1 s).
+  const log = o.via === 'log' ? `log prefix "${o.prefix}" level warn` : `log group ${o.group} prefix "${o.prefix}" queue-threshold 1`;
   const lines = [
     '# Load with: nft -f FILE',
     DESIGN,
