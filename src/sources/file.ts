@@ -2,6 +2,7 @@
 // within a millisecond of its write) across rotation, truncation, deletion
 // and restarts. /work/shared/tail-file-notes.md lists the pitfalls handled here.
 
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import Tail from 'tail-file';
 import { Backoff } from './backoff.js';
 import { Checkpoint, checkpointPath } from './checkpoint.js';
@@ -137,10 +138,44 @@ export class FileSource implements Source {
     this.checkpoint.changed();
     this.missingReported = false;
     this.backoff.reset();
+    this.deliver(raw);
+  }
+
+  /** A latin1-read line, decoded as UTF-8 and handed on. */
+  private deliver(raw: string): void {
     let text = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
     if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
     this.foreign.check(text);
     this.onLines([text]);
+  }
+
+  /**
+   * When tail-file switches to the new file, lines written to the old one
+   * just before the rename can still be unread (seen under load: a knock
+   * written, the file renamed, the next knock appended to the old file). They
+   * are read from the rotated `PATH.1`, from the last position handed on,
+   * before any line of the new file.
+   */
+  private finishRotated(old: FilePosition): void {
+    let fd: number;
+    try {
+      fd = openSync(`${this.path}.1`, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (st.ino !== old.ino || st.size <= old.offset) return;
+      const buf = Buffer.alloc(st.size - old.offset);
+      const n = readSync(fd, buf, 0, buf.length, old.offset);
+      const end = buf.subarray(0, n).lastIndexOf(10);
+      if (end < 0) return;
+      const lines = buf.toString('latin1', 0, end).split('\n');
+      this.opts.log.info(`${this.name}: read ${lines.length} line(s) left in the rotated ${this.path}.1`);
+      for (const raw of lines) this.deliver(raw);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private onRestart(tail: Tail, reason: string): void {
@@ -154,6 +189,7 @@ export class FileSource implements Source {
       this.checkpoint.changed();
       log.info(`${this.name}: the file was truncated (copytruncate?): reading it from its start; lines written during the truncation are lost (prefer logrotate's create and the logger's reopen signal)`);
     } else if (reason === 'NEWPRIME') {
+      if (this.position !== null && this.position.ino !== null) this.finishRotated(this.position);
       log.info(`${this.name}: the file was replaced (rotated): reading the new file from its start`);
     } else {
       log.info(`${this.name}: the file appeared: reading it from its start`);
