@@ -3,7 +3,7 @@
 
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../atomic.js';
 
 export const STATE_FILE = 'open-doors.json';
 

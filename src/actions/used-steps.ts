@@ -4,7 +4,7 @@
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { STEP_SKEW, timeStep } from '../totp/index.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../atomic.js';
 
 export const USED_STEPS_FILE = 'used-steps.json';
 

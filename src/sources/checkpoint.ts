@@ -4,31 +4,15 @@
 // Saving once a second is at-least-once delivery: after a SIGKILL up to a
 // second of lines comes again.
 
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic.js';
 import type { SourceLog } from './source.js';
 
 /** `pos-<name>.json` with every character but [A-Za-z0-9._-] %-escaped: distinct names give distinct files. */
 export function checkpointPath(stateDir: string, name: string): string {
   const safe = name.replace(/[^A-Za-z0-9._-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return join(stateDir, `pos-${safe}.json`);
-}
-
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 export class Checkpoint<T> {
@@ -89,7 +73,7 @@ export class Checkpoint<T> {
     if (!this.dirty || this.file === null) return;
     this.dirty = false;
     const file = this.file;
-    this.writing = writeAtomic(file, `${JSON.stringify(this.snapshot())}\n`).then(
+    this.writing = writeFileAtomic(file, `${JSON.stringify(this.snapshot())}\n`).then(
       () => {
         if (this.failing) this.log.info(`saving the position to ${file} works again`);
         this.failing = false;

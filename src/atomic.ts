@@ -5,13 +5,16 @@ import { dirname } from 'node:path';
 
 let tmpCounter = 0;
 
-/** Writes `text` to `path` (mode 0600) through a synced temporary file, a rename, and a sync of the directory. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
+/**
+ * Writes `text` to `path` (mode 0600 unless given) through a synced temporary
+ * file in the same directory, a rename, and a sync of the directory.
+ */
+export async function writeFileAtomic(path: string, text: string, mode = 0o600): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
   try {
-    const fh = await open(tmp, 'wx', 0o600);
+    const fh = await open(tmp, 'wx', mode);
     try {
       await fh.writeFile(text);
       await fh.sync();
