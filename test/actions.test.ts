@@ -10,7 +10,7 @@ import { canonicalAddress } from '../src/net.js';
 import type { Door } from '../src/types.js';
 import { expandCommand, runCommand } from '../src/actions/command.js';
 import { Executor, type ExecutorOptions } from '../src/actions/executor.js';
-import type { Logger } from '../src/actions/logger.js';
+import type { Log } from '../src/log.js';
 import { loadState, saveState, STATE_FILE } from '../src/actions/state.js';
 
 function door(name: string, over: Partial<Door> = {}): Door {
@@ -21,7 +21,7 @@ function door(name: string, over: Partial<Door> = {}): Door {
   };
 }
 
-class RecordingLogger implements Logger {
+class RecordingLogger implements Log {
   readonly lines: { level: 'info' | 'warn' | 'error'; msg: string }[] = [];
   info(msg: string): void { this.lines.push({ level: 'info', msg }); }
   warn(msg: string): void { this.lines.push({ level: 'warn', msg }); }

@@ -11,12 +11,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { openSource, type Source, type SourceLog, type SourceOptions } from '../src/sources/index.js';
+import type { Log } from '../src/log.js';
+import { openSource, type Source, type SourceOptions } from '../src/sources/index.js';
 import { foreignProgram } from '../src/sources/provenance.js';
 
 const FAST_RETRY = { minMs: 20, maxMs: 200 };
 
-class Log implements SourceLog {
+class RecordingLog implements Log {
   readonly messages: string[] = [];
   info(msg: string): void {
     this.messages.push(`info: ${msg}`);
@@ -43,7 +44,7 @@ async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Pro
 interface Running {
   source: Source;
   lines: string[];
-  log: Log;
+  log: RecordingLog;
   ended: () => boolean;
 }
 
@@ -51,7 +52,7 @@ interface Running {
 const live = new Set<Source>();
 
 function run(spec: string, opts: Partial<SourceOptions> = {}): Running {
-  const log = new Log();
+  const log = new RecordingLog();
   const source = openSource(spec, { stateDir: null, log, retry: FAST_RETRY, ...opts });
   live.add(source);
   const lines: string[] = [];
@@ -313,7 +314,7 @@ test('foreignProgram: the syslog tag decides; kernel and ulogd2 LOGEMU lines pas
 });
 
 test('openSource: unknown specs are refused with what is accepted', () => {
-  const opts: SourceOptions = { stateDir: null, log: new Log() };
+  const opts: SourceOptions = { stateDir: null, log: new RecordingLog() };
   assert.throws(() => openSource('kern.log', opts), /unknown source "kern.log": use file:PATH .*journal, kmsg or stdin/);
   assert.throws(() => openSource('file:', opts), /names no file/);
   assert.equal(openSource('file:/var/log/kern.log', opts).name, 'file:/var/log/kern.log');

@@ -7,13 +7,13 @@ import PQueue from 'p-queue';
 import { isIPv6 } from '../net.js';
 import type { Door } from '../types.js';
 import { checkAddress, expandCommand, runCommand } from './command.js';
-import type { Logger } from './logger.js';
+import type { Log } from '../log.js';
 import { loadState, saveState, statePath, type OpenDoorRecord } from './state.js';
 
 export interface ExecutorOptions {
   doors: ReadonlyMap<string, Door> | readonly Door[];
   stateDir: string;
-  log: Logger;
+  log: Log;
   now?: () => number;
   /** Limit for one command; then its process group is killed. */
   commandTimeoutMs?: number;
@@ -73,7 +73,7 @@ function commandsFor(door: Door, src: string): { start: string | null; stop: str
 export class Executor {
   private doors: ReadonlyMap<string, Door>;
   private readonly stateDir: string;
-  private readonly log: Logger;
+  private readonly log: Log;
   private readonly now: () => number;
   private readonly commandTimeoutMs: number;
   private readonly retry: { initialMs: number; maxMs: number };

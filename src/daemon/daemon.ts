@@ -206,14 +206,6 @@ class Daemon {
   }
 }
 
-function pinoAdapter(log: Logger) {
-  return {
-    info: (msg: string, extra?: object) => log.info(extra ?? {}, msg),
-    warn: (msg: string, extra?: object) => log.warn(extra ?? {}, msg),
-    error: (msg: string, extra?: object) => log.error(extra ?? {}, msg),
-  };
-}
-
 export async function runDaemon(o: RunOptions): Promise<number> {
   let config: Config;
   let identity: Identity | null = null;
@@ -225,7 +217,7 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     return 1;
   }
   const { log, close } = createLogger({ verbose: o.verbose, logFile: config.options.logFile, useSyslog: config.options.useSyslog });
-  const executor = new Executor({ doors: config.doors, stateDir: config.options.stateDir, log: pinoAdapter(log), dryRun: o.dryRun });
+  const executor = new Executor({ doors: config.doors, stateDir: config.options.stateDir, log, dryRun: o.dryRun });
   const daemon = new Daemon(config, o, log, executor, identity);
   const pidFile = config.options.pidFile;
   try {

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic.js';
-import type { SourceLog } from './source.js';
+import type { Log } from '../log.js';
 
 /** `pos-<name>.json` with every character but [A-Za-z0-9._-] %-escaped: distinct names give distinct files. */
 export function checkpointPath(stateDir: string, name: string): string {
@@ -25,7 +25,7 @@ export class Checkpoint<T> {
   constructor(
     private readonly file: string | null,
     private readonly snapshot: () => T,
-    private readonly log: SourceLog,
+    private readonly log: Log,
     private readonly intervalMs = 1000,
   ) {}
 

@@ -7,7 +7,7 @@ import { KmsgSource } from './kmsg.js';
 import type { Source, SourceOptions } from './source.js';
 import { StdinSource } from './stdin.js';
 
-export type { Source, SourceLog, SourceOptions } from './source.js';
+export type { Source, SourceOptions } from './source.js';
 
 /**
  * A source for `file:PATH` or `ulogd:PATH` (relative to the working

@@ -3,7 +3,7 @@
 // kernel's shape, so knocks seen in it can be forged by any local user
 // (see "Where forged lines come from" in the design notes).
 
-import type { SourceLog } from './source.js';
+import type { Log } from '../log.js';
 
 const ALL_FACILITY_FILES = new Set(['/var/log/syslog', '/var/log/messages']);
 
@@ -37,7 +37,7 @@ export class ForeignLineCheck {
 
   constructor(
     private readonly name: string,
-    private readonly log: SourceLog,
+    private readonly log: Log,
   ) {}
 
   check(line: string): void {

@@ -2,13 +2,8 @@
 // and problems reported (never thrown) while the source retries by itself.
 
 import type { Readable } from 'node:stream';
+import type { Log } from '../log.js';
 
-/** Where a source reports problems; a pino logger fits. */
-export interface SourceLog {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-}
 
 export interface Source {
   /** `file:PATH`, `journal`, `kmsg` or `stdin`: the provenance of its lines. */
@@ -31,7 +26,7 @@ export interface RetryDelays {
 export interface SourceOptions {
   /** Where positions are saved to resume after a restart; null: never saved. */
   stateDir: string | null;
-  log: SourceLog;
+  log: Log;
   /** kmsg: an already open `/dev/kmsg` descriptor (opened O_NONBLOCK by a privileged parent). */
   kmsgFd?: number;
   /** stdin: another stream to read. */

@@ -2,7 +2,8 @@
 
 import type { Readable } from 'node:stream';
 import { lineBatches } from './lines.js';
-import type { Source, SourceLog } from './source.js';
+import type { Log } from '../log.js';
+import type { Source } from './source.js';
 
 export class StdinSource implements Source {
   readonly name = 'stdin';
@@ -11,7 +12,7 @@ export class StdinSource implements Source {
 
   constructor(
     private readonly input: Readable,
-    private readonly log: SourceLog,
+    private readonly log: Log,
   ) {}
 
   start(onLines: (lines: string[]) => void, onEnd?: () => void): void {
