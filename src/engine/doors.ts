@@ -22,11 +22,7 @@ export class DoorState {
   /** A time-based door's keys of recent time steps, each derived once (a flood must not cost an HMAC a packet). */
   private readonly stepKeys = new Map<number, readonly number[]>();
 
-  constructor(
-    readonly door: Door,
-    /** Position in the config: attempts start in config order. */
-    readonly order: number,
-  ) {
+  constructor(readonly door: Door) {
     this.sequence = door.sequence;
     this.keys = this.sequence.map((s) => stepKey(s.proto, s.port));
   }

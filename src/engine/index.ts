@@ -216,9 +216,9 @@ export class Engine {
    */
   replaceDoors(doors: readonly Door[]): void {
     const old = new Map(this.doors.map((d) => [d.name, d]));
-    this.doors = doors.map((door, i) => {
+    this.doors = doors.map((door) => {
       const prev = old.get(door.name);
-      const next = new DoorState(door, i);
+      const next = new DoorState(door);
       if (prev !== undefined && sameKnocking(prev.door, door)) {
         while (next.oneTimeIndex < prev.oneTimeIndex) next.advanceOneTime();
       }
