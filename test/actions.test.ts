@@ -223,7 +223,7 @@ test('a failing stop command is retried with backoff until it succeeds', async (
   const { ex, log } = executor({
     doors: [door('ssh', { startCommand: 'true', stopCommand: stop, cmdTimeoutMs: 20 })],
     stateDir: dir,
-    retry: { initialMs: 20, maxMs: 40 },
+    retry: { minMs: 20, maxMs: 40 },
   });
   await ex.open('ssh', '10.0.0.2');
   await waitFor('the door to close', () => ex.openDoors().length === 0);

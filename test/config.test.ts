@@ -85,7 +85,7 @@ test('every key, alias and knocklog setting', () => {
 test("defaults are knockd's", () => {
   const c = parseConfig('[d]\nsequence = 1\n', '/etc/knockd.conf');
   assert.deepEqual(c.options, {
-    useSyslog: false, logFile: null, pidFile: '/run/knocklog.pid', interface: null, sources: [], prefix: 'KNOCK',
+    useSyslog: false, logFile: null, pidFile: '/run/knocklog/knocklog.pid', interface: null, sources: [], prefix: 'KNOCK',
     stateDir: '/var/lib/knocklog', maxSources: 100000, user: 'nobody',
   });
   const d = c.doors[0];

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stepRefusal, UsedSteps } from '../src/actions/used-steps.js';
+import { UsedSteps } from '../src/actions/used-steps.js';
+import { stepRefusal } from '../src/totp/index.js';
 import { openTempDir, removeDir } from './helpers/daemon.js';
 
 const STEP_MS = 30_000;

@@ -4,6 +4,7 @@
 // and one timer waits for the earliest close.
 
 import PQueue from 'p-queue';
+import { retryDelay, type RetryDelays } from '../backoff.js';
 import { isIPv6 } from '../net.js';
 import type { Door } from '../types.js';
 import { checkAddress, expandCommand, runCommand } from './command.js';
@@ -18,7 +19,7 @@ export interface ExecutorOptions {
   /** Limit for one command; then its process group is killed. */
   commandTimeoutMs?: number;
   /** Backoff between attempts of a failing stop command. */
-  retry?: { initialMs: number; maxMs: number };
+  retry?: RetryDelays;
   /** Log the commands, run none, and neither read nor write the state file. */
   dryRun?: boolean;
 }
@@ -76,7 +77,7 @@ export class Executor {
   private readonly log: Log;
   private readonly now: () => number;
   private readonly commandTimeoutMs: number;
-  private readonly retry: { initialMs: number; maxMs: number };
+  private readonly retry: RetryDelays;
   private readonly dryRun: boolean;
   private readonly queue = new PQueue({ concurrency: 1 });
   private readonly entries = new Map<string, Entry>();
@@ -95,7 +96,7 @@ export class Executor {
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
-    this.retry = opts.retry ?? { initialMs: 1000, maxMs: 60_000 };
+    this.retry = opts.retry ?? { minMs: 1000, maxMs: 60_000 };
     this.dryRun = opts.dryRun ?? false;
   }
 
@@ -275,7 +276,7 @@ export class Executor {
       return;
     }
     e.failures++;
-    const delay = Math.min(this.retry.initialMs * 2 ** (e.failures - 1), this.retry.maxMs);
+    const delay = retryDelay(this.retry, e.failures);
     e.retryAt = this.now() + delay;
     e.phase = 'retrying';
     this.log.error(

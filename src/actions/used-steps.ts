@@ -3,7 +3,7 @@
 
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { STEP_SKEW, timeStep } from '../totp/index.js';
+import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
 import { writeFileAtomic } from '../atomic.js';
 
 export const USED_STEPS_FILE = 'used-steps.json';
@@ -16,19 +16,6 @@ interface UsedStepsFile {
 export interface UsedByDoor {
   door: string;
   steps: number[];
-}
-
-/**
- * Why the executor refuses to open a time-based door for `step`, or null when
- * it may: the step must be a whole number within the skew of the executor's
- * own clock, and not used before.
- */
-export function stepRefusal(step: number | undefined, used: ReadonlySet<number>, stepMs: number, now: number): string | null {
-  if (step === undefined || !Number.isSafeInteger(step)) return 'the request names no time step';
-  const current = timeStep(now, stepMs);
-  if (Math.abs(step - current) > STEP_SKEW) return `time step ${step} is not within ${STEP_SKEW} of the current step ${current} (check the clocks)`;
-  if (used.has(step)) return `the sequence of time step ${step} was used already (a replay?)`;
-  return null;
 }
 
 function parse(text: string): Map<string, Set<number>> | null {

@@ -18,7 +18,7 @@ export const DEFAULT_OPTIONS: Readonly<Options> = Object.freeze({
   useSyslog: false,
   logFile: null,
   // knockd's /var/run/knockd.pid would clash with a knockd running beside it.
-  pidFile: '/run/knocklog.pid',
+  pidFile: '/run/knocklog/knocklog.pid',
   interface: null,
   sources: [],
   prefix: 'KNOCK',

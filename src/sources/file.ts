@@ -4,7 +4,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import Tail from 'tail-file';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../backoff.js';
 import { Checkpoint, checkpointPath } from './checkpoint.js';
 import { planStart, type FilePosition } from './file-start.js';
 import { allFacilityWarning, ForeignLineCheck } from './provenance.js';

@@ -4,7 +4,7 @@
 // or of knocklog resumes right after it.
 
 import { spawn } from 'node:child_process';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../backoff.js';
 import { Checkpoint, checkpointPath } from './checkpoint.js';
 import { lineBatches } from './lines.js';
 import { DEFAULT_RETRY, type Source, type SourceOptions } from './source.js';

@@ -10,7 +10,7 @@
 import { close, constants, open, read } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../backoff.js';
 import { Checkpoint, checkpointPath } from './checkpoint.js';
 import { DEFAULT_RETRY, type Source, type SourceOptions } from './source.js';
 

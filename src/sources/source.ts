@@ -2,6 +2,7 @@
 // and problems reported (never thrown) while the source retries by itself.
 
 import type { Readable } from 'node:stream';
+import type { RetryDelays } from '../backoff.js';
 import type { Log } from '../log.js';
 
 
@@ -18,10 +19,6 @@ export interface Source {
   stop(): Promise<void>;
 }
 
-export interface RetryDelays {
-  minMs: number;
-  maxMs: number;
-}
 
 export interface SourceOptions {
   /** Where positions are saved to resume after a restart; null: never saved. */

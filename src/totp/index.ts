@@ -3,6 +3,4 @@
 export { decodeBase32, encodeBase32 } from './base32.js';
 export { availablePorts, deriveSequence } from './derive.js';
 export { counterBytes, hmac, type HmacAlgorithm, hotp, timeStep, truncate } from './hotp.js';
-
-/** Steps accepted around the current one: one before and one after, for clock skew. */
-export const STEP_SKEW = 1;
+export { STEP_SKEW, stepRefusal } from './steps.js';

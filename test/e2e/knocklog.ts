@@ -27,7 +27,7 @@ export interface KnocklogStart {
 
 /**
  * Writes a knockd.conf for knocklog: `[options]` with the lab's prefix and a
- * PidFile in the lab (never /run/knocklog.pid), then `doors` (knockd.conf sections).
+ * PidFile in the lab (never the default under /run), then `doors` (knockd.conf sections).
  */
 export function writeKnocklogConf(lab: Lab, name: string, doors: string): string {
   return lab.writeFile(name, `[options]\n  Prefix = ${lab.prefix}\n  PidFile = ${lab.path(`${name}.pid`)}\n\n${doors}`);
@@ -80,7 +80,7 @@ export async function startKnocklog(lab: Lab, o: KnocklogStart): Promise<Knocklo
       },
       { timeoutMs, describe: () => `its output:\n${daemon.output}` },
     );
-  await waitForMessage(/^starting up, reading /);
+  await waitForMessage(/^starting up, listening on .*; reading /);
   for (const re of o.sources.map(readyMessage)) if (re !== null) await waitForMessage(re);
   return {
     daemon,

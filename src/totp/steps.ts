@@ -1,0 +1,20 @@
+// Which time steps a time-based door accepts.
+
+import { timeStep } from './hotp.js';
+
+/** Steps accepted around the current one: one before and one after, for clock skew. */
+export const STEP_SKEW = 1;
+
+/**
+ * Why a time-based door must not open for `step` at time `now`, or null when
+ * it may: the step must be a whole number within the skew of `now`'s step,
+ * and not used before. The engine and the executor both ask (the executor
+ * trusts nothing the reader says).
+ */
+export function stepRefusal(step: number | undefined, used: ReadonlySet<number>, stepMs: number, now: number): string | null {
+  if (step === undefined || !Number.isSafeInteger(step)) return 'the request names no time step';
+  const current = timeStep(now, stepMs);
+  if (Math.abs(step - current) > STEP_SKEW) return `time step ${step} is not within ${STEP_SKEW} of the current step ${current} (check the clocks)`;
+  if (used.has(step)) return `the sequence of time step ${step} was used already (a replay?)`;
+  return null;
+}
