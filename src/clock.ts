@@ -13,14 +13,20 @@ import type { KnockEvent } from './types.js';
 export class LogClock {
   private boot: number | null = null;
   private lastUptime = -1;
+  /** Whether the times given so far are since the epoch (else since boot: a log of uptime stamps only). */
+  absolute = true;
 
   /** Milliseconds since the epoch (or since boot, for a log with uptime stamps only); null without any stamp. */
   at(ev: KnockEvent): number | null {
     const abs = ev.time === null ? null : isoToMs(ev.time);
-    if (ev.uptime === null) return abs;
+    if (ev.uptime === null) {
+      if (abs !== null) this.absolute = true;
+      return abs;
+    }
     if (ev.uptime < this.lastUptime) this.boot = null;
     this.lastUptime = ev.uptime;
     if (this.boot === null && abs !== null) this.boot = abs - ev.uptime * 1000;
+    this.absolute = this.boot !== null;
     return (this.boot ?? 0) + ev.uptime * 1000;
   }
 }

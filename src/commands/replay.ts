@@ -56,12 +56,11 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
   const opts = { prefix: config.options.prefix, format: o.format, now: new Date() };
   const clock = new LogClock();
   const out = new Output();
-  let absolute = true;
   let lines = 0;
   let knocks = 0;
   let untimed = 0;
   const emit = (ds: Decision[]) => {
-    for (const d of ds) out.line(decisionJson(d, absolute));
+    for (const d of ds) out.line(decisionJson(d, clock.absolute));
   };
   try {
     for await (const batch of inputBatches(files)) {
@@ -75,8 +74,6 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
           untimed++;
           continue;
         }
-        if (r.event.time === null) absolute = false;
-        emit(engine.tick(at));
         emit(engine.knock(r.event, at));
       }
       await out.flush();

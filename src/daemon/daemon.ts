@@ -4,8 +4,9 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { chownSync, closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Executor } from '../actions/executor.js';
+import { retryDelay, type RetryDelays } from '../backoff.js';
 import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
 import { ConfigError, loadConfig, readOneTimeSequences } from '../config/index.js';
@@ -24,6 +25,7 @@ export interface RunOptions {
 /** Shutdown closes the open doors within this time, then exits regardless (what stays open is persisted). */
 const SHUTDOWN_MS = 10_000;
 const READER = new URL('./reader.js', import.meta.url);
+const READER_RETRY: RetryDelays = { minMs: 1000, maxMs: 30_000 };
 
 export function defaultSources(): string[] {
   return [existsSync('/var/log/kern.log') ? 'file:/var/log/kern.log' : 'journal'];
@@ -33,6 +35,7 @@ class Daemon {
   private reader: ChildProcess | null = null;
   private stopping = false;
   private restarts = 0;
+  private acting: Promise<void> = Promise.resolve();
   private readonly sources: string[];
   private readonly readerDir: string;
   private kmsgFd: number | null = null;
@@ -61,7 +64,8 @@ class Daemon {
     await this.executor.restore();
     const problem = await this.usedSteps.load();
     if (problem !== null) this.log.warn(`${problem} (sequences of time-based doors used in the last minutes may open once more)`);
-    this.log.info(`starting up, reading ${this.sources.join(', ')}`);
+    // knockd's text first: scripts watch for it.
+    this.log.info(`starting up, listening on ${this.config.options.interface ?? 'any interface'}; reading ${this.sources.join(', ')}`);
     this.startReader();
   }
 
@@ -81,7 +85,7 @@ class Daemon {
       if (this.reader === child) this.reader = null;
       if (this.stopping) return;
       // A reader that dies is restarted; knocks are timed from their lines, so a short gap loses nothing that matters.
-      const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.restarts++, 5));
+      const delay = retryDelay(READER_RETRY, ++this.restarts);
       this.log.error(`the log reader exited (${signal ?? `status ${code}`}); restarting it in ${delay / 1000} s`);
       setTimeout(() => { if (!this.stopping) this.startReader(); }, delay);
     });
@@ -99,17 +103,19 @@ class Daemon {
   }
 
   private message(m: ReaderMessage): void {
+    // Any message means the reader works: its next crash waits the shortest delay again.
+    this.restarts = 0;
     if (m.type === 'log') {
       const level = m.level === 'error' || m.level === 'warn' ? m.level : 'info';
       this.log[level](String(m.msg));
       return;
     }
     if (m.type !== 'decisions' || !Array.isArray(m.decisions)) return;
-    this.restarts = 0;
     for (const raw of m.decisions as unknown[]) {
       const d = validDecision(raw, this.config);
       if (d === null) this.log.error(`ignored an invalid request from the log reader: ${JSON.stringify(raw).slice(0, 200)}`);
-      else void this.act(d);
+      // In order: a one-time door's second open must see the first one's line marked.
+      else this.acting = this.acting.then(() => this.act(d)).catch((e: Error) => this.log.error(`${d.src}: ${d.door}: ${e.message}`));
     }
   }
 
@@ -124,12 +130,13 @@ class Daemon {
       case 'open':
         if (!(await this.useOneTime(d)) || !(await this.useStep(d))) return;
         this.log.info(`${d.src}: ${d.door}: OPEN SESAME`);
-        await this.executor.open(d.door, d.src);
+        // Registered at once, in order; not awaited, so logging does not wait for the command.
+        void this.executor.open(d.door, d.src);
         return;
       case 'extend':
         if (!(await this.useStep(d))) return;
         this.log.info(`${d.src}: ${d.door}: OPEN SESAME (already open: close timer restarted)`);
-        await this.executor.extend(d.door, d.src);
+        void this.executor.extend(d.door, d.src);
         return;
       case 'disable':
         this.log.warn(`no more sequences left in the one time sequences file for door ${d.door} --> disabling the door`);
@@ -222,6 +229,7 @@ export async function runDaemon(o: RunOptions): Promise<number> {
   const pidFile = config.options.pidFile;
   try {
     await daemon.start();
+    mkdirSync(dirname(pidFile), { recursive: true });
     writeFileSync(pidFile, `${process.pid}\n`);
   } catch (e) {
     log.fatal(`cannot start: ${(e as Error).message}`);

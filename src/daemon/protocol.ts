@@ -2,6 +2,7 @@
 // and the privileged executor (actions). The executor trusts nothing it
 // receives: every request is checked against its own copy of the config.
 
+import { MAX_SEQUENCE_LENGTH } from '../config/index.js';
 import { canonicalAddress } from '../net.js';
 import type { Config, Decision } from '../types.js';
 
@@ -46,7 +47,7 @@ export function validDecision(m: unknown, config: Config): Decision | null {
   if (typeof d.door !== 'string' || !config.doors.some((door) => door.name === d.door)) return null;
   if (typeof d.src !== 'string' || canonicalAddress(d.src) !== d.src) return null;
   if (typeof d.at !== 'number' || !Number.isFinite(d.at)) return null;
-  if (d.stage !== undefined && !isCount(d.stage, 32)) return null;
+  if (d.stage !== undefined && !isCount(d.stage, MAX_SEQUENCE_LENGTH)) return null;
   if (d.oneTimeLine !== undefined && !isCount(d.oneTimeLine, 2 ** 31)) return null;
   if (d.step !== undefined && !isCount(d.step, Number.MAX_SAFE_INTEGER)) return null;
   const out: Decision = { event: d.event as Decision['event'], at: d.at, door: d.door, src: d.src };

@@ -14,8 +14,6 @@ export interface Attempt {
   step?: number;
   /** Steps done (1-based stage reached). */
   stage: number;
-  /** Time of the first knock: the window runs from here. */
-  first: number;
   /** Source port of the last knock, to recognise a retransmission of it. */
   lastSpt: number;
 }

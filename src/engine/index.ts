@@ -6,7 +6,7 @@ import type { Decision, Door, KnockEvent } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
 import { type Attempt, AttemptTable } from './attempts.js';
 import { MinHeap } from './heap.js';
-import { STEP_SKEW, timeStep } from '../totp/index.js';
+import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
 
 export { DoorState } from './doors.js';
 
@@ -49,6 +49,8 @@ export class Engine {
   private readonly used = new Map<string, Set<number>>();
   private readonly deadlines = new MinHeap<Deadline>();
   private stale = 0;
+  /** Some door found the current knock stale: it counts once, however many doors it concerns. */
+  private staleKnock = false;
 
   constructor(doors: readonly Door[], private readonly opts: EngineOptions) {
     this.attempts = new AttemptTable(opts.maxSources);
@@ -68,6 +70,7 @@ export class Engine {
     if (!this.visible(ev, key)) return out;
 
     const src = ev.src;
+    this.staleKnock = false;
     const mine = this.attempts.touch(src);
     /** Doors for which this knock was part of a live attempt (it then starts no new one). */
     const consumed = new Set<DoorState>();
@@ -83,7 +86,7 @@ export class Engine {
           continue;
         }
         if (arrivedAt - at > d.door.seqTimeoutMs) {
-          this.stale++;
+          this.staleKnock = true;
           consumed.add(d);
           continue;
         }
@@ -128,6 +131,7 @@ export class Engine {
         if (this.begin(d, keys, step, src, at, ev.spt, out)) break;
       }
     }
+    if (this.staleKnock) this.stale++;
     this.compact();
     return out;
   }
@@ -160,7 +164,7 @@ export class Engine {
   private fresh(d: DoorState, ev: KnockEvent, at: number, arrivedAt: number, consumed: Set<DoorState>): boolean {
     if (consumed.has(d) || !d.addressed(ev, this.opts.isLocal)) return false;
     if (arrivedAt - at > d.door.seqTimeoutMs) {
-      this.stale++;
+      this.staleKnock = true;
       return false;
     }
     return true;
@@ -172,7 +176,7 @@ export class Engine {
       this.complete(d, src, at, out, step);
       return true;
     }
-    const a: Attempt = { door: d, keys, stage: 1, first: at, lastSpt: spt };
+    const a: Attempt = { door: d, keys, stage: 1, lastSpt: spt };
     if (step !== undefined) a.step = step;
     this.attempts.add(src, a);
     this.deadlines.push({ at: at + d.door.seqTimeoutMs, kind: 'timeout', src, attempt: a });
@@ -288,7 +292,7 @@ export class Engine {
    */
   private useStep(d: DoorState, step: number, at: number): boolean {
     const now = timeStep(at, d.door.timed!.stepMs);
-    if (Math.abs(step - now) > STEP_SKEW || this.isUsed(d, step)) return false;
+    if (stepRefusal(step, this.used.get(d.name) ?? NO_STEPS, d.door.timed!.stepMs, at) !== null) return false;
     const used = this.usedSet(d.name);
     used.add(step);
     // Steps too old to be accepted need no memory.
@@ -325,6 +329,8 @@ export class Engine {
     }
   }
 }
+
+const NO_STEPS: ReadonlySet<number> = new Set();
 
 function openKey(door: string, src: string): string {
   return `${door}\u0000${src}`;
