@@ -256,6 +256,27 @@ test('one_time_sequences: each line opens once and is commented atomically; the 
   }
 });
 
+test('one_time_sequences: two sequences used back to back both open (the second waits for the first one\'s mark)', async () => {
+  const l = lab('onetime-burst');
+  const seqs = join(l.dir, 'seqs');
+  writeFileSync(seqs, '7100,7200\n7300,7400\n7500,7600\n');
+  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('sequence = 7000,8000,9000', `one_time_sequences = ${seqs}`));
+  const d = start(l);
+  try {
+    await d.waitFor(/^file:.*: reading .* from byte \d+$/);
+    // One write: both opens reach the executor in one batch.
+    appendFileSync(l.kern, [[7100, '10.0.0.18'], [7200, '10.0.0.18'], [7300, '10.0.0.19'], [7400, '10.0.0.19']]
+      .map(([dpt, src]) => `${live({ t: 0, src: src as string, dpt: dpt as number })}\n`).join(''));
+    await d.waitFor(/^10\.0\.0\.19: ssh: OPEN SESAME$/);
+    assert.ok(d.has(/^10\.0\.0\.18: ssh: OPEN SESAME$/));
+    await waitUntil('both lines marked', () => readFileSync(seqs, 'utf8').split('\n').filter((x) => x.startsWith('# used')).length === 2);
+    assert.ok(!d.has(/refused/), d.messages().join('\n'));
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});
+
 test('a reader that dies is restarted from its saved position; the daemon runs on', async () => {
   const l = lab('reader');
   const d = start(l);

@@ -144,3 +144,21 @@ test('replay reports a bad --local or config with exit 1', () => {
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /knockd\.conf:2: /);
 });
+
+test('a log mixing syslog-stamped and dmesg lines keeps absolute times once the boot time is known', () => {
+  const ks = seq(C, [7000, 8000, 9000]);
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-replay-'));
+  try {
+    writeFileSync(join(dir, 'knockd.conf'), A);
+    // The second and third knocks as dmesg prints them: the [uptime] stamp only.
+    const lines = ks.map((k, i) => (i === 0 ? kernLine(k) : kernLine(k).replace(/^\S+ vm kernel: /, '')));
+    writeFileSync(join(dir, 'mixed.log'), `${lines.join('\n')}\n`);
+    const r = spawnSync(process.execPath, [cli, 'replay', '-c', join(dir, 'knockd.conf'), join(dir, 'mixed.log')], { encoding: 'utf8' });
+    const out = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Out);
+    assert.deepEqual(out.map((o) => [o.event, o.time]), [
+      ['stage', knockTime(0)], ['stage', knockTime(0.1)], ['stage', knockTime(0.2)], ['open', knockTime(0.2)], ['close', knockTime(10.2)],
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
