@@ -192,7 +192,11 @@ export class Executor {
       new Promise<boolean>((resolve) => { deadline = setTimeout(() => resolve(true), withinMs); }),
     ]);
     clearTimeout(deadline);
-    if (!timedOut) return;
+    if (!timedOut) {
+      // The last close's state write may still be under way: the process exits next.
+      await this.saving;
+      return;
+    }
     this.stopped = true;
     clearTimeout(this.timer);
     const left = [...this.entries.values()].filter((e) => e.phase !== 'queued');
