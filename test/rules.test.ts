@@ -102,7 +102,7 @@ test('a time-based door logs its whole port range in one rule, not one per port'
   const nft = generateRules(c, NFT);
   assert.match(nft, /^\t\ttcp dport 20000-29999 tcp flags & \(fin \| syn \| rst \| ack\) == syn goto knock$/m);
   assert.match(nft, /^\t\tip6 daddr fd00::1 udp dport 40000-40999 goto knock$/m);
-  assert.match(nft, /^#   \[timed\] time-based: 3 ports of 20000-29999:tcp, a new sequence every 30 s$/m);
+  assert.match(nft, /^#   \[timed\] time-based, 3 ports of 20000-29999:tcp, a new sequence every 30 s$/m);
   assert.ok(!nft.includes(SECRET) && !nft.includes(Buffer.from('12345678901234567890').toString('hex')), 'the secret stays out of the rules');
 });
 

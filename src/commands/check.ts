@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { ConfigError, DEFAULT_CONFIG_PATH, formatSequence, formatTcpFlags, loadConfig } from '../config/index.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, describeTimed, formatSequence, formatTcpFlags, loadConfig } from '../config/index.js';
 import { deriveSequence, timeStep } from '../totp/index.js';
 import type { Config, Door, TimedSequence } from '../types.js';
 
@@ -30,7 +30,7 @@ function oneTimeStatus(door: Door): string {
 
 function sequenceLine(d: Door): string {
   const t = d.timed;
-  if (t !== undefined) return `time-based, ${t.length} ports of ${t.low}-${t.high}:${t.proto}, a new sequence every ${seconds(t.stepMs)}`;
+  if (t !== undefined) return describeTimed(t);
   return d.sequence.length ? formatSequence(d.sequence) : '(none left)';
 }
 

@@ -13,6 +13,7 @@ export type { ConfigIO } from './io.js';
 export { DEFAULT_CMD_TIMEOUT_MS, DEFAULT_OPTIONS, DEFAULT_SEQ_TIMEOUT_MS } from './build.js';
 export { formatSequence, parseSequence, MAX_SEQUENCE_LENGTH } from './sequence.js';
 export { formatTcpFlags } from './values.js';
+export { describeTimed } from './timed.js';
 export { readOneTimeSequences } from './onetime.js';
 export { timedFromSettings, type TimedSettings } from './timed.js';
 

@@ -9,6 +9,11 @@ import { type ConfigIO, describeFsError } from './io.js';
 import { MAX_SEQUENCE_LENGTH } from './sequence.js';
 import { parseSeconds } from './values.js';
 
+/** How `check` and `rules` describe a time-based door's sequence. */
+export function describeTimed(t: TimedSequence): string {
+  return `time-based, ${t.length} ports of ${t.low}-${t.high}:${t.proto}, a new sequence every ${t.stepMs / 1000} s`;
+}
+
 export const DEFAULT_TIMED_LENGTH = 3;
 export const DEFAULT_TIMED_STEP_MS = 30_000;
 /** 128 bits, RFC 4226's minimum recommendation for an HMAC key. */

@@ -1,13 +1,11 @@
 // The knock client's arguments, checked: what knock would silently send
 // somewhere else (a bad port, `8000:UDP` as TCP) is an error or done right here.
 
-import type { Proto } from '../types.js';
+import type { Proto, SequenceStep } from '../types.js';
 import { resolvePort, SERVICES_PATH, type Services } from './services.js';
 
-export interface Hit {
-  proto: Proto;
-  port: number;
-}
+/** One knock to send: a step of a sequence. */
+export type Hit = SequenceStep;
 
 /** An argument the user must fix; the CLI prints it and exits 1. */
 export class KnockUsageError extends Error {

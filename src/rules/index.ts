@@ -1,7 +1,7 @@
 // `knocklog rules`: the firewall rules that log a config's knocks, as text for
 // iptables-restore or nft. Pure: Config in, rule file out.
 
-import { formatSequence } from '../config/index.js';
+import { describeTimed, formatSequence } from '../config/index.js';
 import type { Config, Door } from '../types.js';
 import { iptablesRules } from './iptables.js';
 import { type Backend, RulesError, rulePrefix, type Via } from './limits.js';
@@ -29,7 +29,7 @@ export interface RulesOptions {
 function doorLine(d: Door): string {
   const t = d.timed;
   if (t !== undefined) {
-    return `#   [${d.name}] time-based: ${t.length} ports of ${t.low}-${t.high}:${t.proto}, a new sequence every ${t.stepMs / 1000} s`
+    return `#   [${d.name}] ${describeTimed(t)}`
       + `${d.target === null ? '' : ` to ${d.target}`}`;
   }
   const seqs = d.oneTime === null ? [d.sequence] : d.oneTime.entries.map((e) => e.sequence);
