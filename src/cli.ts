@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // knocklog's command line: each subcommand lives in src/commands/ and registers itself here.
+import './daemon/no-inspector.js';
 import { Command } from 'commander';
 import { registerCheck } from './commands/check.js';
 import { registerKnock } from './commands/knock.js';

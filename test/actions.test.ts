@@ -215,6 +215,28 @@ test('the close runs cmd_timeout after the start command finished, with knockd\'
   await waitFor('the state to be empty', () => stateOpen(dir).length === 0);
 });
 
+test('M2: runCommand resolves, never throws, when spawn() itself throws (a NUL byte, E2BIG)', async () => {
+  for (const cmd of ['echo a\u0000b', `: ${'x'.repeat(140_000)}`]) {
+    const r = await runCommand(cmd, { timeoutMs: 5000 });
+    assert.deepEqual([r.status, r.pid, r.timedOut], [null, null, false]);
+    assert.match(r.output, /^cannot run \/bin\/sh: /);
+  }
+});
+
+test('M2: a stop command that cannot be spawned is a failure that is retried, never an open door left for good', async (t) => {
+  const { dir, executor } = sandbox(t);
+  const { ex, log } = executor({
+    doors: [door('ssh', { startCommand: 'true', stopCommand: `: ${'x'.repeat(140_000)}`, cmdTimeoutMs: 20 })],
+    stateDir: dir,
+    retry: { minMs: 20, maxMs: 40 },
+  });
+  await ex.open('ssh', '10.0.0.2');
+  await waitFor('two failed attempts', () => log.matching(/stop command failed \(attempt 2\)/, 'error').length === 1);
+  assert.ok(log.matching(/^ssh: the command could not be started: cannot run \/bin\/sh: .*E2BIG/, 'error').length >= 2);
+  assert.equal(log.matching(/internal error/).length, 0);
+  await ex.closeAll(100);
+});
+
 test('a failing stop command is retried with backoff until it succeeds', async (t) => {
   const { dir, executor } = sandbox(t);
   const counter = join(dir, 'count');
@@ -401,7 +423,7 @@ test('IPv6 sources use the _6 commands; an empty Start_Command_6 runs nothing an
     stateDir: dir,
   });
   await ex.open('v4only', 'fd31::2');
-  assert.deepEqual(ex.openDoors().map((d) => d.door), ['v4only'], 'remembered as open, so a re-knock is an extend');
+  assert.deepEqual(ex.openDoors(), [], 'nothing ran, so nothing is kept open to be closed');
   await ex.open('both', 'fd31::2');
   await waitFor('door both to close', () => lines(ran).length === 2);
   await ex.closeAll(5000);

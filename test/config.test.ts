@@ -86,7 +86,7 @@ test("defaults are knockd's", () => {
   const c = parseConfig('[d]\nsequence = 1\n', '/etc/knockd.conf');
   assert.deepEqual(c.options, {
     useSyslog: false, logFile: null, pidFile: '/run/knocklog/knocklog.pid', interface: null, sources: [], prefix: 'KNOCK',
-    stateDir: '/var/lib/knocklog', maxSources: 100000, user: 'nobody',
+    stateDir: '/var/lib/knocklog', maxSources: 100000, user: 'knocklog',
   });
   const d = c.doors[0];
   assert.equal(d?.seqTimeoutMs, 25000);
@@ -233,7 +233,7 @@ const MALFORMED: [string, string, string[]][] = [
   ['empty quoted Prefix', '[options]\nprefix = ""\n',
     ['k.conf:2: Prefix is empty (give the log prefix of the firewall rule, e.g. KNOCK)']],
   ['bad User', '[options]\nuser = no body\n',
-    ['k.conf:2: User "no body" is not a valid user name (use an existing system user such as nobody)']],
+    ['k.conf:2: User "no body" is not a valid user name (use a system user of its own, such as knocklog)']],
   ['bad Interface', '[options]\ninterface = a-very-long-interface-name\n',
     ['k.conf:2: Interface "a-very-long-interface-name" is not an interface name (use a name such as eth0 (at most 15 characters, no spaces))']],
   ['empty PidFile', '[options]\npidfile =\n',

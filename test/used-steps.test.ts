@@ -22,25 +22,34 @@ test('the executor accepts steps N-1..N+1 of its own clock, once each, and nothi
   assert.match(stepRefusal(undefined, used, STEP_MS, NOW)!, /names no time step/);
 });
 
-test('used steps survive in the state directory; old steps are forgotten; a corrupt file is moved aside', async () => {
+test('used steps survive in the state directory; a corrupt file is moved aside', async () => {
   const dir = openTempDir('used');
   try {
     const a = new UsedSteps(dir);
     assert.equal(await a.load(), null, 'no file yet: nothing used');
-    await Promise.all([a.use('ssh', N - 3, STEP_MS, NOW - 3 * STEP_MS), a.use('ssh', N, STEP_MS, NOW), a.use('web', N + 1, STEP_MS, NOW)]);
+    await Promise.all([a.use('ssh', N - 3), a.use('ssh', N), a.use('web', N + 1)]);
     const b = new UsedSteps(dir);
     assert.equal(await b.load(), null);
-    assert.deepEqual(b.list(), [{ door: 'ssh', steps: [N] }, { door: 'web', steps: [N + 1] }]);
+    assert.deepEqual(b.list(), [{ door: 'ssh', steps: [N - 3, N] }, { door: 'web', steps: [N + 1] }]);
     assert.match(b.refusal('ssh', N, STEP_MS, NOW)!, /used already/);
     assert.equal(b.refusal('web', N, STEP_MS, NOW), null);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'used-steps.json'), 'utf8')), { version: 1, used: { ssh: [N], web: [N + 1] } });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'used-steps.json'), 'utf8')), { version: 1, used: { ssh: [N - 3, N], web: [N + 1] } });
     writeFileSync(join(dir, 'used-steps.json'), '{"version":1,"used":{"ssh":["x"]}}');
     const c = new UsedSteps(dir);
-    assert.match((await c.load(NOW))!, /is not a used-steps file; kept it as .*corrupt-/);
+    assert.match((await c.load(NOW))!, /is not a used-steps file \(used\.ssh is not a list of whole numbers\); kept it as .*corrupt-/);
     assert.deepEqual(c.list(), []);
     assert.ok(!existsSync(join(dir, 'used-steps.json')));
     assert.equal(readdirSync(dir).filter((f) => f.includes('.corrupt-')).length, 1);
   } finally {
     removeDir(dir);
   }
+});
+
+test('L11: a step used before the clock ran ahead is still refused after the clock is stepped back', async () => {
+  const used = new UsedSteps(null);
+  await used.use('ssh', N);
+  // The clock runs an hour ahead and a sequence of that time is used...
+  await used.use('ssh', N + 120);
+  // ...then NTP steps it back: the sequence captured before the excursion must not open again.
+  assert.match(used.refusal('ssh', N, STEP_MS, NOW + 5_000)!, /used already/);
 });

@@ -90,7 +90,14 @@ function groupAlive(pgid: number): boolean {
 export function runCommand(cmd: string, opts: RunOptions): Promise<CommandResult> {
   const killGraceMs = opts.killGraceMs ?? KILL_GRACE_MS;
   return new Promise((resolve) => {
-    const child = spawn('/bin/sh', ['-c', cmd], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let child;
+    try {
+      child = spawn('/bin/sh', ['-c', cmd], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      // spawn() throws for a NUL byte, E2BIG, ENOMEM...: a failed run like any other.
+      resolve({ status: null, signal: null, timedOut: false, output: `cannot run /bin/sh: ${(e as Error).message}`, pid: null });
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let truncated = false;

@@ -9,7 +9,8 @@ import { isIPv6 } from '../net.js';
 import type { Door } from '../types.js';
 import { checkAddress, expandCommand, runCommand } from './command.js';
 import type { Log } from '../log.js';
-import { loadState, saveState, statePath, type OpenDoorRecord } from './state.js';
+import { stateStore, type OpenDoorRecord } from './state.js';
+import type { JsonStore } from '../state/store.js';
 
 export interface ExecutorOptions {
   doors: ReadonlyMap<string, Door> | readonly Door[];
@@ -44,6 +45,8 @@ interface Entry {
   closeAt: number;
   retryAt: number;
   stopCommand: string | null;
+  /** The start command has not succeeded (yet): its rule may not exist, so a failed stop is not retried. */
+  pending: boolean;
   failures: number;
   /** A knock came while the door was closing: open it again once closed. */
   reopen: boolean;
@@ -73,7 +76,6 @@ function commandsFor(door: Door, src: string): { start: string | null; stop: str
 
 export class Executor {
   private doors: ReadonlyMap<string, Door>;
-  private readonly stateDir: string;
   private readonly log: Log;
   private readonly now: () => number;
   private readonly commandTimeoutMs: number;
@@ -86,18 +88,17 @@ export class Executor {
   private stopped = false;
   /** One timer for the earliest closeAt/retryAt. Not unref'd: while a door is open the process must live to close it. */
   private timer: NodeJS.Timeout | undefined;
-  private saving: Promise<void> = Promise.resolve();
-  private queuedSave: Promise<void> | null = null;
+  private readonly store: JsonStore<OpenDoorRecord[]>;
   private emptyWaiters: (() => void)[] = [];
 
   constructor(opts: ExecutorOptions) {
     this.doors = toMap(opts.doors);
-    this.stateDir = opts.stateDir;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
     this.retry = opts.retry ?? { minMs: 1000, maxMs: 60_000 };
     this.dryRun = opts.dryRun ?? false;
+    this.store = stateStore(opts.stateDir);
   }
 
   /**
@@ -126,8 +127,8 @@ export class Executor {
       return Promise.resolve();
     }
     const entry: Entry = {
-      door, src, phase: 'queued', closeAt: 0, retryAt: 0, stopCommand: cmds.stop, failures: 0, reopen: false,
-      started: Promise.resolve(),
+      door, src, phase: 'queued', closeAt: 0, retryAt: 0, stopCommand: cmds.stop, pending: true, failures: 0,
+      reopen: false, started: Promise.resolve(),
     };
     this.entries.set(keyOf(door, src), entry);
     entry.started = this.enqueue(() => this.start(entry, d, cmds.start));
@@ -139,39 +140,47 @@ export class Executor {
     return this.open(door, src);
   }
 
-  /** Reads the state file and schedules the closes it lists: overdue ones at once. */
+  /**
+   * Reads the state file and schedules the closes it lists: overdue ones at
+   * once. Throws when the file cannot be read or another user could have
+   * written it (TrustError): the daemon must not start on it.
+   */
   async restore(): Promise<void> {
+    const path = this.store.path;
     if (this.dryRun) {
-      this.log.info(`dry run: the state in ${statePath(this.stateDir)} is neither read nor written`);
+      this.log.info(`dry run: the state in ${path} is neither read nor written`);
       return;
     }
-    let loaded;
-    try {
-      loaded = await loadState(this.stateDir, this.now());
-    } catch (e) {
-      this.log.error(
-        `cannot read ${statePath(this.stateDir)}: ${(e as Error).message} ` +
-          '(doors it lists as open are not closed: fix the permissions of the state directory and restart)',
-      );
-      return;
-    }
+    const loaded = await this.store.load(this.now());
     if (loaded.corrupt !== null) {
       this.log.warn(
-        `${statePath(this.stateDir)} is corrupt (${loaded.corrupt.reason}); kept it as ${loaded.corrupt.keptAs} ` +
+        `${path} is corrupt (${loaded.corrupt.reason}); kept it as ${loaded.corrupt.keptAs} ` +
           'and started with no open doors (doors it listed are not closed by knocklog: check the firewall for rules left open)',
       );
     }
     let restored = 0;
-    for (const r of loaded.open) {
+    for (const r of loaded.value ?? []) {
       if (this.entries.has(keyOf(r.door, r.src))) continue;
+      this.checkRestored(r);
       this.entries.set(keyOf(r.door, r.src), {
         door: r.door, src: r.src, phase: 'open', closeAt: r.closeAt, retryAt: 0, stopCommand: r.stopCommand,
-        failures: 0, reopen: false, started: Promise.resolve(),
+        pending: r.pending ?? false, failures: 0, reopen: false, started: Promise.resolve(),
       });
       restored++;
     }
-    if (restored > 0) this.log.info(`restored ${restored} open door(s) from ${statePath(this.stateDir)}`);
+    if (restored > 0) this.log.info(`restored ${restored} open door(s) from ${path}`);
     this.reschedule();
+  }
+
+  /** A restored stop command that the config would not build now runs all the same (it undoes what ran), loudly. */
+  private checkRestored(r: OpenDoorRecord): void {
+    const d = this.doors.get(r.door);
+    const now = d === undefined ? undefined : commandsFor(d, r.src).stop;
+    if (now === r.stopCommand) return;
+    this.log.warn(
+      `${r.src}: ${r.door}: ${d === undefined ? 'the door is no longer in the configuration' : 'its stop command changed'}` +
+        ` since the door opened; its close runs the command saved then: ${r.stopCommand ?? '(none)'}`,
+    );
   }
 
   /**
@@ -194,7 +203,7 @@ export class Executor {
     clearTimeout(deadline);
     if (!timedOut) {
       // The last close's state write may still be under way: the process exits next.
-      await this.saving;
+      await this.store.settled();
       return;
     }
     this.stopped = true;
@@ -203,7 +212,7 @@ export class Executor {
     if (left.length > 0) {
       this.log.warn(
         `shutting down with ${left.length} door(s) not closed within ${withinMs} ms: ` +
-          `${left.map((e) => `${e.src}: ${e.door}`).join(', ')} (they stay in ${statePath(this.stateDir)} and close at the next start)`,
+          `${left.map((e) => `${e.src}: ${e.door}`).join(', ')} (they stay in ${this.store.path} and close at the next start)`,
       );
     }
   }
@@ -223,12 +232,19 @@ export class Executor {
 
   private knockAgain(e: Entry): Promise<void> {
     if (e.phase === 'queued' || e.phase === 'starting') return e.started; // closeAt counts from the start's finish anyway
+    const d = this.doors.get(e.door);
+    if (e.phase === 'open' && e.pending && d !== undefined) {
+      // The last start failed: a new knock tries it again, never waits on a close of a rule that is not there.
+      const cmd = commandsFor(d, e.src).start;
+      e.phase = 'queued';
+      e.started = this.enqueue(() => this.start(e, d, cmd));
+      return e.started;
+    }
     if (e.phase === 'stopping' || e.phase === 'retrying') {
       e.reopen = true;
       this.log.info(`${e.src}: ${e.door}: the door is closing; it opens again once closed`);
       return Promise.resolve();
     }
-    const d = this.doors.get(e.door);
     if (d === undefined) {
       this.log.warn(`${e.src}: ${e.door}: the door is no longer in the configuration, its close is not postponed`);
       return Promise.resolve();
@@ -236,7 +252,7 @@ export class Executor {
     e.closeAt = this.now() + d.cmdTimeoutMs;
     this.log.info(`${e.src}: ${e.door}: open already, now closes at ${new Date(e.closeAt).toISOString()}`);
     this.reschedule();
-    return this.persist();
+    return this.persist().catch((err: unknown) => this.writeFailed(err));
   }
 
   /** The queued start step of a new open. */
@@ -248,19 +264,50 @@ export class Executor {
       return;
     }
     e.phase = 'starting';
+    e.pending = true;
+    let ok = true;
     if (cmd !== null) {
       // Recorded before the firewall changes, so a crash during the command
       // still leaves the stop command on disk; with the earliest close it can
-      // get: after a crash, closing a little early is the safe side.
+      // get: after a crash, closing a little early is the safe side. No record,
+      // no command: a door that could not be closed after a crash stays shut.
       e.closeAt = this.now() + d.cmdTimeoutMs;
-      await this.persist();
-      await this.run(d.name, cmd, 'warn');
+      try {
+        await this.persist();
+      } catch (err) {
+        this.forget(e);
+        this.log.error(`${e.src}: ${e.door}: cannot record the open door in ${this.store.path}: ${(err as Error).message}; ` +
+          'the door stays shut (check the state directory: free space, permissions)');
+        return;
+      }
+      ok = await this.run(d.name, cmd, 'warn');
     }
+    if (e.stopCommand === null && ok) {
+      // Nothing to close (knockd's open/close door pairs): every knock runs the start command again.
+      this.forget(e);
+      await this.persist().catch((err: unknown) => this.writeFailed(err));
+      return;
+    }
+    e.pending = !ok;
+    if (!ok) this.log.warn(`${e.src}: ${e.door}: the start command failed; its stop command runs once, and a new knock runs it again`);
     e.closeAt = this.now() + d.cmdTimeoutMs;
     e.phase = 'open';
     if (!this.accepting) this.beginClose(e);
     this.reschedule();
-    await this.persist();
+    await this.persist().catch((err: unknown) => this.writeFailed(err));
+  }
+
+  /** Drops an entry that is not (or no longer) open. */
+  private forget(e: Entry): void {
+    this.entries.delete(keyOf(e.door, e.src));
+    this.notifyIfEmpty();
+  }
+
+  private writeFailed(err: unknown): void {
+    this.log.error(
+      `cannot write ${this.store.path}: ${(err as Error).message} ` +
+        '(open doors would not be closed after a restart: check the state directory)',
+    );
   }
 
   private beginClose(e: Entry): void {
@@ -272,10 +319,11 @@ export class Executor {
   /** The queued stop step: on success the door is forgotten, on failure retried with backoff. */
   private async stop(e: Entry): Promise<void> {
     const ok = e.stopCommand === null || (await this.run(e.door, e.stopCommand, 'error'));
-    if (ok) {
-      this.entries.delete(keyOf(e.door, e.src));
-      await this.persist();
-      this.notifyIfEmpty();
+    if (ok || e.pending) {
+      // After a failed start the rule may not exist: one try, as knockd does, never a retry loop.
+      if (!ok) this.log.warn(`${e.src}: ${e.door}: the stop command of a failed start failed too; not retried`);
+      this.forget(e);
+      await this.persist().catch((err: unknown) => this.writeFailed(err));
       if (e.reopen && this.accepting) void this.open(e.door, e.src);
       return;
     }
@@ -296,7 +344,9 @@ export class Executor {
     if (this.dryRun) return true;
     const r = await runCommand(cmd, { timeoutMs: this.commandTimeoutMs });
     const output = r.output.trim() === '' ? '' : `; output: ${r.output.trim()}`;
-    if (r.timedOut) {
+    if (r.pid === null) {
+      this.log[failLevel](`${door}: the command could not be started: ${r.output}`);
+    } else if (r.timedOut) {
       this.log[failLevel](`${door}: command did not finish within ${this.commandTimeoutMs} ms and was killed${output}`);
     } else if (r.status === null) {
       this.log[failLevel](`${door}: command ended by signal ${r.signal ?? '(unknown)'}${output}`);
@@ -334,31 +384,18 @@ export class Executor {
     this.reschedule();
   }
 
-  /** Writes the state file with the entries as they are when the write starts; never rejects. */
+  /** Writes the state file with the entries as they are when the write starts; rejects when it fails. */
   private persist(): Promise<void> {
     if (this.dryRun) return Promise.resolve();
-    // A write not yet begun will include this change too.
-    if (this.queuedSave !== null) return this.queuedSave;
-    const p = this.saving
-      .then(() => {
-        this.queuedSave = null;
-        return saveState(this.stateDir, this.records());
-      })
-      .catch((e: unknown) => {
-        this.log.error(
-          `cannot write ${statePath(this.stateDir)}: ${(e as Error).message} ` +
-            '(open doors would not be closed after a restart: check the state directory)',
-        );
-      });
-    this.queuedSave = p;
-    this.saving = p;
-    return p;
+    return this.store.save(() => ({ open: this.records() }));
   }
 
   private records(): OpenDoorRecord[] {
     return [...this.entries.values()]
       .filter((e) => e.phase !== 'queued')
-      .map((e) => ({ door: e.door, src: e.src, closeAt: e.closeAt, stopCommand: e.stopCommand }));
+      .map((e) => ({
+        door: e.door, src: e.src, closeAt: e.closeAt, stopCommand: e.stopCommand, ...(e.pending ? { pending: true } : {}),
+      }));
   }
 
   private whenEmpty(): Promise<void> {

@@ -1,9 +1,12 @@
 // The persisted list of open doors, so that a restart or a crash never leaves a
-// firewall rule open: each entry keeps the stop command exactly as it will run.
+// firewall rule open. Each record keeps the stop command exactly as it will
+// run: after a config edit it still undoes what the start did. That text is
+// trusted only because the file is (src/state/trust.ts: written by no one but
+// knocklog), and a restored record is checked against the config before it runs
+// (executor.ts). docs/architecture.md, "State files", has the reasons.
 
-import { readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic.js';
+import { canonicalAddress } from '../net.js';
+import { JsonStore } from '../state/store.js';
 
 export const STATE_FILE = 'open-doors.json';
 
@@ -14,11 +17,12 @@ export interface OpenDoorRecord {
   closeAt: number;
   /** Already expanded; null when nothing has to run at close. */
   stopCommand: string | null;
-}
-
-interface StateFile {
-  version: 1;
-  open: OpenDoorRecord[];
+  /**
+   * The start command had not finished with success when this was saved (it
+   * is saved before the command runs): its rule may not exist, so the stop
+   * runs once and is not retried. Absent in files of older versions: false.
+   */
+  pending?: boolean;
 }
 
 export interface LoadedState {
@@ -27,37 +31,31 @@ export interface LoadedState {
   corrupt: { reason: string; keptAs: string } | null;
 }
 
-export function statePath(dir: string): string {
-  return join(dir, STATE_FILE);
-}
-
 function isRecord(v: unknown): v is OpenDoorRecord {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
   return (
     typeof r.door === 'string' &&
     typeof r.src === 'string' &&
+    canonicalAddress(r.src) === r.src &&
     typeof r.closeAt === 'number' &&
     Number.isFinite(r.closeAt) &&
-    (typeof r.stopCommand === 'string' || r.stopCommand === null)
+    (typeof r.stopCommand === 'string' || r.stopCommand === null) &&
+    (r.pending === undefined || typeof r.pending === 'boolean')
   );
 }
 
-/** Why `text` is not a state file, or null when it is one. */
-function problemWith(text: string): string | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    return `not JSON: ${(e as Error).message}`;
-  }
-  if (typeof v !== 'object' || v === null) return 'not a JSON object';
-  const s = v as Record<string, unknown>;
-  if (s.version !== 1) return `unknown version ${JSON.stringify(s.version)} (expected 1)`;
-  if (!Array.isArray(s.open)) return '"open" is not a list';
-  const bad = s.open.findIndex((r) => !isRecord(r));
-  if (bad !== -1) return `open[${bad}] lacks a door, src, numeric closeAt or stopCommand`;
-  return null;
+export function stateStore(dir: string): JsonStore<OpenDoorRecord[]> {
+  return new JsonStore(dir, STATE_FILE, 1, (body) => {
+    if (!Array.isArray(body.open)) return { problem: '"open" is not a list' };
+    const bad = body.open.findIndex((r) => !isRecord(r));
+    if (bad !== -1) return { problem: `open[${bad}] lacks a door, canonical src, numeric closeAt or stopCommand` };
+    return body.open as OpenDoorRecord[];
+  });
+}
+
+export function statePath(dir: string): string {
+  return stateStore(dir).path;
 }
 
 /**
@@ -65,39 +63,25 @@ function problemWith(text: string): string | null {
  * doors, or why the file is not a state file. A missing file is no open door.
  */
 export async function peekState(dir: string): Promise<{ open: OpenDoorRecord[] } | { problem: string }> {
-  let text: string;
   try {
-    text = await readFile(statePath(dir), 'utf8');
+    const v = await stateStore(dir).peek();
+    if (v === null) return { open: [] };
+    return Array.isArray(v) ? { open: v } : v;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { open: [] };
     return { problem: (e as Error).message };
   }
-  const problem = problemWith(text);
-  return problem === null ? { open: (JSON.parse(text) as StateFile).open } : { problem };
 }
 
 /**
  * Reads the state in `dir`. A missing file is an empty state; a corrupt one is
- * moved aside (`open-doors.json.corrupt-TIMESTAMP`) and reported, never thrown.
+ * moved aside and reported; one another user could have written throws.
  */
 export async function loadState(dir: string, now: number = Date.now()): Promise<LoadedState> {
-  const path = statePath(dir);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { open: [], corrupt: null };
-    throw e;
-  }
-  const reason = problemWith(text);
-  if (reason === null) return { open: (JSON.parse(text) as StateFile).open, corrupt: null };
-  const keptAs = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
-  await rename(path, keptAs);
-  return { open: [], corrupt: { reason, keptAs } };
+  const loaded = await stateStore(dir).load(now);
+  return { open: loaded.value ?? [], corrupt: loaded.corrupt };
 }
 
 /** Replaces the state in `dir` atomically: a reader sees the old file or the new one, never a part. */
 export async function saveState(dir: string, records: readonly OpenDoorRecord[]): Promise<void> {
-  const body: StateFile = { version: 1, open: [...records] };
-  await writeFileAtomic(statePath(dir), `${JSON.stringify(body, null, 1)}\n`);
+  await stateStore(dir).save(() => ({ open: records }));
 }

@@ -1,74 +1,64 @@
 // The time steps whose sequences have opened a time-based door, persisted, so
 // that a sequence seen on the wire opens nothing again, not even after a restart.
 
-import { readFile, rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
-import { writeFileAtomic } from '../atomic.js';
+import { stepRefusal } from '../totp/index.js';
+import { JsonStore } from '../state/store.js';
 
 export const USED_STEPS_FILE = 'used-steps.json';
 
-interface UsedStepsFile {
-  version: 1;
-  used: Record<string, number[]>;
-}
+/**
+ * Used steps kept per door, the newest. They are not forgotten by the clock:
+ * after the clock ran ahead and was stepped back, a step used before the
+ * excursion would be accepted again. 4096 steps are 34 hours of 30 s steps
+ * even if every one were used.
+ */
+const KEEP = 4096;
 
 export interface UsedByDoor {
   door: string;
   steps: number[];
 }
 
-function parse(text: string): Map<string, Set<number>> | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const f = v as Partial<UsedStepsFile> | null;
-  if (typeof f !== 'object' || f === null || f.version !== 1 || typeof f.used !== 'object' || f.used === null) return null;
-  const out = new Map<string, Set<number>>();
-  for (const [door, steps] of Object.entries(f.used)) {
-    if (!Array.isArray(steps) || !steps.every((s) => Number.isSafeInteger(s))) return null;
-    out.set(door, new Set(steps));
-  }
-  return out;
+function store(dir: string): JsonStore<Map<string, Set<number>>> {
+  return new JsonStore(dir, USED_STEPS_FILE, 1, (body) => {
+    const used = body.used;
+    if (typeof used !== 'object' || used === null || Array.isArray(used)) return { problem: '"used" is not an object' };
+    const out = new Map<string, Set<number>>();
+    for (const [door, steps] of Object.entries(used)) {
+      if (!Array.isArray(steps) || !steps.every((s) => Number.isSafeInteger(s))) {
+        return { problem: `used.${door} is not a list of whole numbers` };
+      }
+      out.set(door, new Set(steps as number[]));
+    }
+    return out;
+  });
 }
 
 export class UsedSteps {
   private used = new Map<string, Set<number>>();
-  private saving: Promise<void> = Promise.resolve();
+  private readonly store: JsonStore<Map<string, Set<number>>> | null;
 
   /** `dir` null (a dry run): kept in memory only. */
-  constructor(private readonly dir: string | null) {}
+  constructor(dir: string | null) {
+    this.store = dir === null ? null : store(dir);
+  }
 
   get path(): string | null {
-    return this.dir === null ? null : join(this.dir, USED_STEPS_FILE);
+    return this.store?.path ?? null;
   }
 
   /**
    * Reads the file. A missing file is no used step; a corrupt one is moved
    * aside and the reason returned (a replay within the few steps it covered
-   * would then open again, so it is worth a warning).
+   * would then open again, so it is worth a warning). One that another user
+   * could have written throws (TrustError).
    */
   async load(now: number = Date.now()): Promise<string | null> {
-    const path = this.path;
-    if (path === null) return null;
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      return `cannot read ${path}: ${(e as Error).message}`;
-    }
-    const used = parse(text);
-    if (used !== null) {
-      this.used = used;
-      return null;
-    }
-    const keptAs = `${path}.corrupt-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
-    await rename(path, keptAs);
-    return `${path} is not a used-steps file; kept it as ${keptAs}`;
+    if (this.store === null) return null;
+    const loaded = await this.store.load(now);
+    if (loaded.value !== null) this.used = loaded.value;
+    if (loaded.corrupt === null) return null;
+    return `${this.store.path} is not a used-steps file (${loaded.corrupt.reason}); kept it as ${loaded.corrupt.keptAs}`;
   }
 
   list(): UsedByDoor[] {
@@ -79,21 +69,16 @@ export class UsedSteps {
     return stepRefusal(step, this.used.get(door) ?? new Set(), stepMs, now);
   }
 
-  /** Marks a step used (steps too old to be accepted any more are forgotten) and writes the file. */
-  async use(door: string, step: number, stepMs: number, now: number): Promise<void> {
+  /**
+   * Marks a step used and writes the file; rejects when the file cannot be
+   * written (the caller keeps the door shut). The step stays used in memory
+   * either way: its sequence was on the wire.
+   */
+  async use(door: string, step: number): Promise<void> {
     let steps = this.used.get(door);
     if (steps === undefined) this.used.set(door, (steps = new Set()));
     steps.add(step);
-    const oldest = timeStep(now, stepMs) - STEP_SKEW;
-    for (const s of steps) if (s < oldest) steps.delete(s);
-    const path = this.path;
-    if (path === null) return;
-    // Writes one at a time, each with the set as it is then: a slow earlier write never lands last.
-    const write = this.saving.catch(() => undefined).then(() => {
-      const body: UsedStepsFile = { version: 1, used: Object.fromEntries(this.list().map((u) => [u.door, u.steps])) };
-      return writeFileAtomic(path, `${JSON.stringify(body)}\n`);
-    });
-    this.saving = write;
-    await write;
+    if (steps.size > KEEP) steps.delete(Math.min(...steps));
+    await this.store?.save(() => ({ used: Object.fromEntries(this.list().map((u) => [u.door, u.steps])) }));
   }
 }

@@ -1,6 +1,7 @@
 // Scanned sections -> typed Options and Doors, with every problem collected.
 
 import { dirname, resolve } from 'node:path';
+import { trustProblem } from '../state/trust.js';
 import type { Config, Door, OneTimeSequences, Options, SequenceStep, TcpFlagRule } from '../types.js';
 import { type Checked, invalid, Problems, valid } from './errors.js';
 import type { ConfigIO } from './io.js';
@@ -24,7 +25,7 @@ export const DEFAULT_OPTIONS: Readonly<Options> = Object.freeze({
   prefix: 'KNOCK',
   stateDir: '/var/lib/knocklog',
   maxSources: 100000,
-  user: 'nobody',
+  user: 'knocklog',
 });
 
 export const DEFAULT_SEQ_TIMEOUT_MS = 25_000;
@@ -130,6 +131,11 @@ function optionDirective(d: Directive, value: string, path: string, options: Opt
     case 'StateDir': {
       const v = at(nonEmpty(value, 'StateDir', '/var/lib/knocklog'));
       if (v !== undefined) options.stateDir = pathValue(v, path);
+      // The executor runs commands from what is saved there: only root (or knocklog's uid) may write it.
+      const problem = v === undefined ? null : trustProblem(options.stateDir, 'directory', true);
+      if (problem !== null) {
+        problems.add(path, d.line, `StateDir: ${problem}`, 'use a directory only root can write, such as /var/lib/knocklog');
+      }
       break;
     }
     case 'MaxSources': {

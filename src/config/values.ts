@@ -146,7 +146,7 @@ export function parsePositiveInteger(text: string, key: string): Checked<number>
 /** User: a user name or a numeric uid, as useradd would accept it. */
 export function parseUser(text: string): Checked<string> {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(text) || text.length > 32) {
-    return invalid(`User "${text}" is not a valid user name`, 'use an existing system user such as nobody');
+    return invalid(`User "${text}" is not a valid user name`, 'use a system user of its own, such as knocklog');
   }
   return valid(text);
 }

@@ -2,17 +2,19 @@
 // registry (actions/), and starts the reader (sources -> parse -> engine) as
 // an unprivileged child, whose decisions it re-validates before acting.
 
+import { inspectorProblem } from './no-inspector.js';
 import { fork, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Executor } from '../actions/executor.js';
 import { retryDelay, type RetryDelays } from '../backoff.js';
 import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
-import { ConfigError, loadConfig, readOneTimeSequences } from '../config/index.js';
-import type { Config, Decision, Options } from '../types.js';
-import { createLogger, type Logger } from './log.js';
-import { validDecision, type ExecutorMessage, type ReaderMessage } from './protocol.js';
+import { ConfigError, formatSequence, loadConfig } from '../config/index.js';
+import type { Config, Decision, OneTimeSequences, Options } from '../types.js';
+import { createLogger, escapeControl, type Logger } from './log.js';
+import { prepareStateDir, sharedUserWarning, trustProblems, unreadableByReader } from './preflight.js';
+import { READER_SILENT_MS, validDecision, type ExecutorMessage, type ReaderMessage } from './protocol.js';
 import { readerIdentity, type Identity } from './users.js';
 
 export interface RunOptions {
@@ -26,6 +28,16 @@ export interface RunOptions {
 const SHUTDOWN_MS = 10_000;
 const READER = new URL('./reader.js', import.meta.url);
 const READER_RETRY: RetryDelays = { minMs: 1000, maxMs: 30_000 };
+/** Options the reader cannot take over while it runs. */
+const RESTART_OPTIONS = ['sources', 'stateDir', 'user', 'pidFile', 'logFile', 'useSyslog'] as const;
+
+/** The reader gets no NODE_OPTIONS (no --inspect, no --require) and nothing else it does not need. */
+function readerEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+  // TZ and the locale decide how year-less local stamps are read.
+  for (const k of ['TZ', 'LANG', 'LC_ALL', 'LC_TIME']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
+}
 
 export function defaultSources(): string[] {
   return [existsSync('/var/log/kern.log') ? 'file:/var/log/kern.log' : 'journal'];
@@ -40,6 +52,11 @@ class Daemon {
   private readonly readerDir: string;
   private kmsgFd: number | null = null;
   private readonly usedSteps: UsedSteps;
+  /** Each one-time door's unused lines: the actions side's, advanced as lines are used (the config is not changed). */
+  private oneTime = new Map<string, OneTimeSequences>();
+  /** When the reader last said anything; one silent for READER_SILENT_MS is restarted. */
+  private heardAt = 0;
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(
     private config: Config,
@@ -51,14 +68,29 @@ class Daemon {
     this.sources = config.options.sources.length > 0 ? config.options.sources : defaultSources();
     this.readerDir = join(config.options.stateDir, 'reader');
     this.usedSteps = new UsedSteps(opts.dryRun ? null : config.options.stateDir);
+    this.setOneTime(config);
+    this.watchdog = setInterval(() => this.checkReader(), READER_SILENT_MS / 5);
+    this.watchdog.unref();
+  }
+
+  private setOneTime(config: Config): void {
+    this.oneTime = new Map(config.doors.flatMap((d) => (d.oneTime === null ? [] : [[d.name, d.oneTime] as const])));
   }
 
   async start(): Promise<void> {
-    const dir = this.config.options.stateDir;
-    // The executor's state is root's; the reader may write only its own subdirectory.
-    mkdirSync(dir, { recursive: true, mode: 0o711 });
-    mkdirSync(this.readerDir, { recursive: true, mode: 0o700 });
-    if (this.identity !== null) chownSync(this.readerDir, this.identity.uid, this.identity.gid);
+    // Nothing another user could have written is acted on; the reader may write only its own subdirectory.
+    const untrusted = trustProblems(this.config, this.config.path);
+    if (untrusted.length > 0) throw new Error(`refusing to start:\n${untrusted.join('\n')}`);
+    prepareStateDir(this.config.options.stateDir, this.readerDir, this.identity);
+    if (this.identity !== null) {
+      const unreadable = unreadableByReader(this.identity, READER, this.sources);
+      if (unreadable.length > 0) {
+        throw new Error(`the log reader's user ${this.identity.user} cannot read ${unreadable.join(', ')}: install knocklog ` +
+          'where that user can read it (README, Install: npm pack, then npm install -g the tarball), or set User');
+      }
+      const shared = sharedUserWarning(this.identity);
+      if (shared !== null) this.log.warn(shared);
+    }
     // /dev/kmsg needs CAP_SYSLOG (dmesg_restrict): opened here, inherited by the reader.
     if (this.sources.includes('kmsg')) this.kmsgFd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
     await this.executor.restore();
@@ -77,9 +109,11 @@ class Daemon {
     const child = fork(READER, [], {
       stdio,
       execArgv: [],
+      env: readerEnv(),
       ...(this.identity !== null ? { uid: this.identity.uid, gid: this.identity.gid } : {}),
     });
     this.reader = child;
+    this.heardAt = Date.now();
     child.on('message', (m: ReaderMessage) => this.message(m));
     child.on('exit', (code, signal) => {
       if (this.reader === child) this.reader = null;
@@ -102,12 +136,23 @@ class Daemon {
     this.reader?.send(m);
   }
 
+  /** A reader stopped (SIGSTOP by its uid) or stuck reads nothing: it is killed, and restarted as after a crash. */
+  private checkReader(): void {
+    const silent = Date.now() - this.heardAt;
+    if (this.reader === null || this.stopping || silent < READER_SILENT_MS) return;
+    this.log.error(`the log reader has not answered for ${Math.floor(silent / 1000)} s; restarting it`);
+    this.heardAt = Date.now();
+    this.reader.kill('SIGKILL');
+  }
+
   private message(m: ReaderMessage): void {
     // Any message means the reader works: its next crash waits the shortest delay again.
     this.restarts = 0;
+    this.heardAt = Date.now();
     if (m.type === 'log') {
       const level = m.level === 'error' || m.level === 'warn' ? m.level : 'info';
-      this.log[level](String(m.msg));
+      // The reader's text never starts a log line of its own (audit L5).
+      this.log[level](escapeControl(String(m.msg)).slice(0, 4096));
       return;
     }
     if (m.type !== 'decisions' || !Array.isArray(m.decisions)) return;
@@ -134,7 +179,7 @@ class Daemon {
         void this.executor.open(d.door, d.src);
         return;
       case 'extend':
-        if (!(await this.useStep(d))) return;
+        if (!(await this.useOneTime(d)) || !(await this.useStep(d))) return;
         this.log.info(`${d.src}: ${d.door}: OPEN SESAME (already open: close timer restarted)`);
         void this.executor.extend(d.door, d.src);
         return;
@@ -147,24 +192,29 @@ class Daemon {
     }
   }
 
-  /** A one-time open must use the door's current line; it is marked before the door opens. */
+  /**
+   * A one-time open (or extend) must use the door's current line, and opens
+   * only once that line is marked used in the file (found there by content).
+   * Line numbers are those of the file as last loaded, as the reader knows them.
+   */
   private async useOneTime(d: Decision): Promise<boolean> {
-    const door = this.config.doors.find((x) => x.name === d.door);
-    if (door?.oneTime == null) return d.oneTimeLine === undefined;
-    const current = door.oneTime.entries[0];
+    const ot = this.oneTime.get(d.door);
+    if (ot === undefined) return d.oneTimeLine === undefined;
+    const current = ot.entries[0];
     if (current === undefined || current.line !== d.oneTimeLine) {
       this.log.error(`${d.src}: ${d.door}: refused: one-time sequence line ${d.oneTimeLine} is not the door's current one`);
       return false;
     }
+    // Used either way: the reader has moved on, and the sequence was on the wire.
+    this.oneTime.set(d.door, { path: ot.path, entries: ot.entries.slice(1) });
     try {
-      await markOneTimeUsed(door.oneTime.path, current.line);
-      door.oneTime = readOneTimeSequences(door.oneTime.path);
-      door.sequence = door.oneTime.entries[0]?.sequence ?? [];
+      await markOneTimeUsed(ot.path, current.sequence);
+      return true;
     } catch (e) {
-      this.log.error(`${d.door}: cannot mark line ${current.line} of ${door.oneTime.path} used: ${(e as Error).message}`);
-      door.oneTime = { path: door.oneTime.path, entries: door.oneTime.entries.slice(1) };
+      this.log.error(`${d.src}: ${d.door}: cannot mark ${formatSequence(current.sequence)} (line ${current.line}) of ${ot.path} ` +
+        `used: ${(e as Error).message}; the door stays shut (fix the file, then send SIGHUP)`);
+      return false;
     }
-    return true;
   }
 
   /**
@@ -181,24 +231,36 @@ class Daemon {
       return false;
     }
     try {
-      await this.usedSteps.use(d.door, d.step!, timed.stepMs, now);
+      await this.usedSteps.use(d.door, d.step!);
+      return true;
     } catch (e) {
-      this.log.error(`${d.door}: cannot record time step ${d.step} used in ${this.usedSteps.path}: ${(e as Error).message} ` +
-        '(after a restart its sequence could open once more: check the state directory)');
+      this.log.error(`${d.src}: ${d.door}: cannot record time step ${d.step} used in ${this.usedSteps.path}: ` +
+        `${(e as Error).message}; the door stays shut (check the state directory: free space, permissions)`);
+      return false;
     }
-    return true;
   }
 
   reload(): void {
     this.log.info(`re-reading config file: ${this.config.path}`);
+    let next: Config;
     try {
-      const next = loadConfig(this.opts.config, this.opts.overrides);
-      this.config = { ...next, options: { ...next.options, sources: this.config.options.sources, stateDir: this.config.options.stateDir } };
+      next = loadConfig(this.opts.config, this.opts.overrides);
+      const untrusted = trustProblems(next, next.path);
+      if (untrusted.length > 0) throw new ConfigError(untrusted);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
       this.log.error(`the new config has errors; keeping the old one:\n${e.message}`);
       return;
     }
+    const old = this.config.options;
+    for (const k of RESTART_OPTIONS) {
+      if (JSON.stringify(next.options[k]) !== JSON.stringify(old[k])) {
+        this.log.warn(`${k} changed in the config: it takes effect at the next restart`);
+      }
+    }
+    const kept = Object.fromEntries(RESTART_OPTIONS.map((k) => [k, old[k]]));
+    this.config = { ...next, options: { ...next.options, ...kept } };
+    this.setOneTime(this.config);
     this.executor.replaceDoors(this.config.doors);
     this.send({ type: 'reload', config: this.config });
   }
@@ -207,6 +269,7 @@ class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     this.log.info('shutting down');
+    clearInterval(this.watchdog);
     this.reader?.kill('SIGTERM');
     await this.executor.closeAll(SHUTDOWN_MS);
     if (this.kmsgFd !== null) closeSync(this.kmsgFd);
@@ -216,6 +279,11 @@ class Daemon {
 export async function runDaemon(o: RunOptions): Promise<number> {
   let config: Config;
   let identity: Identity | null = null;
+  const inspecting = inspectorProblem();
+  if (inspecting !== null) {
+    process.stderr.write(`knocklog run: refusing to start: ${inspecting}\n`);
+    return 1;
+  }
   try {
     config = loadConfig(o.config, o.overrides);
     if (process.getuid?.() === 0) identity = readerIdentity(config.options.user);

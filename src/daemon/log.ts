@@ -17,12 +17,24 @@ export interface LogOptions {
   useSyslog: boolean;
 }
 
-/** A destination that receives pino's JSON lines and writes `format(record)` lines. */
+/** Control characters as `\xNN` (a newline as `\n`), so that a message is one line of a text log. */
+export function escapeControl(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * A destination that receives pino's JSON lines and writes `format(record)`
+ * lines: one record, one line (LogFile and syslog readers split at newlines).
+ */
 function textStream(format: (r: { time: number; level: number; msg: string }) => string, out: NodeJS.WritableStream): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
-        if (line !== '') out.write(format(JSON.parse(line)));
+        if (line === '') continue;
+        const r = JSON.parse(line) as { time: number; level: number; msg: string };
+        out.write(format({ ...r, msg: escapeControl(String(r.msg)) }));
       }
       done();
     },

@@ -21,11 +21,16 @@ export interface ReaderSetup {
   kmsgFd: number | null;
 }
 
+/** How often the reader says it is alive; the executor restarts one silent for READER_SILENT_MS. */
+export const HEARTBEAT_MS = 1000;
+export const READER_SILENT_MS = 5000;
+
 /** Reader -> executor. */
 export type ReaderMessage =
   /** In order; batched, since one IPC message per decision would cap a flood's throughput. */
   | { type: 'decisions'; decisions: Decision[] }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string };
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string }
+  | { type: 'alive' };
 
 /** Executor -> reader. */
 export type ExecutorMessage =

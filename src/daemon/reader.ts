@@ -2,13 +2,14 @@
 // privilege. It only ever sends decisions to the executor, which checks them.
 // Started by the executor with fork(); its IPC channel is its only output.
 
+import { inspectorProblem } from './no-inspector.js';
 import { Engine } from '../engine/index.js';
 import { liveClock } from '../clock.js';
 import { parseLine, type Format } from '../parse/index.js';
 import { openSource, type Source } from '../sources/index.js';
 import type { Config, Decision } from '../types.js';
 import { hostAddresses } from './local.js';
-import type { ExecutorMessage, ReaderMessage, ReaderSetup } from './protocol.js';
+import { HEARTBEAT_MS, type ExecutorMessage, type ReaderMessage, type ReaderSetup } from './protocol.js';
 
 const BATCH_MS = 2;
 
@@ -49,6 +50,8 @@ class Reader {
     this.config = setup.config;
     const o = setup.config.options;
     this.engine = new Engine(setup.config.doors, { isLocal: hostAddresses(), maxSources: o.maxSources, iface: o.interface });
+    // The executor restarts a reader it has not heard from (one stopped or stuck).
+    setInterval(() => send({ type: 'alive' }), HEARTBEAT_MS).unref();
     for (const d of setup.open) this.engine.restoreOpen(d.door, d.src, d.closeAt);
     for (const u of setup.used) this.engine.restoreUsed(u.door, u.steps);
     for (const spec of setup.sources) {
@@ -69,8 +72,10 @@ class Reader {
     log.info(text);
   }
 
+  /** Everything the reader uses from the config applies at once; sources need a restart (the executor says so). */
   reload(config: Config): void {
     this.config = config;
+    this.engine.reconfigure({ iface: config.options.interface, maxSources: config.options.maxSources });
     this.engine.replaceDoors(config.doors);
     this.schedule();
   }
@@ -141,6 +146,11 @@ class Reader {
 }
 
 let reader: Reader | null = null;
+const inspecting = inspectorProblem();
+if (inspecting !== null) {
+  log.error(`the log reader refuses to run: ${inspecting}`);
+  process.exit(1);
+}
 process.on('message', (m: ExecutorMessage) => {
   if (m.type === 'setup' && reader === null) reader = new Reader(m.setup);
   else if (m.type === 'reload') reader?.reload(m.config);

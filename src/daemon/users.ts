@@ -25,7 +25,8 @@ export function readerIdentity(user: string): Identity {
   const uid = ask('id', ['-u', user]);
   const gid = ask('id', ['-g', user]);
   if (uid === null || gid === null) {
-    throw new Error(`user "${user}" does not exist (create it, e.g. useradd --system --no-create-home knocklog, or set User in [options])`);
+    throw new Error(`the log reader's user "${user}" does not exist: create a user for knocklog alone ` +
+      '(useradd --system --no-create-home --shell /usr/sbin/nologin knocklog; README, Install), or set User in [options]');
   }
   const adm = ask('getent', ['group', 'adm'])?.split(':');
   if (adm !== undefined && adm[2] !== undefined) return { user, uid: Number(uid), gid: Number(adm[2]), group: 'adm' };

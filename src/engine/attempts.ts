@@ -25,7 +25,8 @@ export class AttemptTable {
   count = 0;
   evictions = 0;
 
-  constructor(private readonly maxSources: number) {}
+  /** Changed by a reload; a lower cap evicts at the next insert. */
+  constructor(public maxSources: number) {}
 
   get sources(): number {
     return this.fresh.size + this.advanced.size;

@@ -52,9 +52,15 @@ export class Engine {
   /** Some door found the current knock stale: it counts once, however many doors it concerns. */
   private staleKnock = false;
 
-  constructor(doors: readonly Door[], private readonly opts: EngineOptions) {
+  constructor(doors: readonly Door[], private opts: EngineOptions) {
     this.attempts = new AttemptTable(opts.maxSources);
     this.replaceDoors(doors);
+  }
+
+  /** A reload's Interface and MaxSources: they apply from the next knock. */
+  reconfigure(o: Pick<EngineOptions, 'iface' | 'maxSources'>): void {
+    this.opts = { ...this.opts, iface: o.iface, maxSources: o.maxSources };
+    this.attempts.maxSources = o.maxSources;
   }
 
   /**
@@ -264,19 +270,12 @@ export class Engine {
   private complete(d: DoorState, src: string, at: number, out: Decision[], step?: number): void {
     if (step !== undefined && !this.useStep(d, step, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
-    const k = openKey(d.name, src);
-    if (this.open.has(k)) {
-      const extend: Decision = { event: 'extend', at, door: d.name, src };
-      if (step !== undefined) extend.step = step;
-      out.push(extend);
-      this.setOpen(d.name, src, closeAt);
-      return;
-    }
-    const open: Decision = { event: 'open', at, door: d.name, src };
+    // A door open for this source already is extended; a one-time line is used up either way.
+    const decision: Decision = { event: this.open.has(openKey(d.name, src)) ? 'extend' : 'open', at, door: d.name, src };
     const line = d.oneTimeLine;
-    if (line !== undefined) open.oneTimeLine = line;
-    if (step !== undefined) open.step = step;
-    out.push(open);
+    if (line !== undefined) decision.oneTimeLine = line;
+    if (step !== undefined) decision.step = step;
+    out.push(decision);
     this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
     // The used sequence stops working at once, for every source.

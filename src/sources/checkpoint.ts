@@ -6,7 +6,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '../state/atomic.js';
 import type { Log } from '../log.js';
 
 /** `pos-<name>.json` with every character but [A-Za-z0-9._-] %-escaped: distinct names give distinct files. */

@@ -59,7 +59,7 @@ function messagesOf(output: string): string[] {
 
 /**
  * Starts `knocklog run` in the server namespace as root (its reader drops to
- * nobody) and waits until every source reads, so knocks sent from then on count.
+ * knocklog) and waits until every source reads, so knocks sent from then on count.
  */
 export async function startKnocklog(lab: Lab, o: KnocklogStart): Promise<KnocklogRun> {
   const name = o.name ?? 'knocklog';

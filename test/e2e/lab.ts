@@ -108,7 +108,7 @@ export class Lab {
   constructor() {
     installExitHandlers();
     live.add(this);
-    // knocklog run's unprivileged reader (nobody) reads the lab's logs in here.
+    // knocklog run's unprivileged reader (knocklog) reads the lab's logs in here.
     chmodSync(this.dir, 0o755);
   }
 

@@ -18,7 +18,7 @@ export async function startUlogd(lab: Lab): Promise<Ulogd> {
   const logemu = lab.path('ulogd-logemu.log');
   const json = lab.path('ulogd.json');
   const ownLog = lab.path('ulogd.log');
-  // Created readable before ulogd starts (it appends): knocklog's reader runs as nobody.
+  // Created readable before ulogd starts (it appends): knocklog's reader runs as knocklog.
   for (const f of [logemu, json]) writeFileSync(f, '', { mode: 0o644 });
   // Both stacks name the same input instance, log1: a second NFLOG instance
   // could not bind the group ("unable to bind to log group"), and ulogd would

@@ -52,7 +52,7 @@ export function knock(l: Lab, src: string, ports = [7000, 8000, 9000]): void {
  * the end of the file as it finds it, so earlier lines would not count.
  */
 export async function reading(l: Lab, d: DaemonProcess): Promise<void> {
-  await d.waitFor(/^starting up, listening on any interface; reading file:/);
+  await d.waitFor(/^starting up, listening on .*; reading file:/);
   for (let i = 1; ; i++) {
     appendFileSync(l.kern, `${live({ t: 0, src: `10.255.255.${i}`, dpt: 7000 })}\n`);
     try {

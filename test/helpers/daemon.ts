@@ -14,7 +14,7 @@ export interface LogRecord {
   msg: string;
 }
 
-/** A temp dir the unprivileged reader (nobody) can read: mkdtemp makes it 0700. */
+/** A temp dir the unprivileged reader (knocklog) can read: mkdtemp makes it 0700. */
 export function openTempDir(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), `knocklog-${name}-`));
   chmodSync(dir, 0o755);
@@ -40,8 +40,8 @@ export class DaemonProcess {
   stderr = '';
 
   /** `stdin`: give it a pipe as standard input (`child.stdin`), for `-s stdin`. */
-  constructor(args: string[], { stdin = false } = {}) {
-    this.child = spawn(process.execPath, [cli, 'run', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  constructor(args: string[], { stdin = false, env = process.env }: { stdin?: boolean; env?: NodeJS.ProcessEnv } = {}) {
+    this.child = spawn(process.execPath, [cli, 'run', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (carry + chunk).split('\n');
@@ -96,6 +96,11 @@ export class DaemonProcess {
 
   signal(sig: NodeJS.Signals): void {
     this.child.kill(sig);
+  }
+
+  /** The exit status once it exits by itself, or 'running' if it still runs after `ms`. */
+  exitWithin(ms: number): Promise<number | null | 'running'> {
+    return Promise.race([this.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
   }
 
   async stop(sig: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
