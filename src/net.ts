@@ -98,3 +98,11 @@ export function canonicalAddress(s: string): string | null {
 export function isIPv6(canonical: string): boolean {
   return canonical.includes(':');
 }
+
+/** The longest canonical address: eight groups of four hex digits (what %IP% may grow to). */
+export const MAX_ADDRESS_LENGTH = 39;
+
+/** `::ffff:a.b.c.d`: an IPv4 address written as IPv6 (canonical form). */
+export function isIPv4Mapped(canonical: string): boolean {
+  return canonical.startsWith('::ffff:') && canonical.includes('.');
+}
