@@ -17,7 +17,8 @@ function ev(src: string, dpt: number, o: Partial<KnockEvent> = {}): KnockEvent {
 }
 const kinds = (ds: Decision[]) => ds.map((d) => (d.stage === undefined ? d.event : `${d.event}${d.stage}`));
 
-const A = doorsOf('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\ncmd_timeout = 10\n');
+// With start and stop commands: only a door that has something to close is kept open.
+const A = doorsOf('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\ncmd_timeout = 10\nstart_command = a %IP%\nstop_command = d %IP%\n');
 
 test('the engine decides deadlines itself: nextDeadline, eager timeout, close', () => {
   const e = new Engine(A, opts());
@@ -145,3 +146,20 @@ test('property: the whole sequence, alone and in time, always opens (or extends)
     assert.ok(out.some((d) => d.door === 'A' && d.src === src && (d.event === 'open' || d.event === 'extend')), JSON.stringify(out));
   }), { numRuns: 1000 });
 });
+
+test('a door without a stop command for the source\'s family is never kept open: each completion opens (knockd\'s openSSH/closeSSH)', () => {
+  const doors = doorsOf('[O]\nsequence = 7000,8000\nstart_command = a %IP%\nstop_command_6 = d %IP%\n'
+    + '[S]\nsequence = 6000,5000\nstop_command = d %IP%\n');
+  const e = new Engine(doors, opts());
+  const twice = (src: string, ports: [number, number], door: string): string[] => [0, 1000].flatMap((t) => {
+    e.knock(ev(src, ports[0]), t);
+    return e.knock(ev(src, ports[1]), t + 100).filter((d) => d.door === door).map((d) => d.event);
+  });
+  assert.deepEqual(twice('10.0.0.2', [7000, 8000], 'O'), ['stage', 'open', 'stage', 'open'], 'IPv4: no stop_command');
+  assert.deepEqual(twice('fd00::2', [7000, 8000], 'O'), ['stage', 'open', 'stage', 'extend'], 'IPv6: stop_command_6');
+  // knockd runs a stop command only after a start command: without one there is nothing to close either.
+  assert.deepEqual(twice('10.0.0.2', [6000, 5000], 'S'), ['stage', 'open', 'stage', 'open']);
+  assert.deepEqual(e.openDoors().map((o) => `${o.door} ${o.src}`), ['O fd00::2']);
+  assert.deepEqual(kinds(e.tick(60_000)), ['close']);
+});
+

@@ -119,7 +119,8 @@ test('row 11: one_time_sequences: each line opens once, the third success disabl
     ...seq(C, [7100, 7200], 0), ...seq(C, [7100, 7200], 2), ...seq(C, [7300, 7400], 4), ...seq(C, [7500, 7600], 6),
   ], [], { seqs });
   assert.equal(status, 0);
-  assert.deepEqual(out.filter((o) => o.event !== 'stage').map((o) => o.event), ['open', 'close', 'open', 'close', 'open', 'disable', 'close']);
+  // No stop_command: nothing to close, so no close event.
+  assert.deepEqual(out.filter((o) => o.event !== 'stage').map((o) => o.event), ['open', 'open', 'open', 'disable']);
 });
 
 test('a retransmitted SYN (same source port) does not break the sequence (knockd issues #72, #90, #92)', () => {
@@ -162,3 +163,14 @@ test('a log mixing syslog-stamped and dmesg lines keeps absolute times once the 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("knockd's stock config: open, close, open again within 10 s runs all three commands", () => {
+  const conf = readFileSync(fileURLToPath(new URL('../../test/fixtures/config/seed-openssh.conf', import.meta.url)), 'utf8');
+  const { out, status } = replay(conf, [...seq(C, [7000, 8000, 9000]), ...seq(C, [9000, 8000, 7000], 2), ...seq(C, [7000, 8000, 9000], 4)]);
+  assert.equal(status, 0);
+  // (The last 9000 also starts closeSSH, which times out: not shown.)
+  assert.deepEqual(out.filter((o) => ['open', 'extend', 'close'].includes(o.event)).map((o) => [o.event, o.door, o.time]), [
+    ['open', 'openSSH', knockTime(0.2)], ['open', 'closeSSH', knockTime(2.2)], ['open', 'openSSH', knockTime(4.2)],
+  ]);
+});
+

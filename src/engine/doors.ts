@@ -1,5 +1,6 @@
 // Which knocks a door sees: knockd's capture filter, per door (knockd-semantics §2).
 
+import { isIPv6 } from '../net.js';
 import { deriveSequence } from '../totp/index.js';
 import type { Door, KnockEvent, Proto, SequenceStep, TcpFlagName, TcpFlagWord } from '../types.js';
 
@@ -25,6 +26,19 @@ export class DoorState {
   constructor(readonly door: Door) {
     this.sequence = door.sequence;
     this.keys = this.sequence.map((s) => stepKey(s.proto, s.port));
+  }
+
+  /**
+   * Whether an open for `src` leaves something to close: knockd runs a stop
+   * command only after a start command, so both must be set for the family.
+   * A door without one keeps no open state: each completion opens again, as
+   * in knockd (its sample config opens with one door and closes with another).
+   */
+  closes(src: string): boolean {
+    const v6 = isIPv6(src);
+    const start = v6 ? this.door.startCommand6 : this.door.startCommand;
+    const stop = v6 ? this.door.stopCommand6 : this.door.stopCommand;
+    return start !== null && start !== '' && stop !== null && stop !== '';
   }
 
   get name(): string {

@@ -265,7 +265,8 @@ export class Engine {
     if (step !== undefined && !this.useStep(d, step, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
     const k = openKey(d.name, src);
-    if (this.open.has(k)) {
+    const closes = d.closes(src);
+    if (closes && this.open.has(k)) {
       const extend: Decision = { event: 'extend', at, door: d.name, src };
       if (step !== undefined) extend.step = step;
       out.push(extend);
@@ -277,7 +278,7 @@ export class Engine {
     if (line !== undefined) open.oneTimeLine = line;
     if (step !== undefined) open.step = step;
     out.push(open);
-    this.setOpen(d.name, src, closeAt);
+    if (closes) this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
     // The used sequence stops working at once, for every source.
     for (const [s, a] of this.attempts.all()) if (a.door === d) this.attempts.remove(s, a);
