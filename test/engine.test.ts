@@ -163,3 +163,21 @@ test('a door without a stop command for the source\'s family is never kept open:
   assert.deepEqual(kinds(e.tick(60_000)), ['close']);
 });
 
+test('martian sources never knock; loopback only on a door whose Target is loopback (audit L9)', () => {
+  const doors = doorsOf('[A]\nsequence = 7000,8000\n[L]\nsequence = 7100,8100\ntarget = 127.0.0.1\n'
+    + '[L6]\nsequence = 7200,8200\ntarget = ::1\n');
+  const e = new Engine(doors, opts());
+  const martians = ['0.0.0.0', '0.1.2.3', '255.255.255.255', '224.0.0.1', '239.1.2.3', '127.0.0.1', '::', 'ff02::1', '::1',
+    '::ffff:10.0.0.2'];
+  for (const src of martians) {
+    for (const [a, b] of [[7000, 8000], [7100, 8100], [7200, 8200]] as const) {
+      const dst = src.includes(':') ? 'fd00::1' : '10.0.0.1';
+      assert.deepEqual([...e.knock(ev(src, a, { dst }), 0), ...e.knock(ev(src, b, { dst }), 100)], [], `${src} ${a}`);
+    }
+  }
+  assert.deepEqual(e.stats().attempts, 0);
+  e.knock(ev('127.0.0.5', 7100, { dst: '127.0.0.1' }), 0);
+  assert.deepEqual(kinds(e.knock(ev('127.0.0.5', 8100, { dst: '127.0.0.1' }), 100)), ['stage2', 'open']);
+  e.knock(ev('::1', 7200, { dst: '::1' }), 0);
+  assert.deepEqual(kinds(e.knock(ev('::1', 8200, { dst: '::1' }), 100)), ['stage2', 'open']);
+});

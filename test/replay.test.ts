@@ -174,3 +174,10 @@ test("knockd's stock config: open, close, open again within 10 s runs all three 
   ]);
 });
 
+test('martian sources open nothing (audit L9)', () => {
+  // ::ffff:a4d:9 is ::ffff:10.77.0.9 (the helper writes IPv6 in full from hex groups).
+  const martians = ['0.0.0.0', '255.255.255.255', '224.0.0.1', '127.0.0.1', '::', 'ff02::1', '::ffff:a4d:9'];
+  const { out, status } = replay(A, [...martians.flatMap((m, i) => seq(m, [7000, 8000, 9000], i)), ...seq(C, [7000, 8000, 9000], 9)]);
+  assert.equal(status, 0);
+  assert.deepEqual(out.map((o) => `${o.event} ${o.src}`), ['stage', 'stage', 'stage', 'open', 'close'].map((e) => `${e} ${C}`));
+});

@@ -1,6 +1,6 @@
 // Which knocks a door sees: knockd's capture filter, per door (knockd-semantics §2).
 
-import { isIPv6 } from '../net.js';
+import { isIPv6, isLoopback } from '../net.js';
 import { deriveSequence } from '../totp/index.js';
 import type { Door, KnockEvent, Proto, SequenceStep, TcpFlagName, TcpFlagWord } from '../types.js';
 
@@ -23,9 +23,12 @@ export class DoorState {
   /** A time-based door's keys of recent time steps, each derived once (a flood must not cost an HMAC a packet). */
   private readonly stepKeys = new Map<number, readonly number[]>();
 
+  private readonly loopbackTarget: boolean;
+
   constructor(readonly door: Door) {
     this.sequence = door.sequence;
     this.keys = this.sequence.map((s) => stepKey(s.proto, s.port));
+    this.loopbackTarget = door.target !== null && isLoopback(door.target);
   }
 
   /**
@@ -79,9 +82,13 @@ export class DoorState {
     return next !== undefined;
   }
 
-  /** The packet is addressed to this door: to its Target (or a local address), with flags its TCPFlags allow. */
+  /**
+   * The packet is addressed to this door: to its Target (or a local address), with flags its TCPFlags allow,
+   * and from a loopback source only if the Target is loopback too.
+   */
   addressed(ev: KnockEvent, isLocal: (addr: string) => boolean): boolean {
     if (this.door.target !== null ? ev.dst !== this.door.target : !isLocal(ev.dst)) return false;
+    if (isLoopback(ev.src) && !this.loopbackTarget) return false;
     if (ev.proto !== 'tcp') return true;
     for (const rule of this.door.tcpFlags) {
       if (ev.flags.includes(FLAG_WORD[rule.flag]) === rule.negated) return false;

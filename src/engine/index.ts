@@ -6,6 +6,7 @@ import type { Decision, Door, KnockEvent } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
 import { type Attempt, AttemptTable } from './attempts.js';
 import { MinHeap } from './heap.js';
+import { sourceRefusal } from '../net.js';
 import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
 
 export { DoorState } from './doors.js';
@@ -66,6 +67,8 @@ export class Engine {
   knock(ev: KnockEvent, at: number, arrivedAt: number = at): Decision[] {
     const out = this.tick(at);
     if (this.opts.iface !== null && ev.in !== this.opts.iface) return out;
+    // A martian source is forged or garbled (the kernel drops such packets); loopback is left to each door.
+    if (sourceRefusal(ev.src, true) !== null) return out;
     const key = stepKey(ev.proto, ev.dpt);
     if (!this.visible(ev, key)) return out;
 
