@@ -181,3 +181,23 @@ test('martian sources open nothing (audit L9)', () => {
   assert.equal(status, 0);
   assert.deepEqual(out.map((o) => `${o.event} ${o.src}`), ['stage', 'stage', 'stage', 'open', 'close'].map((e) => `${e} ${C}`));
 });
+
+test('a knock stamped before 1970 with a time-based door configured is skipped, and the rest of the log replayed (audit L8)', () => {
+  const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+  const conf = `${A}[T]\nsequence_secret = ${secret}\nsequence_ports = 20000-29999\nstart_command = true\n`;
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-replay-'));
+  try {
+    writeFileSync(join(dir, 'knockd.conf'), conf);
+    // The audit's line: an ISO stamp in 1969, no [uptime]; then a client's sequence.
+    const old = kernLine({ t: 0, src: '10.77.0.9', dpt: 25000 }).replace(/^\S+ vm kernel: \[[ \d.]+\] /, '1969-12-31T23:59:00Z vm kernel: ');
+    const lines = [old, ...seq(C, [7000, 8000, 9000]).map((k) => kernLine(k))];
+    writeFileSync(join(dir, 'kern.log'), `${lines.join('\n')}\n`);
+    const r = spawnSync(process.execPath, [cli, 'replay', '-c', join(dir, 'knockd.conf'), join(dir, 'kern.log')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^knocklog replay: 4 lines, 4 knock records/);
+    const out = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Out);
+    assert.deepEqual(events(out, 'open'), [`A ${C}`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

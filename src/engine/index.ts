@@ -126,7 +126,8 @@ export class Engine {
       if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
       const now = timeStep(at, d.door.timed!.stepMs);
       let staged = false;
-      for (let step = now - STEP_SKEW; step <= now + STEP_SKEW; step++) {
+      // Time steps count from the epoch: a knock stamped before 1970 (a broken clock) has no sequence.
+      for (let step = Math.max(0, now - STEP_SKEW); step <= now + STEP_SKEW; step++) {
         const keys = d.keysAt(step);
         if (keys[0] !== key || this.isUsed(d, step)) continue;
         if (!staged) out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
