@@ -161,6 +161,11 @@ test('a door without a stop command for the source\'s family is never kept open:
   assert.deepEqual(twice('10.0.0.2', [6000, 5000], 'S'), ['stage', 'open', 'stage', 'open']);
   assert.deepEqual(e.openDoors().map((o) => `${o.door} ${o.src}`), ['O fd00::2']);
   assert.deepEqual(kinds(e.tick(60_000)), ['close']);
+  // Nor is such a door restored as open from the daemon's state (a record from before this rule).
+  e.restoreOpen('O', '10.0.0.2', 90_000);
+  assert.deepEqual(e.openDoors(), []);
+  e.knock(ev('10.0.0.2', 7000), 61_000);
+  assert.deepEqual(kinds(e.knock(ev('10.0.0.2', 8000), 61_100)), ['stage2', 'open']);
 });
 
 test('martian sources never knock; loopback only on a door whose Target is loopback (audit L9)', () => {

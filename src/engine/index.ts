@@ -202,6 +202,8 @@ export class Engine {
    * restart): a re-knock extends it instead of opening it again.
    */
   restoreOpen(door: string, src: string, closeAt: number): void {
+    // A door of this config that closes nothing for src keeps no open state (see DoorState.closes).
+    if (this.doors.find((d) => d.name === door)?.closes(src) === false) return;
     this.setOpen(door, src, closeAt);
   }
 
