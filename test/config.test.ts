@@ -140,11 +140,15 @@ test('times out of bounds: seq_timeout from 1 s to 1 h, sequence_step from 1 s (
     ['k.conf:3: Seq_Timeout 0.999 is less than 1 second (use a number of seconds from 1 to 3600)']);
   assert.deepEqual(errs('seq_timeout = 3600.5'),
     ['k.conf:3: Seq_Timeout 3600.5 is more than 3600 seconds (use a number of seconds from 1 to 3600)']);
-  const timed = (step: string) => errorsOf(`[t]\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nsequence_ports = 20000-29999\nsequence_step = ${step}\n`);
-  assert.deepEqual(timed('0.5'), ['k.conf:4: Sequence_Step 0.5 is less than 1 second (use a number of seconds from 1 to 2147483)']);
+  const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+  const timed = (step: string) =>
+    errorsOf(`[t]\nsequence_secret = ${secret}\nsequence_ports = 20000-29999\nsequence_step = ${step}\n`);
+  assert.deepEqual(timed('0.5'),
+    ['k.conf:4: Sequence_Step 0.5 is less than 1 second (use a number of seconds from 1 to 2147483)']);
   // knockd's own examples: whole seconds from 5 to 30.
   for (const v of ['1', '5', '15', '25', '30', '60']) {
-    assert.equal(parseConfig(door(`sequence = 1\nseq_timeout = ${v}`), 'k.conf').doors[0]?.seqTimeoutMs, Number(v) * 1000);
+    const d = parseConfig(door(`sequence = 1\nseq_timeout = ${v}`), 'k.conf').doors[0];
+    assert.equal(d?.seqTimeoutMs, Number(v) * 1000);
   }
 });
 
@@ -177,7 +181,8 @@ test('relative paths are relative to the config file', () => {
 });
 
 const IFACE_HINT = 'use a name such as eth0 as the log shows it after IN= (at most 15 bytes, no blanks, "/" or "=")';
-const ROOT_USER = (u: string) => `k.conf:2: User "${u}" is root (the reader parses untrusted log lines and must not run as root: `
+const ROOT_USER = (u: string) => `k.conf:2: User "${u}" is root `
+  + '(the reader parses untrusted log lines and must not run as root: '
   + 'use an unprivileged user such as nobody, or create one: useradd --system --no-create-home knocklog)';
 
 // Each malformed case: the config text and every error it must produce, exactly.
@@ -272,7 +277,8 @@ const MALFORMED: [string, string, string[]][] = [
     [`k.conf:2: Interface "a-very-long-interface-name" is not an interface name (${IFACE_HINT})`]],
   ['Interface longer than 15 bytes', '[options]\ninterface = éééééééé\n',
     [`k.conf:2: Interface "éééééééé" is not an interface name (${IFACE_HINT})`]],
-  ['Interface with "="', '[options]\ninterface = eth0=\n', [`k.conf:2: Interface "eth0=" is not an interface name (${IFACE_HINT})`]],
+  ['Interface with "="', '[options]\ninterface = eth0=\n',
+    [`k.conf:2: Interface "eth0=" is not an interface name (${IFACE_HINT})`]],
   ['empty Interface', '[options]\ninterface =\n',
     ['k.conf:2: Interface is empty (give a name such as eth0, or remove the line to count knocks on any interface)']],
   ['Interface in quotes', '[options]\ninterface = ""\n',
@@ -406,7 +412,8 @@ test('loadConfig: an unreadable config file is a ConfigError; overrides win and 
   });
   assert.throws(() => loadConfig(fx('full.conf'), { prefix: '   ', user: '0' }), (e: unknown) => {
     assert.deepEqual((e as ConfigError).errors, [
-      'command line: prefix "   " is blank or has a control character (give the log prefix of the firewall rule, e.g. KNOCK)',
+      'command line: prefix "   " is blank or has a control character '
+        + '(give the log prefix of the firewall rule, e.g. KNOCK)',
       `command line: ${ROOT_USER('0').slice('k.conf:2: '.length)}`,
     ]);
     return true;
@@ -498,5 +505,6 @@ test('knocklog check refuses the audit\'s configs (L6, M2) and an empty Interfac
   assert.equal(r.status, 1);
   assert.equal(r.stdout, '');
   const where = r.stderr.trimEnd().split('\n').map((l) => /^(.*?:\d+): /.exec(l)?.[1] ?? l);
-  assert.deepEqual(where, [2, 3, 4, 7, 8, 10, 11].map((n) => `${conf}:${n}`).concat([`knocklog check: 7 errors in ${conf}`]));
+  const lines = [2, 3, 4, 7, 8, 10, 11].map((n) => `${conf}:${n}`);
+  assert.deepEqual(where, [...lines, `knocklog check: 7 errors in ${conf}`]);
 });

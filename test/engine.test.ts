@@ -18,7 +18,8 @@ function ev(src: string, dpt: number, o: Partial<KnockEvent> = {}): KnockEvent {
 const kinds = (ds: Decision[]) => ds.map((d) => (d.stage === undefined ? d.event : `${d.event}${d.stage}`));
 
 // With start and stop commands: only a door that has something to close is kept open.
-const A = doorsOf('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\ncmd_timeout = 10\nstart_command = a %IP%\nstop_command = d %IP%\n');
+const A = doorsOf('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\ncmd_timeout = 10\n'
+  + 'start_command = a %IP%\nstop_command = d %IP%\n');
 
 test('the engine decides deadlines itself: nextDeadline, eager timeout, close', () => {
   const e = new Engine(A, opts());
@@ -147,7 +148,7 @@ test('property: the whole sequence, alone and in time, always opens (or extends)
   }), { numRuns: 1000 });
 });
 
-test('a door without a stop command for the source\'s family is never kept open: each completion opens (knockd\'s openSSH/closeSSH)', () => {
+test('a door without a stop command for the source\'s family is never kept open: each completion opens', () => {
   const doors = doorsOf('[O]\nsequence = 7000,8000\nstart_command = a %IP%\nstop_command_6 = d %IP%\n'
     + '[S]\nsequence = 6000,5000\nstop_command = d %IP%\n');
   const e = new Engine(doors, opts());
@@ -172,8 +173,8 @@ test('martian sources never knock; loopback only on a door whose Target is loopb
   const doors = doorsOf('[A]\nsequence = 7000,8000\n[L]\nsequence = 7100,8100\ntarget = 127.0.0.1\n'
     + '[L6]\nsequence = 7200,8200\ntarget = ::1\n');
   const e = new Engine(doors, opts());
-  const martians = ['0.0.0.0', '0.1.2.3', '255.255.255.255', '224.0.0.1', '239.1.2.3', '127.0.0.1', '::', 'ff02::1', '::1',
-    '::ffff:10.0.0.2'];
+  const martians = ['0.0.0.0', '0.1.2.3', '255.255.255.255', '224.0.0.1', '239.1.2.3', '127.0.0.1', '::', 'ff02::1',
+    '::1', '::ffff:10.0.0.2'];
   for (const src of martians) {
     for (const [a, b] of [[7000, 8000], [7100, 8100], [7200, 8200]] as const) {
       const dst = src.includes(':') ? 'fd00::1' : '10.0.0.1';

@@ -28,9 +28,12 @@ async function closedEarly(args: string[]): Promise<{ status: number | null; std
 const dir = mkdtempSync(join(tmpdir(), 'knocklog-epipe-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const conf = join(dir, 'big.conf');
-writeFileSync(conf, Array.from({ length: 3000 }, (_, i) => `[door${i}]\nsequence = ${1000 + i},${5000 + i}\n`).join(''));
+const doors = Array.from({ length: 3000 }, (_, i) => `[door${i}]\nsequence = ${1000 + i},${5000 + i}\n`);
+writeFileSync(conf, doors.join(''));
 const log = join(dir, 'kern.log');
-writeFileSync(log, Array.from({ length: 20000 }, (_, i) => `${kernLine({ t: i / 100, src: '10.77.0.2', dpt: 1000 + (i % 3000) })}\n`).join(''));
+const knocks = Array.from({ length: 20000 }, (_, i) =>
+  kernLine({ t: i / 100, src: '10.77.0.2', dpt: 1000 + i % 3000 }));
+writeFileSync(log, `${knocks.join('\n')}\n`);
 
 for (const args of [['check', '-c', conf], ['parse', log], ['replay', '-c', conf, log]]) {
   test(`${args[0]} exits 0 without a word when its stdout is closed early`, async () => {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { parseLine } from '../src/parse/index.js';
 import { rfc3339, yearlessLocal } from '../src/parse/time.js';
 
-const RECORD = 'KNOCK IN=eth0 OUT= MAC= SRC=10.0.0.2 DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=40000 '
-  + 'DPT=7000 WINDOW=64240 RES=0x00 SYN URGP=0 ';
+const RECORD = 'KNOCK IN=eth0 OUT= MAC= SRC=10.0.0.2 DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF '
+  + 'PROTO=TCP SPT=40000 DPT=7000 WINDOW=64240 RES=0x00 SYN URGP=0 ';
 
 function timeOf(line: string, now: Date): string | null {
   const r = parseLine(line, { prefix: 'KNOCK', format: 'kernel', now });

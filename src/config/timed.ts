@@ -250,7 +250,8 @@ export function timedFromSettings(s: TimedSettings, io: ConfigIO): Checked<Timed
   };
   const secretHex = take('--secret-file', readSecretFile(s.secretFile, io), '');
   const length = s.length === undefined ? DEFAULT_TIMED_LENGTH : take('--length', parseSequenceLength(s.length), 0);
-  const stepMs = s.step === undefined ? DEFAULT_TIMED_STEP_MS : take('--step', parseSeconds(s.step, 'the step', STEP_RANGE), 0);
+  const stepMs = s.step === undefined
+    ? DEFAULT_TIMED_STEP_MS : take('--step', parseSeconds(s.step, 'the step', STEP_RANGE), 0);
   const range = take('--ports', parsePortRange(s.ports), null);
   const exclude = s.exclude === undefined ? [] : take('--exclude', parsePortList(s.exclude), []);
   if (errors.length > 0 || range === null) return { ok: false, errors };

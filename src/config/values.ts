@@ -187,7 +187,8 @@ const ANY_IFACE = 'remove the line to count knocks on any interface';
 export function parseInterface(text: string): Checked<string> {
   if (text === '') return invalid('Interface is empty', `give a name such as eth0, or ${ANY_IFACE}`);
   if (/^".*"$/.test(text)) {
-    return invalid(`Interface ${text} is in quotes`, `knockd.conf takes the name without them, e.g. Interface = eth0; ${ANY_IFACE}`);
+    return invalid(`Interface ${text} is in quotes`,
+      `knockd.conf takes the name without them, e.g. Interface = eth0; ${ANY_IFACE}`);
   }
   if (!isInterfaceName(text) || Buffer.byteLength(text) > 15) {
     return invalid(`Interface "${text}" is not an interface name`, IFACE_HINT);

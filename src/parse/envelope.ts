@@ -88,7 +88,7 @@ function bsd(line: string, now: Date, family: Family): Envelope | string | null 
   if (m === null) return null;
   const stamp = m[0];
   const time = () => {
-    // Lines come in runs with the same stamp: convert each stamp once (per `now`, on which the year and DST hour depend).
+    // Lines come in runs with the same stamp: convert each stamp once (per `now`: the year and DST hour depend on it).
     if (stamp === lastBsdStamp && now.getTime() === lastBsdNow) return lastBsdTime;
     const [, mon, d, h, mi, s, frac = ''] = m;
     const t = yearlessLocal(monthIndex(mon!), Number(d), Number(h), Number(mi), Number(s), frac, now);
