@@ -107,7 +107,7 @@ function optionDirective(d: Directive, value: string, path: string, options: Opt
       break;
     }
     case 'Interface': {
-      // knockd refuses to start on an empty or quoted name (pcap finds no such device).
+      // Empty or quoted is an error, not "any interface": knockd refuses to start on those.
       const v = at(parseInterface(value));
       if (v !== undefined) options.interface = v;
       break;
