@@ -16,6 +16,18 @@ const program = new Command()
   .version('0.1.0')
   .showHelpAfterError();
 
+// A reader that stops early (`knocklog check | head -1`) closes the pipe: end
+// quietly, as any filter does. Not for the daemon, whose exit must stay visible.
+program.hook('preAction', (_, command) => {
+  if (command.name() === 'run') return;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
+});
+
 // Subcommands (one line each, keep sorted):
 registerCheck(program);
 registerKnock(program);

@@ -98,3 +98,37 @@ export function canonicalAddress(s: string): string | null {
 export function isIPv6(canonical: string): boolean {
   return canonical.includes(':');
 }
+
+/** The longest canonical address: eight groups of four hex digits (what %IP% may grow to). */
+export const MAX_ADDRESS_LENGTH = 39;
+
+/** `::ffff:a.b.c.d`: an IPv4 address written as IPv6 (canonical form). */
+export function isIPv4Mapped(canonical: string): boolean {
+  return canonical.startsWith('::ffff:') && canonical.includes('.');
+}
+
+export function isLoopback(canonical: string): boolean {
+  return canonical === '::1' || canonical.startsWith('127.');
+}
+
+/**
+ * Why a canonical address can be no knocker (nor %IP%), or null when it can be
+ * one. The kernel drops packets from such sources before the firewall sees
+ * them (Linux's martian sources; an IPv6 packet from a v4-mapped source), so
+ * a record carrying one is forged or garbled. Loopback is a real source only
+ * for a door whose Target is itself a loopback address (`loopbackOk`).
+ */
+export function sourceRefusal(canonical: string, loopbackOk: boolean): string | null {
+  if (isIPv6(canonical)) {
+    if (canonical === '::') return 'the unspecified address';
+    if (/^ff[0-9a-f]{2}:/.test(canonical)) return 'a multicast address (ff00::/8)';
+    if (isIPv4Mapped(canonical)) return 'an IPv4-mapped address (::ffff:0:0/96), which no IPv6 packet carries';
+  } else {
+    const first = Number(canonical.slice(0, canonical.indexOf('.')));
+    if (first === 0) return 'an address of "this network" (0.0.0.0/8)';
+    if (first >= 224 && first <= 239) return 'a multicast address (224.0.0.0/4)';
+    if (canonical === '255.255.255.255') return 'the broadcast address';
+  }
+  if (!loopbackOk && isLoopback(canonical)) return "a loopback address, and the door's Target is not one";
+  return null;
+}

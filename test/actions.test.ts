@@ -6,9 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { canonicalAddress } from '../src/net.js';
+import { canonicalAddress, sourceRefusal } from '../src/net.js';
 import type { Door } from '../src/types.js';
-import { expandCommand, runCommand } from '../src/actions/command.js';
+import { checkAddress, expandCommand, runCommand } from '../src/actions/command.js';
 import { Executor, type ExecutorOptions } from '../src/actions/executor.js';
 import type { Log } from '../src/log.js';
 import { loadState, saveState, STATE_FILE } from '../src/actions/state.js';
@@ -104,7 +104,7 @@ test('expandCommand replaces every %IP% and leaves other %...% alone', () => {
     'iptables -I INPUT -s 10.0.0.2 -j ACCEPT; logger 10.0.0.2 %DOOR%',
   );
   assert.equal(expandCommand('ip6tables -s %IP%', 'fd31::2'), 'ip6tables -s fd31::2');
-  assert.equal(expandCommand('no placeholder', '::ffff:1.2.3.4'), 'no placeholder');
+  assert.equal(expandCommand('no placeholder', '1.2.3.4'), 'no placeholder');
 });
 
 test('expandCommand rejects anything but a canonical address', () => {
@@ -113,16 +113,30 @@ test('expandCommand rejects anything but a canonical address', () => {
     '$(id)', '`id`', ' 1.2.3.4', '1.2.3.4\n', 'FD31::2', '1.2.3.4 && touch x',
   ];
   for (const b of bad) assert.throws(() => expandCommand('echo %IP%', b), /not a canonical IPv4 or IPv6 address/, b);
-  // Any string at all: either it is its own canonical form, or it never reaches the shell.
+  // Any string at all: either it is its own canonical form and may be a source, or it never reaches the shell.
   fc.assert(
     fc.property(fc.oneof(fc.string(), fc.ipV4(), fc.ipV6()), (s) => {
-      if (canonicalAddress(s) === s) {
+      if (canonicalAddress(s) === s && sourceRefusal(s, true) === null) {
         assert.match(expandCommand('%IP%', s), /^[0-9a-f.:]+$/);
       } else {
         assert.throws(() => expandCommand('%IP%', s));
       }
     }),
   );
+});
+
+test('checkAddress refuses martian sources; loopback only for a loopback Target (audit L9)', () => {
+  for (const a of ['0.0.0.0', '255.255.255.255', '224.0.0.1', '::', 'ff02::1', '::ffff:10.0.0.2']) {
+    assert.throws(() => checkAddress(a), /refusing to put .* into a command: it is /, a);
+    assert.throws(() => checkAddress(a, '127.0.0.1'), /refusing/, a);
+    assert.throws(() => expandCommand('echo %IP%', a), /refusing/, a);
+  }
+  for (const a of ['127.0.0.1', '::1']) {
+    assert.throws(() => checkAddress(a, null), /loopback/, a);
+    assert.throws(() => checkAddress(a, '10.0.0.1'), /loopback/, a);
+    checkAddress(a, a === '::1' ? '::1' : '127.0.0.1');
+  }
+  checkAddress('10.0.0.2', null);
 });
 
 test('runCommand reports status and output, and never throws for a failing command', async () => {

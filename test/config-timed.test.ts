@@ -52,7 +52,7 @@ test('time-based settings that cannot work are errors at their file:line', () =>
     [door(`sequence_secret = ${SECRET}\nsequence_ports = 20000-20001`),
       ['k.conf:3: Sequence_Ports 20000-20001 has 2 usable ports, fewer than Sequence_Length 3 (use a wider range (thousands of ports make a sequence hard to guess))']],
     [door(`sequence_secret = ${SECRET}\nsequence_ports = 20000-29999\nsequence_step = 0`),
-      ['k.conf:4: Sequence_Step is 0 (use a number of seconds greater than 0)']],
+      ['k.conf:4: Sequence_Step 0 is less than 1 second (use a number of seconds from 1 to 2147483)']],
     [door(`sequence_secret = ${SECRET}\nsequence_ports = 20000-29999\nsequence_length = 33`),
       ['k.conf:4: Sequence_Length "33" is not a number from 1 to 32 (use e.g. 3 or 4)']],
     [door(`sequence_secret = ${SECRET}\nsequence_ports = 29999-20000`),

@@ -126,9 +126,43 @@ test('Start_Command_6/Stop_Command_6 fall back to the IPv4 commands; an explicit
 test('times: non-negative decimals in seconds, stored in ms', () => {
   const d = (body: string) => parseConfig(door(`sequence = 1\n${body}`), 'k.conf').doors[0];
   assert.equal(d('seq_timeout = 2.5')?.seqTimeoutMs, 2500);
-  assert.equal(d('timeout = 0.001')?.seqTimeoutMs, 1);
+  assert.equal(d('timeout = 1')?.seqTimeoutMs, 1000);
+  assert.equal(d('seq_timeout = 3600')?.seqTimeoutMs, 3_600_000);
   assert.equal(d('cmd_timeout = 0')?.cmdTimeoutMs, 0);
   assert.equal(d('cmd_timeout = 3600')?.cmdTimeoutMs, 3_600_000);
+});
+
+test('times out of bounds: seq_timeout from 1 s to 1 h, sequence_step from 1 s (knockd-sized values pass)', () => {
+  const errs = (body: string) => errorsOf(door(`sequence = 1\n${body}`));
+  assert.deepEqual(errs('seq_timeout = 0.001'),
+    ['k.conf:3: Seq_Timeout 0.001 is less than 1 second (use a number of seconds from 1 to 3600)']);
+  assert.deepEqual(errs('timeout = 0.999'),
+    ['k.conf:3: Seq_Timeout 0.999 is less than 1 second (use a number of seconds from 1 to 3600)']);
+  assert.deepEqual(errs('seq_timeout = 3600.5'),
+    ['k.conf:3: Seq_Timeout 3600.5 is more than 3600 seconds (use a number of seconds from 1 to 3600)']);
+  const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+  const timed = (step: string) =>
+    errorsOf(`[t]\nsequence_secret = ${secret}\nsequence_ports = 20000-29999\nsequence_step = ${step}\n`);
+  assert.deepEqual(timed('0.5'),
+    ['k.conf:4: Sequence_Step 0.5 is less than 1 second (use a number of seconds from 1 to 2147483)']);
+  // knockd's own examples: whole seconds from 5 to 30.
+  for (const v of ['1', '5', '15', '25', '30', '60']) {
+    const d = parseConfig(door(`sequence = 1\nseq_timeout = ${v}`), 'k.conf').doors[0];
+    assert.equal(d?.seqTimeoutMs, Number(v) * 1000);
+  }
+});
+
+test('commands: a NUL byte, or more than the kernel takes in one argument after %IP% became an IPv6 address', () => {
+  assert.deepEqual(errorsOf(door('sequence = 1\nstart_command = echo a\0b')),
+    ['k.conf:3: Start_Command contains a NUL byte, which no command can carry (remove it)']);
+  // /bin/sh -c CMD: one argument, at most MAX_ARG_STRLEN (131072) bytes with its NUL, else exec fails with E2BIG.
+  const max = 131071;
+  const fits = 'x'.repeat(max - 2 * 39) + '%IP%%IP%';
+  assert.equal(parseConfig(door(`sequence = 1\nstop_command = ${fits}`), 'k.conf').doors[0]?.stopCommand, fits);
+  const over = `:${'é'.repeat((max + 1 - 1 - 39) / 2)}%IP%`;
+  assert.deepEqual(errorsOf(door(`sequence = 1\nstop_command_6 = ${over}`)),
+    [`k.conf:3: Stop_Command_6 is ${max + 1} bytes once %IP% is an IPv6 address of 39 characters; `
+      + `the kernel takes at most ${max} bytes in one argument (shorten it, e.g. put it in a script and run that)`]);
 });
 
 test('Prefix: raw value, or double-quoted to keep edge spaces, with \\" and \\\\ escapes', () => {
@@ -145,6 +179,11 @@ test('relative paths are relative to the config file', () => {
   assert.deepEqual([c.options.logFile, c.options.sources, c.options.stateDir, c.options.pidFile],
     ['/etc/knock/log/k.log', ['file:/etc/knock/kern.log', 'stdin'], '/etc/knock/state', '/run/k.pid']);
 });
+
+const IFACE_HINT = 'use a name such as eth0 as the log shows it after IN= (at most 15 bytes, no blanks, "/" or "=")';
+const ROOT_USER = (u: string) => `k.conf:2: User "${u}" is root `
+  + '(the reader parses untrusted log lines and must not run as root: '
+  + 'use an unprivileged user such as nobody, or create one: useradd --system --no-create-home knocklog)';
 
 // Each malformed case: the config text and every error it must produce, exactly.
 const MALFORMED: [string, string, string[]][] = [
@@ -169,15 +208,15 @@ const MALFORMED: [string, string, string[]][] = [
   ['33 ports', door(`sequence = ${Array.from({ length: 33 }, (_, i) => 2000 + i).join(',')}`),
     ['k.conf:2: the sequence has 33 ports (knockd allows at most 32)']],
   ['non-numeric timeout', door('sequence = 1\nseq_timeout = abc'),
-    ['k.conf:3: Seq_Timeout "abc" is not a number of seconds (use a non-negative number such as 5 or 2.5)']],
+    ['k.conf:3: Seq_Timeout "abc" is not a number of seconds (use a number of seconds from 1 to 3600)']],
   ['negative timeout', door('sequence = 1\ncmd_timeout = -1'),
-    ['k.conf:3: Cmd_Timeout "-1" is not a number of seconds (use a non-negative number such as 5 or 2.5)']],
+    ['k.conf:3: Cmd_Timeout "-1" is not a number of seconds (use a number of seconds from 0 to 2147483)']],
   ['timeout with a unit', door('sequence = 1\ntimeout = 5s'),
-    ['k.conf:3: Seq_Timeout "5s" is not a number of seconds (use a non-negative number such as 5 or 2.5)']],
+    ['k.conf:3: Seq_Timeout "5s" is not a number of seconds (use a number of seconds from 1 to 3600)']],
   ['zero seq_timeout', door('sequence = 1\nseq_timeout = 0'),
-    ['k.conf:3: Seq_Timeout is 0 (use a number of seconds greater than 0)']],
+    ['k.conf:3: Seq_Timeout 0 is less than 1 second (use a number of seconds from 1 to 3600)']],
   ['timeout beyond the timer range', door('sequence = 1\ncmd_timeout = 9999999'),
-    ['k.conf:3: Cmd_Timeout 9999999 is too large (use at most 2147483 seconds)']],
+    ['k.conf:3: Cmd_Timeout 9999999 is more than 2147483 seconds (use a number of seconds from 0 to 2147483)']],
   ['unknown TCP flag', door('sequence = 1\ntcpflags = syn, sync'),
     ['k.conf:3: unknown TCP flag "sync" (use fin, syn, rst, psh, ack or urg, each optionally prefixed with !)']],
   ['empty TCP flag item', door('sequence = 1\ntcpflags = syn,'),
@@ -235,7 +274,24 @@ const MALFORMED: [string, string, string[]][] = [
   ['bad User', '[options]\nuser = no body\n',
     ['k.conf:2: User "no body" is not a valid user name (use a system user of its own, such as knocklog)']],
   ['bad Interface', '[options]\ninterface = a-very-long-interface-name\n',
-    ['k.conf:2: Interface "a-very-long-interface-name" is not an interface name (use a name such as eth0 (at most 15 characters, no spaces))']],
+    [`k.conf:2: Interface "a-very-long-interface-name" is not an interface name (${IFACE_HINT})`]],
+  ['Interface longer than 15 bytes', '[options]\ninterface = éééééééé\n',
+    [`k.conf:2: Interface "éééééééé" is not an interface name (${IFACE_HINT})`]],
+  ['Interface with "="', '[options]\ninterface = eth0=\n',
+    [`k.conf:2: Interface "eth0=" is not an interface name (${IFACE_HINT})`]],
+  ['empty Interface', '[options]\ninterface =\n',
+    ['k.conf:2: Interface is empty (give a name such as eth0, or remove the line to count knocks on any interface)']],
+  ['Interface in quotes', '[options]\ninterface = ""\n',
+    ['k.conf:2: Interface "" is in quotes (knockd.conf takes the name without them, e.g. Interface = eth0; '
+      + 'remove the line to count knocks on any interface)']],
+  ['blank Prefix', '[options]\nprefix = "   "\n',
+    ['k.conf:2: Prefix is blank (give the log prefix of the firewall rule, e.g. KNOCK)']],
+  ['User root', '[options]\nuser = root\n', [ROOT_USER('root')]],
+  ['User 0', '[options]\nuser = 0\n', [ROOT_USER('0')]],
+  ['User 000', '[options]\nuser = 000\n', [ROOT_USER('000')]],
+  ['IPv4-mapped Target', door('sequence = 1\ntarget = ::ffff:10.0.0.1'),
+    ['k.conf:3: Target "::ffff:10.0.0.1" is an IPv4-mapped IPv6 address, which no log record carries as DST '
+      + '(write the IPv4 address: Target = 10.0.0.1)']],
   ['empty PidFile', '[options]\npidfile =\n',
     ['k.conf:2: PidFile is empty (give a value such as /var/run/knockd.pid, or remove the line)']],
 ];
@@ -257,7 +313,7 @@ test('all errors of a file are reported at once, in file order', () => {
       `${path}:6: "-1" is not a port number (use a port number from 1 to 65535)`,
       `${path}:6: port 70000 is out of range (use a port number from 1 to 65535)`,
       `${path}:6: sequence "7000,abc,-1,70000," has an empty item (remove the extra comma)`,
-      `${path}:7: Seq_Timeout "-5" is not a number of seconds (use a non-negative number such as 5 or 2.5)`,
+      `${path}:7: Seq_Timeout "-5" is not a number of seconds (use a number of seconds from 1 to 3600)`,
       `${path}:8: unknown TCP flag "sync" (use fin, syn, rst, psh, ack or urg, each optionally prefixed with !)`,
       `${path}:10: Target "my.host.example" is not an IP address (use an IPv4 or IPv6 address such as 10.0.0.50)`,
       `${path}:12: door [OpenSSH] is defined again (first [openSSH] at line 5) (give each door a unique name; names are compared ignoring case)`,
@@ -354,6 +410,14 @@ test('loadConfig: an unreadable config file is a ConfigError; overrides win and 
     ]);
     return true;
   });
+  assert.throws(() => loadConfig(fx('full.conf'), { prefix: '   ', user: '0' }), (e: unknown) => {
+    assert.deepEqual((e as ConfigError).errors, [
+      'command line: prefix "   " is blank or has a control character '
+        + '(give the log prefix of the firewall rule, e.g. KNOCK)',
+      `command line: ${ROOT_USER('0').slice('k.conf:2: '.length)}`,
+    ]);
+    return true;
+  });
 });
 
 test('knocklog check: summary on stdout, exit 0', () => {
@@ -426,4 +490,21 @@ test('property: any text gives a Config or a ConfigError whose every message is 
       for (const m of e.errors) assert.match(m, /^k\.conf:\d+: .+ \(.+\)$/s);
     }
   }), { numRuns: 2000 });
+});
+
+test('knocklog check refuses the audit\'s configs (L6, M2) and an empty Interface, each at FILE:LINE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-check-'));
+  const conf = join(dir, 'knockd.conf');
+  writeFileSync(conf, [
+    '[options]', '  Prefix = "   "', '  User = root', '  Interface = ""',
+    '[door1]', '  sequence = 7000,8000', '  seq_timeout = 0.001', '  target = ::ffff:10.0.0.1',
+    '  start_command = echo open %IP%', '  stop_command = echo close %IP% \0 >> /tmp/x',
+    `  stop_command_6 = # ${'x'.repeat(140000)} %IP%`, '',
+  ].join('\n'));
+  const r = spawnSync(process.execPath, [CLI, 'check', '-c', conf], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  const where = r.stderr.trimEnd().split('\n').map((l) => /^(.*?:\d+): /.exec(l)?.[1] ?? l);
+  const lines = [2, 3, 4, 7, 8, 10, 11].map((n) => `${conf}:${n}`);
+  assert.deepEqual(where, [...lines, `knocklog check: 7 errors in ${conf}`]);
 });

@@ -13,7 +13,8 @@ const doorsOf = (text: string): Door[] => parseConfig(text, '/etc/knockd.conf', 
 const opts: EngineOptions = { isLocal: () => true, maxSources: 1000, iface: null };
 
 function timedConf(ports = '20000-29999', extra = ''): string {
-  return `[T]\nsequence_secret = ${SECRET}\nsequence_ports = ${ports}\nsequence_step = 30\nseq_timeout = 5\ncmd_timeout = 10\n${extra}`;
+  return `[T]\nsequence_secret = ${SECRET}\nsequence_ports = ${ports}\nsequence_step = 30\nseq_timeout = 5\n`
+    + `cmd_timeout = 10\nstart_command = a %IP%\nstop_command = d %IP%\n${extra}`;
 }
 
 let spt = 30000;

@@ -17,7 +17,9 @@ function ev(src: string, dpt: number, o: Partial<KnockEvent> = {}): KnockEvent {
 }
 const kinds = (ds: Decision[]) => ds.map((d) => (d.stage === undefined ? d.event : `${d.event}${d.stage}`));
 
-const A = doorsOf('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\ncmd_timeout = 10\n');
+// With start and stop commands: only a door that has something to close is kept open.
+const A = doorsOf('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\ncmd_timeout = 10\n'
+  + 'start_command = a %IP%\nstop_command = d %IP%\n');
 
 test('the engine decides deadlines itself: nextDeadline, eager timeout, close', () => {
   const e = new Engine(A, opts());
@@ -144,4 +146,44 @@ test('property: the whole sequence, alone and in time, always opens (or extends)
     for (const [p, proto] of steps) out.push(...e.knock(ev(src, p, { proto, flags: proto === 'tcp' ? ['SYN'] : [] }), (t += gap)));
     assert.ok(out.some((d) => d.door === 'A' && d.src === src && (d.event === 'open' || d.event === 'extend')), JSON.stringify(out));
   }), { numRuns: 1000 });
+});
+
+test('a door without a stop command for the source\'s family is never kept open: each completion opens', () => {
+  const doors = doorsOf('[O]\nsequence = 7000,8000\nstart_command = a %IP%\nstop_command_6 = d %IP%\n'
+    + '[S]\nsequence = 6000,5000\nstop_command = d %IP%\n');
+  const e = new Engine(doors, opts());
+  const twice = (src: string, ports: [number, number], door: string): string[] => [0, 1000].flatMap((t) => {
+    e.knock(ev(src, ports[0]), t);
+    return e.knock(ev(src, ports[1]), t + 100).filter((d) => d.door === door).map((d) => d.event);
+  });
+  assert.deepEqual(twice('10.0.0.2', [7000, 8000], 'O'), ['stage', 'open', 'stage', 'open'], 'IPv4: no stop_command');
+  assert.deepEqual(twice('fd00::2', [7000, 8000], 'O'), ['stage', 'open', 'stage', 'extend'], 'IPv6: stop_command_6');
+  // knockd runs a stop command only after a start command: without one there is nothing to close either.
+  assert.deepEqual(twice('10.0.0.2', [6000, 5000], 'S'), ['stage', 'open', 'stage', 'open']);
+  assert.deepEqual(e.openDoors().map((o) => `${o.door} ${o.src}`), ['O fd00::2']);
+  assert.deepEqual(kinds(e.tick(60_000)), ['close']);
+  // Nor is such a door restored as open from the daemon's state (a record from before this rule).
+  e.restoreOpen('O', '10.0.0.2', 90_000);
+  assert.deepEqual(e.openDoors(), []);
+  e.knock(ev('10.0.0.2', 7000), 61_000);
+  assert.deepEqual(kinds(e.knock(ev('10.0.0.2', 8000), 61_100)), ['stage2', 'open']);
+});
+
+test('martian sources never knock; loopback only on a door whose Target is loopback (audit L9)', () => {
+  const doors = doorsOf('[A]\nsequence = 7000,8000\n[L]\nsequence = 7100,8100\ntarget = 127.0.0.1\n'
+    + '[L6]\nsequence = 7200,8200\ntarget = ::1\n');
+  const e = new Engine(doors, opts());
+  const martians = ['0.0.0.0', '0.1.2.3', '255.255.255.255', '224.0.0.1', '239.1.2.3', '127.0.0.1', '::', 'ff02::1',
+    '::1', '::ffff:10.0.0.2'];
+  for (const src of martians) {
+    for (const [a, b] of [[7000, 8000], [7100, 8100], [7200, 8200]] as const) {
+      const dst = src.includes(':') ? 'fd00::1' : '10.0.0.1';
+      assert.deepEqual([...e.knock(ev(src, a, { dst }), 0), ...e.knock(ev(src, b, { dst }), 100)], [], `${src} ${a}`);
+    }
+  }
+  assert.deepEqual(e.stats().attempts, 0);
+  e.knock(ev('127.0.0.5', 7100, { dst: '127.0.0.1' }), 0);
+  assert.deepEqual(kinds(e.knock(ev('127.0.0.5', 8100, { dst: '127.0.0.1' }), 100)), ['stage2', 'open']);
+  e.knock(ev('::1', 7200, { dst: '::1' }), 0);
+  assert.deepEqual(kinds(e.knock(ev('::1', 8200, { dst: '::1' }), 100)), ['stage2', 'open']);
 });

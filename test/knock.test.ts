@@ -195,6 +195,8 @@ test('invalid arguments exit 1 with a message; failed hits do not', async () => 
     [['-6', '127.0.0.1', '7000'], /127\.0\.0\.1 is an IPv4 address, but -6 asks for IPv6/],
     [['--wait', '0', '127.0.0.1', '7000'], /"0" is not a tcp port/],
     [['host.invalid', '7000'], /cannot resolve host\.invalid/],
+    [['', '80'], /^knocklog knock: empty host \(give a host name or an address\)\n$/],
+    [['  ', '80'], /^knocklog knock: empty host \(give a host name or an address\)\n$/],
   ];
   await Promise.all(cases.map(async ([args, message]) => {
     const r = await knock(...args);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { canonicalAddress, canonicalIPv4, canonicalIPv6 } from '../src/net.js';
+import { canonicalAddress, canonicalIPv4, canonicalIPv6, sourceRefusal } from '../src/net.js';
 
 test('IPv4: dotted quads only, no leading zeros, octets <= 255', () => {
   assert.equal(canonicalIPv4('10.77.0.2'), '10.77.0.2');
@@ -43,4 +43,21 @@ test('IPv6 canonical form agrees with the WHATWG URL serialiser (RFC 5952) on ra
     }),
     { numRuns: 2000 },
   );
+});
+
+test('sourceRefusal: unspecified, broadcast, multicast, v4-mapped sources never knock; loopback when allowed', () => {
+  const never = ['0.0.0.0', '0.255.255.255', '255.255.255.255', '224.0.0.1', '239.255.255.250', '::', 'ff02::1',
+    'ff05::1:3', 'ff00::', '::ffff:10.0.0.2', '::ffff:127.0.0.1', '::ffff:0.0.0.0'];
+  for (const a of never) {
+    assert.equal(canonicalAddress(a), a, a);
+    assert.notEqual(sourceRefusal(a, true), null, a);
+  }
+  for (const a of ['127.0.0.1', '127.255.0.9', '::1']) {
+    assert.match(sourceRefusal(a, false) ?? '', /loopback/, a);
+    assert.equal(sourceRefusal(a, true), null, a);
+  }
+  for (const a of ['10.0.0.2', '1.0.0.0', '126.255.255.255', '128.0.0.1', '223.255.255.255', '240.0.0.1',
+    '255.255.255.254', 'fd31::2', 'ff::1', 'fe80::1', '2001:db8::1', '::2']) {
+    assert.equal(sourceRefusal(a, false), null, a);
+  }
 });

@@ -119,7 +119,8 @@ test('row 11: one_time_sequences: each line opens once, the third success disabl
     ...seq(C, [7100, 7200], 0), ...seq(C, [7100, 7200], 2), ...seq(C, [7300, 7400], 4), ...seq(C, [7500, 7600], 6),
   ], [], { seqs });
   assert.equal(status, 0);
-  assert.deepEqual(out.filter((o) => o.event !== 'stage').map((o) => o.event), ['open', 'close', 'open', 'close', 'open', 'disable', 'close']);
+  // No stop_command: nothing to close, so no close event.
+  assert.deepEqual(out.filter((o) => o.event !== 'stage').map((o) => o.event), ['open', 'open', 'open', 'disable']);
 });
 
 test('a retransmitted SYN (same source port) does not break the sequence (knockd issues #72, #90, #92)', () => {
@@ -158,6 +159,51 @@ test('a log mixing syslog-stamped and dmesg lines keeps absolute times once the 
     assert.deepEqual(out.map((o) => [o.event, o.time]), [
       ['stage', knockTime(0)], ['stage', knockTime(0.1)], ['stage', knockTime(0.2)], ['open', knockTime(0.2)], ['close', knockTime(10.2)],
     ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("knockd's stock config: open, close, open again within 10 s runs all three commands", () => {
+  const conf = readFileSync(fileURLToPath(new URL('../../test/fixtures/config/seed-openssh.conf', import.meta.url)),
+    'utf8');
+  const open = [7000, 8000, 9000];
+  const { out, status } = replay(conf, [...seq(C, open), ...seq(C, [9000, 8000, 7000], 2), ...seq(C, open, 4)]);
+  assert.equal(status, 0);
+  // (The last 9000 also starts closeSSH, which times out: not shown.)
+  const shown = out.filter((o) => ['open', 'extend', 'close'].includes(o.event));
+  assert.deepEqual(shown.map((o) => [o.event, o.door, o.time]), [
+    ['open', 'openSSH', knockTime(0.2)], ['open', 'closeSSH', knockTime(2.2)], ['open', 'openSSH', knockTime(4.2)],
+  ]);
+});
+
+test('martian sources open nothing (audit L9)', () => {
+  // ::ffff:a4d:9 is ::ffff:10.77.0.9 (the helper writes IPv6 in full from hex groups).
+  const martians = ['0.0.0.0', '255.255.255.255', '224.0.0.1', '127.0.0.1', '::', 'ff02::1', '::ffff:a4d:9'];
+  const ks = [...martians.flatMap((m, i) => seq(m, [7000, 8000, 9000], i)), ...seq(C, [7000, 8000, 9000], 9)];
+  const { out, status } = replay(A, ks);
+  assert.equal(status, 0);
+  const only = ['stage', 'stage', 'stage', 'open', 'close'].map((e) => `${e} ${C}`);
+  assert.deepEqual(out.map((o) => `${o.event} ${o.src}`), only);
+});
+
+test('a knock stamped before 1970 opens no time-based door, and the rest of the log is replayed (audit L8)', () => {
+  const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+  const conf = `${A}[T]\nsequence_secret = ${secret}\nsequence_ports = 20000-29999\nstart_command = true\n`;
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-replay-'));
+  try {
+    writeFileSync(join(dir, 'knockd.conf'), conf);
+    // The audit's line: an ISO stamp in 1969, no [uptime]; then a client's sequence.
+    const old = kernLine({ t: 0, src: '10.77.0.9', dpt: 25000 })
+      .replace(/^\S+ vm kernel: \[[ \d.]+\] /, '1969-12-31T23:59:00Z vm kernel: ');
+    const lines = [old, ...seq(C, [7000, 8000, 9000]).map((k) => kernLine(k))];
+    writeFileSync(join(dir, 'kern.log'), `${lines.join('\n')}\n`);
+    const r = spawnSync(process.execPath, [cli, 'replay', '-c', join(dir, 'knockd.conf'), join(dir, 'kern.log')],
+      { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^knocklog replay: 4 lines, 4 knock records/);
+    const out = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Out);
+    assert.deepEqual(events(out, 'open'), [`A ${C}`]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

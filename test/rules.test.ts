@@ -115,7 +115,12 @@ test('the prefix: one space before IN= for LOG, none for NFLOG (ulogd2 adds it);
   const p28 = 'P'.repeat(28);
   assert.match(generateRules(c, { ...IPT, prefix: p28 }), new RegExp(`--log-prefix "${p28} "`));
   assert.throws(() => generateRules(c, { ...IPT, prefix: p28 + 'X' }),
-    (e: Error) => e instanceof RulesError && /is 30 characters with the space before IN=; the kernel's LOG target keeps at most 29/.test(e.message));
+    (e: Error) => e instanceof RulesError
+      && /is 30 bytes with the space before IN=; the kernel's LOG target keeps at most 29/.test(e.message));
+  // The kernel counts bytes: 14 two-byte characters and the space fit, 20 (41 bytes) do not.
+  assert.match(generateRules(c, { ...IPT, prefix: 'é'.repeat(14) }), new RegExp(`--log-prefix "${'é'.repeat(14)} "`));
+  assert.throws(() => generateRules(c, { ...IPT, prefix: 'é'.repeat(20) }), /is 41 bytes with the space before IN=/);
+  assert.throws(() => generateRules(c, { ...NFT, via: 'nflog', prefix: 'é'.repeat(64) }), /is 128 bytes; .* 127/);
   assert.ok(generateRules(c, { ...IPT, via: 'nflog', prefix: 'N'.repeat(63) }));
   assert.throws(() => generateRules(c, { ...IPT, via: 'nflog', prefix: 'N'.repeat(64) }), /at most 63/);
   assert.throws(() => generateRules(c, { ...IPT, prefix: 'KN"OCK' }), /quote, backslash or control character/);

@@ -4,15 +4,24 @@
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { canonicalAddress } from '../net.js';
+import { canonicalAddress, isLoopback, sourceRefusal } from '../net.js';
 
-/** Throws unless `address` is a canonical IPv4/IPv6 literal, the only text that may reach the shell as %IP%. */
-export function checkAddress(address: string): void {
+/**
+ * Throws unless `address` is a canonical IPv4/IPv6 literal that can be a
+ * packet's source, the only text that may reach the shell as %IP%. Loopback
+ * passes only for a door whose `target` is loopback; without a target (a
+ * caller that checked the door already) it passes.
+ */
+export function checkAddress(address: string, target?: string | null): void {
   if (canonicalAddress(address) !== address) {
     throw new Error(
       `refusing to put ${JSON.stringify(address)} into a command: it is not a canonical IPv4 or IPv6 address ` +
         '(only the parser\'s canonical source addresses may reach the shell)',
     );
+  }
+  const refusal = sourceRefusal(address, target === undefined || (target !== null && isLoopback(target)));
+  if (refusal !== null) {
+    throw new Error(`refusing to put ${address} into a command: it is ${refusal}, which no knock comes from`);
   }
 }
 

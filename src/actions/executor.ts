@@ -120,7 +120,7 @@ export class Executor {
     }
     let cmds: { start: string | null; stop: string | null };
     try {
-      checkAddress(src);
+      checkAddress(src, d.target);
       cmds = commandsFor(d, src);
     } catch (e) {
       this.log.error(`${src}: ${door}: ${(e as Error).message}`);

@@ -11,8 +11,8 @@ import type { Directive, Section } from './scan.js';
 import { parseSequence } from './sequence.js';
 import { emptyTimedDraft, finishTimed, settleTimedDoors, timedDirective, type TimedDraft } from './timed.js';
 import {
-  FILE_SOURCES, mergeTcpFlags, parseInterface, parsePositiveInteger, parsePrefix, parseSeconds, parseSources,
-  parseTarget, parseTcpFlags, parseUser,
+  CMD_TIMEOUT_RANGE, FILE_SOURCES, mergeTcpFlags, parseCommand, parseInterface, parsePositiveInteger, parsePrefix,
+  parseSeconds, parseSources, parseTarget, parseTcpFlags, parseUser, SEQ_TIMEOUT_RANGE,
 } from './values.js';
 
 export const DEFAULT_OPTIONS: Readonly<Options> = Object.freeze({
@@ -108,7 +108,7 @@ function optionDirective(d: Directive, value: string, path: string, options: Opt
       break;
     }
     case 'Interface': {
-      if (value === '') { options.interface = null; break; }
+      // Empty or quoted is an error, not "any interface": knockd refuses to start on those.
       const v = at(parseInterface(value));
       if (v !== undefined) options.interface = v;
       break;
@@ -210,14 +210,12 @@ function doorDirective(
       break;
     }
     case 'Seq_Timeout': {
-      // 0 would make every sequence of more than one knock time out.
-      const v = at(parseSeconds(value, 'Seq_Timeout', false));
+      const v = at(parseSeconds(value, 'Seq_Timeout', SEQ_TIMEOUT_RANGE));
       if (v !== undefined) door.seqTimeoutMs = v;
       break;
     }
     case 'Cmd_Timeout': {
-      // 0 is meaningful: stop right after start finishes.
-      const v = at(parseSeconds(value, 'Cmd_Timeout', true));
+      const v = at(parseSeconds(value, 'Cmd_Timeout', CMD_TIMEOUT_RANGE));
       if (v !== undefined) door.cmdTimeoutMs = v;
       break;
     }
@@ -226,20 +224,14 @@ function doorDirective(
       if (v !== undefined) problems.addAll(path, d.line, mergeTcpFlags(door.tcpFlags, v));
       break;
     }
-    // An empty IPv4 command runs nothing, so it is stored as null; an empty
-    // IPv6 command is kept as '' because it overrides the IPv4 fallback.
     case 'Start_Command':
-      door.startCommand = value === '' ? null : value;
-      break;
     case 'Start_Command_6':
-      door.startCommand6 = value;
-      break;
     case 'Stop_Command':
-      door.stopCommand = value === '' ? null : value;
+    case 'Stop_Command_6': {
+      const v = at(parseCommand(value, def.name));
+      if (v !== undefined) setCommand(door, def.name, v);
       break;
-    case 'Stop_Command_6':
-      door.stopCommand6 = value;
-      break;
+    }
     case 'Target': {
       const v = at(parseTarget(value));
       if (v !== undefined) door.target = v;
@@ -248,6 +240,19 @@ function doorDirective(
     default:
       throw new Error(`unhandled door key ${def.name}`);
   }
+}
+
+type CommandKey = 'Start_Command' | 'Start_Command_6' | 'Stop_Command' | 'Stop_Command_6';
+
+/**
+ * An empty IPv4 command runs nothing, so it is stored as null; an empty IPv6
+ * command is kept as '' because it overrides the IPv4 fallback.
+ */
+function setCommand(door: DoorDraft, key: CommandKey, value: string): void {
+  if (key === 'Start_Command') door.startCommand = value === '' ? null : value;
+  else if (key === 'Start_Command_6') door.startCommand6 = value;
+  else if (key === 'Stop_Command') door.stopCommand = value === '' ? null : value;
+  else door.stopCommand6 = value;
 }
 
 function finishDoor(draft: DoorDraft, path: string, build: BuildOptions, problems: Problems): Door | null {

@@ -20,8 +20,8 @@ export function applyOverrides(options: Options, o: Partial<Options>, problems: 
   }
   if (o.prefix !== undefined) {
     // Taken as given: a shell argument needs no quoting to keep its spaces.
-    if (o.prefix === '' || /[\x00-\x1f\x7f]/.test(o.prefix)) {
-      problems.add(WHERE, null, `prefix ${JSON.stringify(o.prefix)} is empty or has a control character`,
+    if (o.prefix.trim() === '' || /[\x00-\x1f\x7f]/.test(o.prefix)) {
+      problems.add(WHERE, null, `prefix ${JSON.stringify(o.prefix)} is blank or has a control character`,
         'give the log prefix of the firewall rule, e.g. KNOCK');
     } else {
       out.prefix = o.prefix;

@@ -7,7 +7,7 @@ import { availablePorts, decodeBase32 } from '../totp/index.js';
 import { type Checked, type Invalid, invalid, type Problems, valid } from './errors.js';
 import { type ConfigIO, describeFsError } from './io.js';
 import { MAX_SEQUENCE_LENGTH } from './sequence.js';
-import { parseSeconds } from './values.js';
+import { parseSeconds, STEP_RANGE } from './values.js';
 
 /** How `check` and `rules` describe a time-based door's sequence. */
 export function describeTimed(t: TimedSequence): string {
@@ -154,7 +154,7 @@ export function timedDirective(
       return;
     }
     case 'Sequence_Step': {
-      const v = take(parseSeconds(value, 'Sequence_Step', false));
+      const v = take(parseSeconds(value, 'Sequence_Step', STEP_RANGE));
       if (v !== undefined) draft.stepMs = v;
       return;
     }
@@ -250,7 +250,8 @@ export function timedFromSettings(s: TimedSettings, io: ConfigIO): Checked<Timed
   };
   const secretHex = take('--secret-file', readSecretFile(s.secretFile, io), '');
   const length = s.length === undefined ? DEFAULT_TIMED_LENGTH : take('--length', parseSequenceLength(s.length), 0);
-  const stepMs = s.step === undefined ? DEFAULT_TIMED_STEP_MS : take('--step', parseSeconds(s.step, 'the step', false), 0);
+  const stepMs = s.step === undefined
+    ? DEFAULT_TIMED_STEP_MS : take('--step', parseSeconds(s.step, 'the step', STEP_RANGE), 0);
   const range = take('--ports', parsePortRange(s.ports), null);
   const exclude = s.exclude === undefined ? [] : take('--exclude', parsePortList(s.exclude), []);
   if (errors.length > 0 || range === null) return { ok: false, errors };

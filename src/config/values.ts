@@ -2,26 +2,45 @@
 // typed value or what is wrong with it; none guesses the way knockd's atoi does.
 
 import ini from 'ini';
-import { canonicalAddress } from '../net.js';
+import { canonicalAddress, isIPv4Mapped, MAX_ADDRESS_LENGTH } from '../net.js';
+import { isInterfaceName } from '../parse/record.js';
 import type { TcpFlagName, TcpFlagRule } from '../types.js';
 import { type Checked, type Invalid, invalid, valid } from './errors.js';
 
-/** Node's timers overflow (and fire at once) beyond 2^31-1 ms. */
-const MAX_MS = 2 ** 31 - 1;
+/** Node's timers overflow (and fire at once) beyond 2^31-1 ms: whole seconds below that. */
+const MAX_TIMER_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/** The seconds a time setting may take, inclusive. */
+export interface SecondsRange {
+  min: number;
+  max: number;
+}
 
 /**
- * Seconds as a non-negative decimal (`25`, `2.5`), returned in ms. knockd uses
- * atoi (whole seconds, `abc` is 0); knocklog times knocks to the millisecond, so
- * fractions are accepted and anything else is rejected.
+ * Seq_Timeout: knockd's own examples use 5 to 30 s. Below 1 s no client over a
+ * real network finishes a sequence; above an hour, a knock that old in a log
+ * read after a restart (the stale rule is seq_timeout) would still count.
  */
-export function parseSeconds(text: string, key: string, allowZero: boolean): Checked<number> {
-  if (!/^\d+(\.\d+)?$/.test(text)) {
-    return invalid(`${key} "${text}" is not a number of seconds`, 'use a non-negative number such as 5 or 2.5');
-  }
-  const ms = Math.round(Number(text) * 1000);
-  if (ms === 0 && !allowZero) return invalid(`${key} is 0`, 'use a number of seconds greater than 0');
-  if (ms > MAX_MS) return invalid(`${key} ${text} is too large`, `use at most ${Math.floor(MAX_MS / 1000)} seconds`);
-  return valid(ms);
+export const SEQ_TIMEOUT_RANGE: SecondsRange = { min: 1, max: 3600 };
+/** Cmd_Timeout: 0 is meaningful (stop right after start finishes); a door may stay open for days. */
+export const CMD_TIMEOUT_RANGE: SecondsRange = { min: 0, max: MAX_TIMER_S };
+/** Sequence_Step: below 1 s a sequence changes while it is knocked and clocks must agree to the ms. */
+export const STEP_RANGE: SecondsRange = { min: 1, max: MAX_TIMER_S };
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Seconds as a non-negative decimal (`25`, `2.5`) within `range`, returned in
+ * ms. knockd uses atoi (whole seconds, `abc` is 0); knocklog times knocks to
+ * the millisecond, so fractions are accepted and anything else is rejected.
+ */
+export function parseSeconds(text: string, key: string, range: SecondsRange): Checked<number> {
+  const hint = `use a number of seconds from ${range.min} to ${range.max}`;
+  if (!/^\d+(\.\d+)?$/.test(text)) return invalid(`${key} "${text}" is not a number of seconds`, hint);
+  const s = Number(text);
+  if (s < range.min) return invalid(`${key} ${text} is less than ${plural(range.min, 'second')}`, hint);
+  if (s > range.max) return invalid(`${key} ${text} is more than ${plural(range.max, 'second')}`, hint);
+  return valid(Math.round(s * 1000));
 }
 
 const FLAG_NAMES: readonly TcpFlagName[] = ['fin', 'syn', 'rst', 'psh', 'ack', 'urg'];
@@ -75,6 +94,10 @@ export function parseTarget(text: string): Checked<string> {
   const addr = canonicalAddress(text);
   if (addr === null) {
     return invalid(`Target "${text}" is not an IP address`, 'use an IPv4 or IPv6 address such as 10.0.0.50');
+  }
+  if (isIPv4Mapped(addr)) {
+    return invalid(`Target "${text}" is an IPv4-mapped IPv6 address, which no log record carries as DST`,
+      `write the IPv4 address: Target = ${addr.slice('::ffff:'.length)}`);
   }
   return valid(addr);
 }
@@ -131,6 +154,8 @@ export function parsePrefix(text: string): Checked<string> {
     }
   }
   if (value === '') return invalid('Prefix is empty', 'give the log prefix of the firewall rule, e.g. KNOCK');
+  // The parser ignores a prefix's trailing blanks: a blank one would match records without any prefix.
+  if (value.trim() === '') return invalid('Prefix is blank', 'give the log prefix of the firewall rule, e.g. KNOCK');
   if (/[\x00-\x1f\x7f]/.test(value)) return invalid('Prefix contains a control character', 'use printable characters only');
   return valid(value);
 }
@@ -143,18 +168,50 @@ export function parsePositiveInteger(text: string, key: string): Checked<number>
   return valid(Number(text));
 }
 
-/** User: a user name or a numeric uid, as useradd would accept it. */
+/** User: a user name or a numeric uid, as useradd would accept it; not root. */
 export function parseUser(text: string): Checked<string> {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(text) || text.length > 32) {
     return invalid(`User "${text}" is not a valid user name`, 'use a system user of its own, such as knocklog');
   }
+  if (text === 'root' || /^0+$/.test(text)) {
+    return invalid(`User "${text}" is root`, 'the reader parses untrusted log lines and must not run as root: '
+      + 'use an unprivileged user such as nobody, or create one: useradd --system --no-create-home knocklog');
+  }
   return valid(text);
 }
 
-/** Interface: a Linux interface name as the kernel prints it after IN= (at most 15 bytes, no spaces or '/'). */
+const IFACE_HINT = 'use a name such as eth0 as the log shows it after IN= (at most 15 bytes, no blanks, "/" or "=")';
+const ANY_IFACE = 'remove the line to count knocks on any interface';
+
+/** Interface: a Linux interface name as the kernel prints it after IN= (what the record parser accepts there). */
 export function parseInterface(text: string): Checked<string> {
-  if (!/^[^\s/]{1,15}$/.test(text)) {
-    return invalid(`Interface "${text}" is not an interface name`, 'use a name such as eth0 (at most 15 characters, no spaces)');
+  if (text === '') return invalid('Interface is empty', `give a name such as eth0, or ${ANY_IFACE}`);
+  if (/^".*"$/.test(text)) {
+    return invalid(`Interface ${text} is in quotes`,
+      `knockd.conf takes the name without them, e.g. Interface = eth0; ${ANY_IFACE}`);
+  }
+  if (!isInterfaceName(text) || Buffer.byteLength(text) > 15) {
+    return invalid(`Interface "${text}" is not an interface name`, IFACE_HINT);
+  }
+  return valid(text);
+}
+
+/**
+ * The most bytes of `/bin/sh -c CMD`'s CMD: the kernel's MAX_ARG_STRLEN (32
+ * pages of 4 KiB; more with larger pages) with its NUL. Measured: 131071 runs,
+ * 131072 fails with E2BIG.
+ */
+const MAX_ARG_BYTES = 32 * 4096 - 1;
+
+/** A command: no NUL byte (spawn refuses it) and short enough to exec once %IP% is expanded. */
+export function parseCommand(text: string, key: string): Checked<string> {
+  if (text.includes('\0')) return invalid(`${key} contains a NUL byte, which no command can carry`, 'remove it');
+  const ips = text.split('%IP%').length - 1;
+  const bytes = Buffer.byteLength(text) + ips * (MAX_ADDRESS_LENGTH - '%IP%'.length);
+  if (bytes > MAX_ARG_BYTES) {
+    const when = ips > 0 ? ` once %IP% is an IPv6 address of ${MAX_ADDRESS_LENGTH} characters` : '';
+    return invalid(`${key} is ${bytes} bytes${when}; the kernel takes at most ${MAX_ARG_BYTES} bytes in one argument`,
+      'shorten it, e.g. put it in a script and run that');
   }
   return valid(text);
 }

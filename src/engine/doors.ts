@@ -1,5 +1,6 @@
 // Which knocks a door sees: knockd's capture filter, per door (knockd-semantics §2).
 
+import { isIPv6, isLoopback } from '../net.js';
 import { deriveSequence } from '../totp/index.js';
 import type { Door, KnockEvent, Proto, SequenceStep, TcpFlagName, TcpFlagWord } from '../types.js';
 
@@ -22,9 +23,25 @@ export class DoorState {
   /** A time-based door's keys of recent time steps, each derived once (a flood must not cost an HMAC a packet). */
   private readonly stepKeys = new Map<number, readonly number[]>();
 
+  private readonly loopbackTarget: boolean;
+
   constructor(readonly door: Door) {
     this.sequence = door.sequence;
     this.keys = this.sequence.map((s) => stepKey(s.proto, s.port));
+    this.loopbackTarget = door.target !== null && isLoopback(door.target);
+  }
+
+  /**
+   * Whether an open for `src` leaves something to close: knockd runs a stop
+   * command only after a start command, so both must be set for the family.
+   * A door without one keeps no open state: each completion opens again, as
+   * in knockd (its sample config opens with one door and closes with another).
+   */
+  closes(src: string): boolean {
+    const v6 = isIPv6(src);
+    const start = v6 ? this.door.startCommand6 : this.door.startCommand;
+    const stop = v6 ? this.door.stopCommand6 : this.door.stopCommand;
+    return start !== null && start !== '' && stop !== null && stop !== '';
   }
 
   get name(): string {
@@ -65,9 +82,13 @@ export class DoorState {
     return next !== undefined;
   }
 
-  /** The packet is addressed to this door: to its Target (or a local address), with flags its TCPFlags allow. */
+  /**
+   * The packet is addressed to this door: to its Target (or a local address), with flags its TCPFlags allow,
+   * and from a loopback source only if the Target is loopback too.
+   */
   addressed(ev: KnockEvent, isLocal: (addr: string) => boolean): boolean {
     if (this.door.target !== null ? ev.dst !== this.door.target : !isLocal(ev.dst)) return false;
+    if (isLoopback(ev.src) && !this.loopbackTarget) return false;
     if (ev.proto !== 'tcp') return true;
     for (const rule of this.door.tcpFlags) {
       if (ev.flags.includes(FLAG_WORD[rule.flag]) === rule.negated) return false;

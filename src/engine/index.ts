@@ -6,6 +6,7 @@ import type { Decision, Door, KnockEvent } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
 import { type Attempt, AttemptTable } from './attempts.js';
 import { MinHeap } from './heap.js';
+import { sourceRefusal } from '../net.js';
 import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
 
 export { DoorState } from './doors.js';
@@ -72,6 +73,8 @@ export class Engine {
   knock(ev: KnockEvent, at: number, arrivedAt: number = at): Decision[] {
     const out = this.tick(at);
     if (this.opts.iface !== null && ev.in !== this.opts.iface) return out;
+    // A martian source is forged or garbled (the kernel drops such packets); loopback is left to each door.
+    if (sourceRefusal(ev.src, true) !== null) return out;
     const key = stepKey(ev.proto, ev.dpt);
     if (!this.visible(ev, key)) return out;
 
@@ -129,7 +132,8 @@ export class Engine {
       if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
       const now = timeStep(at, d.door.timed!.stepMs);
       let staged = false;
-      for (let step = now - STEP_SKEW; step <= now + STEP_SKEW; step++) {
+      // Time steps count from the epoch: a knock stamped before 1970 (a broken clock) has no sequence.
+      for (let step = Math.max(0, now - STEP_SKEW); step <= now + STEP_SKEW; step++) {
         const keys = d.keysAt(step);
         if (keys[0] !== key || this.isUsed(d, step)) continue;
         if (!staged) out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
@@ -204,6 +208,8 @@ export class Engine {
    * restart): a re-knock extends it instead of opening it again.
    */
   restoreOpen(door: string, src: string, closeAt: number): void {
+    // A door of this config that closes nothing for src keeps no open state (see DoorState.closes).
+    if (this.doors.find((d) => d.name === door)?.closes(src) === false) return;
     this.setOpen(door, src, closeAt);
   }
 
@@ -270,13 +276,16 @@ export class Engine {
   private complete(d: DoorState, src: string, at: number, out: Decision[], step?: number): void {
     if (step !== undefined && !this.useStep(d, step, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
+    // A door without a stop command keeps no open state: every completed sequence runs its start (knockd).
+    const closes = d.closes(src);
     // A door open for this source already is extended; a one-time line is used up either way.
-    const decision: Decision = { event: this.open.has(openKey(d.name, src)) ? 'extend' : 'open', at, door: d.name, src };
+    const event = closes && this.open.has(openKey(d.name, src)) ? 'extend' : 'open';
+    const decision: Decision = { event, at, door: d.name, src };
     const line = d.oneTimeLine;
     if (line !== undefined) decision.oneTimeLine = line;
     if (step !== undefined) decision.step = step;
     out.push(decision);
-    this.setOpen(d.name, src, closeAt);
+    if (closes) this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
     // The used sequence stops working at once, for every source.
     for (const [s, a] of this.attempts.all()) if (a.door === d) this.attempts.remove(s, a);

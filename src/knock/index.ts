@@ -16,6 +16,8 @@ export type FamilyChoice = 4 | 6 | 0;
 
 /** HOST as one address literal of the forced family (0: whichever the resolver gives first). */
 export async function resolveHost(host: string, family: FamilyChoice): Promise<string> {
+  // The resolver answers '' with no address at all, not an error.
+  if (host.trim() === '') throw new KnockUsageError('empty host (give a host name or an address)');
   const literal = canonicalAddress(host.replace(/^\[(.*)\]$/, '$1'));
   if (literal !== null) {
     if (family !== 0 && isIPv6(literal) !== (family === 6)) {

@@ -81,19 +81,21 @@ function afterStamp(rest: string, time: () => string | null, family: Family): En
 
 let lastBsdStamp = '';
 let lastBsdTime = '';
+let lastBsdNow = NaN;
 
 function bsd(line: string, now: Date, family: Family): Envelope | string | null {
   const m = BSD.exec(line);
   if (m === null) return null;
   const stamp = m[0];
   const time = () => {
-    // Lines come in runs with the same stamp: convert each stamp once.
-    if (stamp === lastBsdStamp) return lastBsdTime;
+    // Lines come in runs with the same stamp: convert each stamp once (per `now`: the year and DST hour depend on it).
+    if (stamp === lastBsdStamp && now.getTime() === lastBsdNow) return lastBsdTime;
     const [, mon, d, h, mi, s, frac = ''] = m;
     const t = yearlessLocal(monthIndex(mon!), Number(d), Number(h), Number(mi), Number(s), frac, now);
     if (t === null) throw new Reject('bad time stamp');
     lastBsdStamp = stamp;
     lastBsdTime = t;
+    lastBsdNow = now.getTime();
     return t;
   };
   return afterStamp(line.slice(m[0].length), time, family);

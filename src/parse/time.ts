@@ -34,23 +34,57 @@ function validClock(h: number, mi: number, s: number): boolean {
   return h <= 23 && mi <= 59 && s <= 60;
 }
 
+// Date.UTC and new Date(y, ...) read years 0-99 as 1900-1999; setFullYear takes them as written.
+
+function utcMs(y: number, mo: number, d: number, h: number, mi: number, s: number): number {
+  const t = new Date(0);
+  t.setUTCFullYear(y, mo, d);
+  t.setUTCHours(h, mi, s, 0);
+  return t.getTime();
+}
+
+function localDate(y: number, mo: number, d: number, h: number, mi: number, s: number): Date {
+  const t = new Date(0);
+  t.setFullYear(y, mo, d);
+  t.setHours(h, mi, s, 0);
+  return t;
+}
+
+/**
+ * A local time in the hour a DST change repeats happens twice, and Date gives
+ * the first. A line is read after it was written: take the later occurrence
+ * unless it is still to come. So a line read as it is logged is placed right
+ * in both passes; a line of the first pass read more than an hour later
+ * (replay) is placed an hour late.
+ */
+function latestPast(first: Date, now: Date): number {
+  const t = first.getTime();
+  // No zone changes its offset twice within 3 hours.
+  const later = t + (new Date(t + 3 * 3600_000).getTimezoneOffset() - first.getTimezoneOffset()) * 60_000;
+  if (later <= t || later > now.getTime()) return t;
+  const again = new Date(later);
+  const same = again.getDate() === first.getDate() && again.getHours() === first.getHours()
+    && again.getMinutes() === first.getMinutes() && again.getSeconds() === first.getSeconds();
+  return same ? later : t;
+}
+
 /**
  * A year-less local-time syslog stamp. It takes the year of `now`, or the
  * previous year when that would put it more than a month in the future
- * (a December line read in January).
+ * (a December line read in January); in a repeated DST hour, see latestPast.
  */
 export function yearlessLocal(
   month: number, day: number, h: number, mi: number, s: number, frac: string, now: Date,
 ): string | null {
   if (month < 0 || day < 1 || day > 31 || !validClock(h, mi, s)) return null;
   let year = now.getFullYear();
-  let d = new Date(year, month, day, h, mi, s);
+  let d = localDate(year, month, day, h, mi, s);
   if (d.getTime() - now.getTime() > 31 * 86400_000) {
     year -= 1;
-    d = new Date(year, month, day, h, mi, s);
+    d = localDate(year, month, day, h, mi, s);
   }
   if (d.getMonth() !== month) return null; // Feb 30 and the like
-  return isoFromEpochSeconds(Math.floor(d.getTime() / 1000), frac);
+  return isoFromEpochSeconds(Math.floor(latestPast(d, now) / 1000), frac);
 }
 
 /** A local time with its year (dmesg -T). */
@@ -58,7 +92,7 @@ export function localWithYear(
   year: number, month: number, day: number, h: number, mi: number, s: number,
 ): string | null {
   if (month < 0 || day < 1 || day > 31 || !validClock(h, mi, s)) return null;
-  const d = new Date(year, month, day, h, mi, s);
+  const d = localDate(year, month, day, h, mi, s);
   if (d.getMonth() !== month) return null;
   return isoFromEpochSeconds(Math.floor(d.getTime() / 1000), '');
 }
@@ -81,7 +115,7 @@ export function rfc3339(stamp: string): string | null {
   if (month > 11 || day < 1 || day > 31 || !validClock(hh, mm, ss)) return null;
   let sec: number;
   if (zone === undefined) {
-    sec = Math.floor(new Date(Number(y), month, day, hh, mm, ss).getTime() / 1000);
+    sec = Math.floor(localDate(Number(y), month, day, hh, mm, ss).getTime() / 1000);
   } else {
     let offset = 0;
     if (zone !== 'Z') {
@@ -89,7 +123,7 @@ export function rfc3339(stamp: string): string | null {
       const digits = zone.slice(1).replace(':', '');
       offset = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2)));
     }
-    sec = Date.UTC(Number(y), month, day, hh, mm, ss) / 1000 - offset * 60;
+    sec = utcMs(Number(y), month, day, hh, mm, ss) / 1000 - offset * 60;
   }
   return isoFromEpochSeconds(sec, frac);
 }

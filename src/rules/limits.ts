@@ -52,10 +52,13 @@ export function rulePrefix(prefix: string, backend: Backend, via: Via): string {
   }
   const written = via === 'log' ? `${p} ` : p;
   const max = maxPrefix(backend, via);
-  if (written.length > max) {
+  // The kernel's buffers count bytes, not characters.
+  const bytes = Buffer.byteLength(written);
+  if (bytes > max) {
     const what = backend === 'nft' ? "nft's log statement" : via === 'log' ? "the kernel's LOG target" : 'the NFLOG target';
     const space = via === 'log' ? ' with the space before IN=' : '';
-    throw new RulesError(`the log prefix ${JSON.stringify(written)} is ${written.length} characters${space}; ${what} keeps at most ${max} (choose a shorter Prefix in [options] or --prefix)`);
+    throw new RulesError(`the log prefix ${JSON.stringify(written)} is ${bytes} bytes${space}; `
+      + `${what} keeps at most ${max} (choose a shorter Prefix in [options] or --prefix)`);
   }
   return written;
 }
