@@ -275,16 +275,17 @@ test('L1: when used-steps.json cannot be written, a time-based door does not ope
 test('L4: a reader that stops answering (SIGSTOP) is noticed and replaced', async () => {
   const l = lab('l4');
   const d = start(l);
+  await reading(l, d);
+  const first = d.readerPid();
+  assert.ok(first !== null);
   try {
-    await reading(l, d);
-    const first = d.readerPid();
-    assert.ok(first !== null);
     process.kill(first, 'SIGSTOP');
     await d.waitFor(/^the log reader has not answered for \d+ s; restarting it$/, 20_000);
     await waitUntil('a new reader', () => { const p = d.readerPid(); return p !== null && p !== first; }, 10_000);
     knock(l, '10.0.0.11');
     await d.waitFor(/^10\.0\.0\.11: ssh: OPEN SESAME$/);
   } finally {
+    try { process.kill(first, 'SIGCONT'); } catch { /* replaced and gone */ }
     await d.stop();
     removeDir(l.dir);
   }
