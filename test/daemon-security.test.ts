@@ -329,3 +329,22 @@ test('M6: SIGHUP applies a changed Interface to the running reader', async () =>
     removeDir(l.dir);
   }
 });
+
+test('the reader\'s user must read its code: a copy in a 0700 directory is refused at start with one message', { skip: needRoot }, async () => {
+  const l = lab('unreadable');
+  const hidden = join(l.dir, 'hidden');
+  mkdirSync(hidden, { mode: 0o700 });
+  const root = join(cli, '..', '..', '..');
+  for (const part of ['package.json', 'node_modules', 'dist']) {
+    spawnSync('cp', ['-a', join(root, part), join(hidden, part)]);
+  }
+  const r = spawnSync(process.execPath, [join(hidden, 'dist', 'src', 'cli.js'), 'run', '-c', l.conf, '-s', `file:${l.kern}`,
+    '--state-dir', l.state], { encoding: 'utf8', timeout: 20_000 });
+  try {
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout + r.stderr, /the log reader's user knocklog cannot read .*hidden.*reader\.js/);
+    assert.ok(!/Cannot find module/.test(r.stdout + r.stderr));
+  } finally {
+    removeDir(l.dir);
+  }
+});
