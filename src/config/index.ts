@@ -1,5 +1,5 @@
 // knockd.conf -> typed, validated Config. See the README's configuration section
-// and shared/knockd-semantics.md §1 for the grammar and what differs from knockd.
+// and the README, "The configuration file", for the grammar and what differs from knockd.
 
 import type { Config, Options } from '../types.js';
 import { buildConfig } from './build.js';

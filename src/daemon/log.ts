@@ -1,6 +1,6 @@
 // The daemon's log: pino JSON on stdout (human lines with -v on a terminal),
 // plus knockd's LogFile and UseSyslog. Messages keep knockd's texts
-// (shared/knockd-semantics.md §4) so that existing log watchers keep working.
+// (the README, `knocklog run`, Logging) so that existing log watchers keep working.
 
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';

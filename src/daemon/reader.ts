@@ -23,7 +23,7 @@ const log = {
   error: (msg: string) => send({ type: 'log', level: 'error', msg }),
 };
 
-/** Where a source's lines come from decides which shapes may count (shared/design.md, forged lines). */
+/** Where a source's lines come from decides which shapes may count (docs/architecture.md, provenance). */
 function formatOf(source: string, line: string): Format {
   if (!source.startsWith('ulogd:')) return 'kernel';
   return line.charCodeAt(0) === 123 ? 'ulogd-json' : 'logemu';

@@ -1,6 +1,6 @@
 // The sequence engine: knock events and a clock in, decisions out. Pure and
 // deterministic: no I/O, no timers; the caller asks nextDeadline() and calls
-// tick() then. Semantics: the "knocklog" column of shared/knockd-semantics.md.
+// tick() then. Semantics: the README, "Where knocklog differs from knockd".
 
 import type { Decision, Door, KnockEvent } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';

@@ -1,4 +1,4 @@
-// The knock client (knockd's `knock`, shared/knockd-semantics.md §5): send the
+// The knock client (knockd's `knock`; the README, `knocklog knock`): send the
 // hits in order, optionally wait for the door to open.
 
 import { lookup } from 'node:dns/promises';

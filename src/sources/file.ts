@@ -1,6 +1,6 @@
 // `file:PATH`: follow a log file with tail-file (inotify: a line is seen
 // within a millisecond of its write) across rotation, truncation, deletion
-// and restarts. /work/shared/tail-file-notes.md lists the pitfalls handled here.
+// and restarts. docs/architecture.md, "Tailing files", lists the pitfalls handled here.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import Tail from 'tail-file';
