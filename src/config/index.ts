@@ -1,5 +1,5 @@
-// knockd.conf -> typed, validated Config. See the README's configuration section
-// and the README, "The configuration file", for the grammar and what differs from knockd.
+// knockd.conf -> typed, validated Config. The README, "The configuration file", has
+// the grammar and what differs from knockd.
 
 import type { Config, Options } from '../types.js';
 import { buildConfig } from './build.js';
