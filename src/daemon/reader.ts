@@ -7,6 +7,7 @@ import { liveClock } from '../clock.js';
 import { parseLine, type Format } from '../parse/index.js';
 import { openSource, type Source } from '../sources/index.js';
 import type { Config, Decision } from '../types.js';
+import { SeenRecords } from './dedupe.js';
 import { hostAddresses } from './local.js';
 import type { ExecutorMessage, ReaderMessage, ReaderSetup } from './protocol.js';
 
@@ -34,6 +35,8 @@ class Reader {
   private config: Config;
   private readonly engine: Engine;
   private readonly sources: Source[] = [];
+  /** With several sources, one kernel record may come by each: it counts once (dedupe.ts). */
+  private readonly copies: SeenRecords | null;
   private timer: NodeJS.Timeout | null = null;
   private timerAt: number | null = null;
   private pending: Decision[] = [];
@@ -51,6 +54,7 @@ class Reader {
     this.engine = new Engine(setup.config.doors, { isLocal: hostAddresses(), maxSources: o.maxSources, iface: o.interface });
     for (const d of setup.open) this.engine.restoreOpen(d.door, d.src, d.closeAt);
     for (const u of setup.used) this.engine.restoreUsed(u.door, u.steps);
+    this.copies = setup.sources.length > 1 ? new SeenRecords(() => this.config.doors) : null;
     for (const spec of setup.sources) {
       const source = openSource(spec, { stateDir: setup.stateDir, log, ...(setup.kmsgFd === null ? {} : { kmsgFd: setup.kmsgFd }) });
       this.sources.push(source);
@@ -91,7 +95,7 @@ class Reader {
       const r = parseLine(line, opts);
       if (!r.ok) continue;
       const at = liveClock(r.event, this.bootMs);
-      if (at === null) continue;
+      if (at === null || this.copies?.copy(r.event, at, arrived) === true) continue;
       this.emit(this.engine.knock(r.event, at, arrived));
     }
     this.schedule();
