@@ -6,8 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { standardRules } from './firewall.js';
+import { JOURNALD } from './journald.js';
 
-export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft';
+export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft' | 'journald';
 export type Availability = { ok: true } | { ok: false; reason: string };
 
 export const ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
@@ -17,8 +18,9 @@ const BASE_COMMANDS = ['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6ta
 // knock: knockd's client (lab.knock), from the knockd package.
 const NEED_COMMANDS: Record<Need, string[]> = {
   rsyslog: ['rsyslogd', 'flock', 'logger'], ulogd: ['ulogd'], knockd: ['knockd', 'stdbuf'], knock: ['knock'], nft: ['nft'],
+  journald: ['journalctl', 'systemd-tmpfiles', 'flock', 'logger'],
 };
-const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd util-linux';
+const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd util-linux systemd';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${cmd}`));
@@ -92,6 +94,7 @@ function check(needs: readonly Need[]): string | null {
       return `another program reads /proc/kmsg (${readers.join('; ')}); the lab's rsyslog would see only part of the kernel lines. Stop it (systemctl stop rsyslog)`;
     }
   }
+  if (needs.includes('journald') && !existsSync(JOURNALD)) return `missing ${JOURNALD} (${PACKAGES})`;
   if (kernelProbe === undefined) kernelProbe = probeKernel();
   return kernelProbe;
 }
