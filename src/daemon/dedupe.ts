@@ -15,14 +15,20 @@ import type { Door, KnockEvent } from '../types.js';
  * Most identities kept; beyond it the oldest is forgotten, so a flood cannot
  * grow the set (a copy of a forgotten record then counts again, as before this
  * set existed). The generated rules log at most 100 records a second, which
- * this covers for minutes. Measured (heapUsed after gc): a full set takes
- * 6.3 MB with IPv4 records, 7.1 MB with IPv6.
+ * this covers for minutes. Measured (heapUsed + arrayBuffers after gc): a
+ * full set takes 5.8 MB with IPv4 records, 6.7 MB with IPv6.
  */
 export const MAX_IDENTITIES = 50_000;
 
 export class SeenRecords {
-  /** Identity -> until when a copy could still count (ms); in the order first seen. */
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Set<string>();
+  // The same identities in the order first seen, with until when a copy could
+  // still count (ms): a ring, since a Map iterated from its oldest entry
+  // re-skips every deleted one (measured over 400,000 calls at a full set:
+  // 28-73 us a call, against 1.1-2.4 us with the ring).
+  private readonly order: string[] = [];
+  private readonly until: Float64Array;
+  private head = 0;
   private windowFor: readonly Door[] | null = null;
   private windowMs = 0;
 
@@ -30,19 +36,25 @@ export class SeenRecords {
   constructor(
     private readonly doors: () => readonly Door[],
     private readonly max = MAX_IDENTITIES,
-  ) {}
+  ) {
+    this.until = new Float64Array(max);
+  }
 
   /** Whether `ev` (its time `at`, arrived `now`, both ms) is a copy of a record seen before. */
   copy(ev: KnockEvent, at: number, now: number): boolean {
     if (ev.uptime === null) return false;
-    this.forget(now);
-    // join() makes a flat string; a template literal's result kept its parts (measured: 3.7x the memory).
+    // A copy arriving later than its door's seq_timeout after the record's time is stale anyway.
+    while (this.seen.size > 0 && this.until[this.head]! < now) this.dropOldest();
+    // join() makes a flat string; a template literal's result kept its parts (measured: about 3.7x the memory).
     const id = [Math.round(ev.uptime * 1e6), ev.src, ev.dst, ev.proto, ev.spt, ev.dpt].join(' ');
     if (this.seen.has(id)) return true;
     const until = at + this.window();
     if (until < now) return false; // stale already: no copy of it can count
-    if (this.seen.size >= this.max) this.seen.delete(this.seen.keys().next().value as string);
-    this.seen.set(id, until);
+    if (this.seen.size >= this.max) this.dropOldest();
+    const tail = (this.head + this.seen.size) % this.max;
+    this.order[tail] = id;
+    this.until[tail] = until;
+    this.seen.add(id);
     return false;
   }
 
@@ -50,12 +62,9 @@ export class SeenRecords {
     return this.seen.size;
   }
 
-  /** A copy arriving later than its door's seq_timeout after the record's time is stale anyway: forgotten. */
-  private forget(now: number): void {
-    for (const [id, until] of this.seen) {
-      if (until >= now) return;
-      this.seen.delete(id);
-    }
+  private dropOldest(): void {
+    this.seen.delete(this.order[this.head]!);
+    this.head = (this.head + 1) % this.max;
   }
 
   private window(): number {
