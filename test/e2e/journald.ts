@@ -7,11 +7,11 @@
 // is held, and its files are removed before the lock is released (and, should
 // a lab have been killed outright, by the next lab before it starts one).
 
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { JOURNALD, journaldProcesses } from './available.js';
 import type { Lab } from './lab.js';
 import { Daemon, run, waitFor } from './proc.js';
 
-export const JOURNALD = '/lib/systemd/systemd-journald';
 export const JOURNALD_LOCK = '/run/knocklog-lab-journald.lock';
 const RUNTIME_DIR = '/run/systemd/journal';
 const JOURNAL_DIR = '/run/log/journal';
@@ -26,22 +26,6 @@ export interface Journald {
   records(text: string): Promise<Record<string, unknown>[]>;
   /** Stops journald, removes its runtime and journal directories, then releases the lock. Idempotent. */
   stop(): Promise<void>;
-}
-
-/** Running systemd-journald processes: `pid (parent pid)`. */
-export function journaldProcesses(): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // comm is cut to 15 characters: "systemd-journal".
-      const m = /^\d+ \((.*)\) \S (\d+) /.exec(stat);
-      if (m !== null && m[1] === 'systemd-journal') found.push(`${pid} (parent ${m[2]})`);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
 }
 
 export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Promise<Journald> {
@@ -76,7 +60,7 @@ export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Prom
     );
     // A journald of a lab killed outright may still be shutting down.
     await waitFor('no other systemd-journald to run', () => journaldProcesses().length === 0, { timeoutMs: 5000 }).catch(() => {
-      throw new Error(`a systemd-journald already runs (pid ${journaldProcesses().join(', ')}): the lab starts its own, which would take that one's sockets`);
+      throw new Error(`a systemd-journald already runs (${journaldProcesses().join('; ')}): the lab starts its own, which would take that one's sockets`);
     });
     // Left by a lab that was killed outright (nothing runs now, and we hold the lock).
     rmSync(RUNTIME_DIR, { recursive: true, force: true });
