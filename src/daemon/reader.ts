@@ -149,13 +149,17 @@ process.on('message', (m: ExecutorMessage) => {
   if (m.type === 'setup' && reader === null) reader = new Reader(m.setup);
   else if (m.type === 'reload') reader?.reload(m.config);
 });
+let stopping = false;
 function shutdown(): void {
+  if (stopping) return;
+  stopping = true;
   void (reader?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
 }
 // The executor is gone: nobody would act on our decisions.
 process.on('disconnect', shutdown);
-// The executor stops us: the last counters go out while the channel is still open.
-process.once('SIGTERM', () => {
-  reader?.logStats();
+// The executor stops us: the last counters go out while the channel is still open. A service manager
+// signals us too: a second SIGTERM must not kill us before the sources have saved their positions.
+process.on('SIGTERM', () => {
+  if (!stopping) reader?.logStats();
   shutdown();
 });
