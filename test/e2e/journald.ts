@@ -5,7 +5,8 @@
 // Those paths are fixed and there is one kernel log: only one journald may run
 // on the machine. Each lab's journald therefore runs while a machine-wide flock
 // is held, and its files are removed before the lock is released (and, should
-// a lab have been killed outright, by the next lab before it starts one).
+// a lab have been killed outright, by the next lab before it starts one). A
+// journal there that no lab made is never removed: the lab refuses to run.
 
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { JOURNALD, journaldProcesses } from './available.js';
@@ -15,6 +16,8 @@ import { Daemon, run, waitFor } from './proc.js';
 export const JOURNALD_LOCK = '/run/knocklog-lab-journald.lock';
 const RUNTIME_DIR = '/run/systemd/journal';
 const JOURNAL_DIR = '/run/log/journal';
+/** Exists while a lab's journald directories exist: only those are removed. */
+const OWNED = '/run/knocklog-lab-journald.owned';
 /** flock's exit status when it gave up waiting for the lock. */
 const LOCK_TIMEOUT_EXIT = 75;
 
@@ -26,6 +29,12 @@ export interface Journald {
   records(text: string): Promise<Record<string, unknown>[]>;
   /** Stops journald, removes its runtime and journal directories, then releases the lock. Idempotent. */
   stop(): Promise<void>;
+}
+
+function removeDirs(): void {
+  rmSync(RUNTIME_DIR, { recursive: true, force: true });
+  rmSync(JOURNAL_DIR, { recursive: true, force: true });
+  rmSync(OWNED, { force: true });
 }
 
 export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Promise<Journald> {
@@ -41,8 +50,7 @@ export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Prom
     stopped = true;
     await daemon?.stop(10_000);
     // Still under the lock: the next lab's journald cannot have started.
-    rmSync(RUNTIME_DIR, { recursive: true, force: true });
-    rmSync(JOURNAL_DIR, { recursive: true, force: true });
+    if (daemon !== null) removeDirs();
     await lock.stop();
   };
   try {
@@ -63,8 +71,10 @@ export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Prom
       throw new Error(`a systemd-journald already runs (${journaldProcesses().join('; ')}): the lab starts its own, which would take that one's sockets`);
     });
     // Left by a lab that was killed outright (nothing runs now, and we hold the lock).
-    rmSync(RUNTIME_DIR, { recursive: true, force: true });
-    rmSync(JOURNAL_DIR, { recursive: true, force: true });
+    if (existsSync(OWNED)) removeDirs();
+    const foreign = [RUNTIME_DIR, JOURNAL_DIR].filter((d) => existsSync(d));
+    if (foreign.length) throw new Error(`a journald that no lab started left ${foreign.join(' and ')}: remove them to run the lab`);
+    writeFileSync(OWNED, '');
     const jd = new Daemon('systemd-journald', [JOURNALD]);
     daemon = jd;
     await waitFor(
