@@ -31,7 +31,7 @@ function sampleLines(): string[] {
   for (const f of readdirSync(fixtures).filter((f) => f !== 'expected')) {
     lines.push(...readFileSync(fixtures + f, 'utf8').replace(/\n$/, '').split('\n'));
   }
-  const journal = JSON.stringify({ _TRANSPORT: 'kernel', MESSAGE: KERNEL_LINE.slice(42), __REALTIME_TIMESTAMP: '1795557083390945' });
+  const journal = JSON.stringify({ _TRANSPORT: 'kernel', SYSLOG_FACILITY: '0', MESSAGE: KERNEL_LINE.slice(42), __REALTIME_TIMESTAMP: '1795557083390945' });
   lines.push(
     KERNEL_LINE.replace('kls0', 'ĸls0'),
     `${KERNEL_LINE}\r`,

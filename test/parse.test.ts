@@ -83,6 +83,27 @@ test('a kernel source never accepts LOGEMU or ulogd2 JSON lines; a LOGEMU source
   assert.ok(fixtureLines('ulogd.json').slice(0, 2).every((l) => parseLine(l, { ...opts, format: 'ulogd-json' }).ok));
 });
 
+/** journald's record of a /dev/kmsg record, as `journalctl -o json` prints it (the fields journald sets for the kernel transport). */
+function journaldKernelRecord(facility: string | undefined): string {
+  const r: Record<string, string> = {
+    __REALTIME_TIMESTAMP: '1795994492390945', _TRANSPORT: 'kernel', PRIORITY: '4', _SOURCE_MONOTONIC_TIMESTAMP: '9279394318',
+    _HOSTNAME: 'vm', MESSAGE: KERNEL_LINE.slice(KERNEL_LINE.indexOf('KNOCK')),
+  };
+  if (facility !== undefined) r.SYSLOG_FACILITY = facility;
+  return JSON.stringify(r);
+}
+
+test('journald: a user-space write to /dev/kmsg (_TRANSPORT=kernel, SYSLOG_FACILITY 1) is rejected, as the kmsg source rejects it', () => {
+  for (const format of ['kernel', 'auto'] as const) {
+    const o = { ...opts, format };
+    assert.ok(parseLine(journaldKernelRecord('0'), o).ok, format);
+    assert.deepEqual(parseLine(journaldKernelRecord('1'), o), { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=1)' });
+    assert.deepEqual(parseLine(journaldKernelRecord('00'), o), { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=00)' });
+    // journald writes SYSLOG_FACILITY on every kernel-transport record: a record without it is not journald's.
+    assert.deepEqual(parseLine(journaldKernelRecord(undefined), o), { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=undefined)' });
+  }
+});
+
 /** What every accepted event must satisfy, however hostile the input. */
 function assertValid(ev: KnockEvent): void {
   assert.equal(canonicalAddress(ev.src), ev.src);

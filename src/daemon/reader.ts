@@ -8,6 +8,7 @@ import { liveClock } from '../clock.js';
 import { parseLine, type Format } from '../parse/index.js';
 import { openSource, type Source } from '../sources/index.js';
 import type { Config, Decision } from '../types.js';
+import { SeenRecords } from './dedupe.js';
 import { hostAddresses } from './local.js';
 import { HEARTBEAT_MS, type ExecutorMessage, type ReaderMessage, type ReaderSetup } from './protocol.js';
 
@@ -35,6 +36,8 @@ class Reader {
   private config: Config;
   private readonly engine: Engine;
   private readonly sources: Source[] = [];
+  /** With several sources, one kernel record may come by each: it counts once (dedupe.ts). */
+  private readonly copies: SeenRecords | null;
   private timer: NodeJS.Timeout | null = null;
   private timerAt: number | null = null;
   private pending: Decision[] = [];
@@ -54,6 +57,7 @@ class Reader {
     setInterval(() => send({ type: 'alive' }), HEARTBEAT_MS).unref();
     for (const d of setup.open) this.engine.restoreOpen(d.door, d.src, d.closeAt);
     for (const u of setup.used) this.engine.restoreUsed(u.door, u.steps);
+    this.copies = setup.sources.length > 1 ? new SeenRecords(() => this.config.doors) : null;
     for (const spec of setup.sources) {
       const source = openSource(spec, { stateDir: setup.stateDir, log, ...(setup.kmsgFd === null ? {} : { kmsgFd: setup.kmsgFd }) });
       this.sources.push(source);
@@ -96,7 +100,7 @@ class Reader {
       const r = parseLine(line, opts);
       if (!r.ok) continue;
       const at = liveClock(r.event, this.bootMs);
-      if (at === null) continue;
+      if (at === null || this.copies?.copy(r.event, at, arrived) === true) continue;
       this.emit(this.engine.knock(r.event, at, arrived));
     }
     this.schedule();
@@ -155,13 +159,17 @@ process.on('message', (m: ExecutorMessage) => {
   if (m.type === 'setup' && reader === null) reader = new Reader(m.setup);
   else if (m.type === 'reload') reader?.reload(m.config);
 });
+let stopping = false;
 function shutdown(): void {
+  if (stopping) return;
+  stopping = true;
   void (reader?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
 }
 // The executor is gone: nobody would act on our decisions.
 process.on('disconnect', shutdown);
-// The executor stops us: the last counters go out while the channel is still open.
-process.once('SIGTERM', () => {
-  reader?.logStats();
+// The executor stops us: the last counters go out while the channel is still open. A service manager
+// signals us too: a second SIGTERM must not kill us before the sources have saved their positions.
+process.on('SIGTERM', () => {
+  if (!stopping) reader?.logStats();
   shutdown();
 });

@@ -29,11 +29,17 @@ function micros(v: unknown): bigint | null {
 /**
  * A journald record. Only `_TRANSPORT=kernel` counts: journald sets trusted
  * `_` fields itself, so no client can forge it (SYSLOG_IDENTIFIER can be).
+ * That transport also carries user-space writes to /dev/kmsg, which the
+ * kernel files under facility user: only SYSLOG_FACILITY 0 is the kernel's
+ * (journald writes the field on every kernel-transport record).
  */
 export function journalEnvelope(line: string): Envelope {
   const o = object(line);
   if (o._TRANSPORT !== 'kernel') {
     throw new Reject(`journal record not from the kernel (_TRANSPORT=${String(o._TRANSPORT).slice(0, 20)})`);
+  }
+  if (o.SYSLOG_FACILITY !== '0') {
+    throw new Reject(`journal record not from the kernel facility (SYSLOG_FACILITY=${String(o.SYSLOG_FACILITY).slice(0, 20)})`);
   }
   let message = o.MESSAGE;
   // journald exports a message that is not valid UTF-8 as an array of bytes.

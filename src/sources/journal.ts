@@ -1,5 +1,5 @@
 // `journal`: the kernel's messages from journald, as JSON records (the parser
-// checks `_TRANSPORT=kernel`), followed by `journalctl -k -f -o json`. The
+// checks `_TRANSPORT=kernel` and facility 0), followed by `journalctl -k -f -o json`. The
 // cursor of the last record handed on is saved, so a restart of journalctl
 // or of knocklog resumes right after it.
 

@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkS
 import type { TestContext } from 'node:test';
 import { standardRules } from './firewall.js';
 
-export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft';
+export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft' | 'journald';
 export type Availability = { ok: true } | { ok: false; reason: string };
 
 export const ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
@@ -17,8 +17,9 @@ const BASE_COMMANDS = ['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6ta
 // knock: knockd's client (lab.knock), from the knockd package.
 const NEED_COMMANDS: Record<Need, string[]> = {
   rsyslog: ['rsyslogd', 'flock', 'logger'], ulogd: ['ulogd'], knockd: ['knockd', 'stdbuf'], knock: ['knock'], nft: ['nft'],
+  journald: ['journalctl', 'systemd-tmpfiles', 'flock', 'logger'],
 };
-const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd util-linux';
+const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd util-linux systemd';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${cmd}`));
@@ -45,6 +46,23 @@ export function kmsgReaders(): string[] {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
     // Another lab's rsyslog holds the machine-wide lock; ours waits for it.
     if (!cmdline.includes('/knocklog-lab-')) found.push(`pid ${pid} (${cmdline})`);
+  }
+  return found;
+}
+
+export const JOURNALD = '/lib/systemd/systemd-journald';
+
+/** Running systemd-journald processes: `pid PID, parent PPID`. */
+export function journaldProcesses(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      // comm is cut to 15 characters: "systemd-journal".
+      const m = /^\d+ \((.*)\) \S (\d+) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      if (m !== null && m[1] === 'systemd-journal') found.push(`pid ${pid}, parent ${m[2]}`);
+    } catch {
+      // exited meanwhile
+    }
   }
   return found;
 }
@@ -90,6 +108,14 @@ function check(needs: readonly Need[]): string | null {
     const readers = kmsgReaders();
     if (readers.length) {
       return `another program reads /proc/kmsg (${readers.join('; ')}); the lab's rsyslog would see only part of the kernel lines. Stop it (systemctl stop rsyslog)`;
+    }
+  }
+  if (needs.includes('journald')) {
+    if (!existsSync(JOURNALD)) return `missing ${JOURNALD} (${PACKAGES})`;
+    // A lab's journald is its test process's child; one whose parent is PID 1 is the system's.
+    const system = journaldProcesses().filter((p) => p.endsWith(', parent 1'));
+    if (system.length) {
+      return `the system's systemd-journald runs (${system.join('; ')}); the lab starts its own, which would take its sockets. Run it where none runs (a container without systemd)`;
     }
   }
   if (kernelProbe === undefined) kernelProbe = probeKernel();
