@@ -183,7 +183,7 @@ test('relative paths are relative to the config file', () => {
 const IFACE_HINT = 'use a name such as eth0 as the log shows it after IN= (at most 15 bytes, no blanks, "/" or "=")';
 const ROOT_USER = (u: string) => `k.conf:2: User "${u}" is root `
   + '(the reader parses untrusted log lines and must not run as root: '
-  + 'use an unprivileged user such as nobody, or create one: useradd --system --no-create-home knocklog)';
+  + 'use a user of its own: useradd --system --no-create-home --shell /usr/sbin/nologin knocklog)';
 
 // Each malformed case: the config text and every error it must produce, exactly.
 const MALFORMED: [string, string, string[]][] = [

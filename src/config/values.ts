@@ -175,7 +175,7 @@ export function parseUser(text: string): Checked<string> {
   }
   if (text === 'root' || /^0+$/.test(text)) {
     return invalid(`User "${text}" is root`, 'the reader parses untrusted log lines and must not run as root: '
-      + 'use an unprivileged user such as nobody, or create one: useradd --system --no-create-home knocklog');
+      + 'use a user of its own: useradd --system --no-create-home --shell /usr/sbin/nologin knocklog');
   }
   return valid(text);
 }

@@ -34,8 +34,8 @@ const RESTART_OPTIONS = ['sources', 'stateDir', 'user', 'pidFile', 'logFile', 'u
 /** The reader gets no NODE_OPTIONS (no --inspect, no --require) and nothing else it does not need. */
 function readerEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
-  // TZ and the locale decide how year-less local stamps are read.
-  for (const k of ['TZ', 'LANG', 'LC_ALL', 'LC_TIME']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  // PATH finds journalctl; TZ and the locale decide how year-less local stamps are read.
+  for (const k of ['PATH', 'TZ', 'LANG', 'LC_ALL', 'LC_TIME']) if (process.env[k] !== undefined) env[k] = process.env[k];
   return env;
 }
 
@@ -270,8 +270,14 @@ class Daemon {
     this.stopping = true;
     this.log.info('shutting down');
     clearInterval(this.watchdog);
-    this.reader?.kill('SIGTERM');
+    const reader = this.reader;
+    // The reader saves its log positions as it stops: wait for it (bounded), or they could be cut short.
+    const readerGone = reader === null || reader.exitCode !== null || reader.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((r) => { reader.once('exit', () => r()); });
+    reader?.kill('SIGTERM');
     await this.executor.closeAll(SHUTDOWN_MS);
+    await Promise.race([readerGone, new Promise((r) => setTimeout(r, READER_SILENT_MS).unref())]);
     if (this.kmsgFd !== null) closeSync(this.kmsgFd);
   }
 }

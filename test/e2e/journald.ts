@@ -88,7 +88,7 @@ export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Prom
       { describe: () => jd.output },
     );
     // What boot does once journald runs (systemd-tmpfiles-setup): ACLs that let the
-    // group adm read the journal, as knocklog's reader (nobody:adm) does.
+    // group adm read the journal, as knocklog's reader (knocklog:adm) does.
     await run(['systemd-tmpfiles', '--create', '--prefix', JOURNAL_DIR]);
     // Ready when a line written to the kernel log after it started is in the journal.
     // (Writes to /dev/kmsg are rate-limited to 10 per 5 s, hence one a second.)
