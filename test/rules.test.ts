@@ -173,6 +173,28 @@ test('rules/iptables-log.rules is what knocklog rules prints for the seed config
   assert.match(r.stderr, /warning: door openSSH .*-A INPUT.*insert it with -I INPUT 1/);
 });
 
+test('knocklog rules --ulogd-conf: the NFLOG -> BASE -> IFINDEX -> IP2STR -> JSON stack onto the ulogd-socket source\'s path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-ulogd-conf-'));
+  try {
+    const conf = join(dir, 'k.conf');
+    writeFileSync(conf, '[options]\n  Sources = ulogd-socket:sock/ulogd.sock\n[a]\n  sequence = 7000,8000\n');
+    const out = rulesOf('-c', conf, '--ulogd-conf', '--group', '9');
+    assert.deepEqual(out.split('\n').filter((l) => l !== '' && !l.startsWith('#')), [
+      '[global]', 'logfile="syslog"', 'loglevel=7',
+      'stack=knocklog_nflog:NFLOG,knocklog_base:BASE,knocklog_ifindex:IFINDEX,knocklog_ip2str:IP2STR,knocklog_json:JSON',
+      '[knocklog_nflog]', 'group=9',
+      '[knocklog_json]', 'mode="unix"', `file="${join(dir, 'sock/ulogd.sock')}"`,
+    ], 'the path is relative to the config, as every path of it');
+    assert.match(rulesOf('-c', fx('seed-openssh.conf'), '--ulogd-conf'), /^file="\/run\/knocklog-ulogd\/ulogd\.sock"$/m);
+    writeFileSync(conf, `[options]\n  Sources = ulogd-socket:/${'d'.repeat(120)}/u.sock\n[a]\n  sequence = 7000\n`);
+    const r = spawnSync(process.execPath, [CLI, 'rules', '-c', conf, '--ulogd-conf'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /the socket path \/d+\/u\.sock is 128 bytes; a Unix socket path may have at most 106/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('knocklog rules: option errors and config errors exit 1 with a message', () => {
   const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'rules', ...args], { encoding: 'utf8' });
   const cases: [string[], RegExp][] = [
