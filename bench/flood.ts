@@ -8,7 +8,9 @@
 
 import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createLab, KNOCKLOG_CLI, runKnocklog, startRsyslog, waitFor, type Daemon, type Lab, type LabLog } from '../test/e2e/lab.js';
+import {
+  createLab, KNOCKLOG_CLI, runKnocklog, startRsyslog, synFlood, waitFor, type Daemon, type Lab, type LabLog,
+} from '../test/e2e/lab.js';
 import { knockAndWait, waitClosed } from './door.js';
 import { childWith, formatMemory, memory, type Memory } from './proc.js';
 import { labOrSkip } from './stats.js';
@@ -32,13 +34,7 @@ ${extra}[bench]
 `;
 
 /** The flood: hping3 with random spoofed sources; returns how many packets it sent. */
-async function flood(lab: Lab): Promise<number> {
-  const cmd = `timeout ${FLOOD.timeoutS} hping3 --rand-source -S -p ${SEQUENCE[0]} -i u${FLOOD.gapUs} -c ${FLOOD.count} ${lab.server.v4} 2>&1; true`;
-  const { stdout } = await lab.clientExec('sh', ['-c', cmd]);
-  const sent = /(\d+) packets transmitted/.exec(stdout);
-  if (!sent) throw new Error(`hping3 printed no statistics:\n${stdout.slice(-1000)}`);
-  return Number(sent[1]);
-}
+const flood = (lab: Lab): Promise<number> => synFlood(lab, SEQUENCE[0] ?? 7000, FLOOD);
 
 /** Packets counted by a chain's rules: [picked by KNOCKLOG, logged by KNOCKLOG-LOG]. */
 async function ruleCounters(lab: Lab): Promise<[number, number]> {

@@ -16,7 +16,8 @@ import { LineSplitter } from '../src/sources/ulogd-socket.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Real ulogd2 JSON records (prefix KNOCK). */
-const RECORDS = readFileSync(join(ROOT, 'test/fixtures/parse/ulogd.json'), 'utf8').split('\n').filter((l) => l.startsWith('{'));
+const RECORDS = readFileSync(join(ROOT, 'test/fixtures/parse/ulogd.json'), 'utf8')
+  .split('\n').filter((l) => l.startsWith('{'));
 
 interface Running {
   source: Source;
@@ -47,7 +48,8 @@ async function withListener(
   }
 }
 
-const listening = (r: Running) => until(`the socket to listen (${r.log.messages.join(' | ')})`, () => r.log.count(/: listening \(mode/) > 0);
+const listening = (r: Running) =>
+  until(`the socket to listen (${r.log.messages.join(' | ')})`, () => r.log.count(/: listening \(mode/) > 0);
 
 function client(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -56,7 +58,8 @@ function client(path: string): Promise<Socket> {
   });
 }
 
-const write = (s: Socket, text: string) => new Promise<void>((resolve, reject) => s.write(text, (e) => (e ? reject(e) : resolve())));
+const write = (s: Socket, text: string) =>
+  new Promise<void>((resolve, reject) => s.write(text, (e) => (e ? reject(e) : resolve())));
 
 test('ulogd-socket: records written in pieces arrive as whole lines and parse as ulogd2 JSON; the socket is 0600', () =>
   withListener(async (dir, start) => {
@@ -88,7 +91,8 @@ test('ulogd-socket: in a set-group-ID directory the socket is 0660 with the dire
     const st = lstatSync(path);
     assert.equal(st.mode & 0o7777, 0o660);
     assert.equal(st.gid, statSync(shared).gid);
-    assert.equal(r.log.count(new RegExp(`listening \\(mode 0660: uid ${st.uid} and group ${st.gid} and root may connect\\)`)), 1);
+    const said = new RegExp(`listening \\(mode 0660: uid ${st.uid} and group ${st.gid} and root may connect\\)`);
+    assert.equal(r.log.count(said), 1);
   }));
 
 test('ulogd-socket: ulogd2 reconnecting (a new connection) keeps the lines coming; stop removes the socket', () =>
@@ -109,7 +113,8 @@ test('ulogd-socket: ulogd2 reconnecting (a new connection) keeps the lines comin
     assert.throws(() => lstatSync(path), /ENOENT/);
   }));
 
-test('ulogd-socket: a stale socket at PATH is replaced; a missing directory is reported with what to do, then retried', () =>
+test('ulogd-socket: a stale socket at PATH is replaced; a missing directory is reported with what to do, '
+  + 'then retried', () =>
   withListener(async (dir, start) => {
     const stalePath = join(dir, 'stale.sock');
     // A listener killed with SIGKILL leaves its socket file behind (a closed server would remove it).
@@ -125,7 +130,8 @@ test('ulogd-socket: a stale socket at PATH is replaced; a missing directory is r
 
     const later = join(dir, 'later', 'ulogd.sock');
     const m = start(later);
-    await until('the error', () => m.log.count(/error: .*the directory .*later does not exist \(create it, e\.g\. install -d -m 2750 /) > 0);
+    const missing = /error: .*the directory .*later does not exist \(create it, e\.g\. install -d -m 2750 /;
+    await until('the error', () => m.log.count(missing) > 0);
     mkdirSync(join(dir, 'later'));
     await listening(m);
   }));

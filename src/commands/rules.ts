@@ -68,8 +68,8 @@ export function registerRules(program: Command): void {
     .option('--group <n>', 'the NFLOG group (--via nflog; default 0)')
     .addOption(new Option('--family <n>', 'iptables: 4 for iptables-restore, 6 for ip6tables-restore (default 4)').choices(['4', '6']))
     .option('--no-jump', 'iptables: leave out the "-I INPUT 1" jump, to refill the chains of a loaded ruleset')
-    .option('--ulogd-conf', "instead of rules, the ulogd.conf that takes --via nflog's packets to the ulogd-socket source (Sources' path, else "
-      + `${DEFAULT_SOCKET})`)
+    .option('--ulogd-conf', "instead of rules, the ulogd.conf that takes --via nflog's packets to the ulogd-socket "
+      + `source (Sources' path, else ${DEFAULT_SOCKET})`)
     .action((o: RulesCommandOptions) => {
       process.exitCode = runRules(o);
     });

@@ -60,16 +60,17 @@ function target(o: IptablesOptions): string {
   // up to 100 for up to 1 s (measured: a knock reached ulogd2's file 1 s late).
   return o.via === 'log'
     ? `-j LOG --log-prefix "${o.prefix}" --log-level warning`
-    : `-j NFLOG --nflog-group ${o.group} --nflog-prefix "${o.prefix}" --nflog-size ${NFLOG_SNAPLEN} --nflog-threshold 1`;
+    : `-j NFLOG --nflog-group ${o.group} --nflog-prefix "${o.prefix}" --nflog-size ${NFLOG_SNAPLEN}`
+      + ' --nflog-threshold 1';
 }
 
 /** A hashlimit match; `mode` may carry its mask option (`srcip --hashlimit-srcmask 64`). */
 function hashlimit(name: string, test: 'upto' | 'above', mode: string, rate: { rate: number; burst: number },
   table: { size: number; expireMs: number }): string {
   return [
-    '-m hashlimit', `--hashlimit-${test} ${rate.rate}/second`, `--hashlimit-burst ${rate.burst}`, `--hashlimit-mode ${mode}`,
-    `--hashlimit-name ${name}`, `--hashlimit-htable-size ${table.size / 16}`, `--hashlimit-htable-max ${table.size}`,
-    `--hashlimit-htable-expire ${table.expireMs}`,
+    '-m hashlimit', `--hashlimit-${test} ${rate.rate}/second`, `--hashlimit-burst ${rate.burst}`,
+    `--hashlimit-mode ${mode}`, `--hashlimit-name ${name}`, `--hashlimit-htable-size ${table.size / 16}`,
+    `--hashlimit-htable-max ${table.size}`, `--hashlimit-htable-expire ${table.expireMs}`,
   ].join(' ');
 }
 
@@ -77,7 +78,8 @@ function hashlimit(name: string, test: 'upto' | 'above', mode: string, rate: { r
 function logRules(groups: readonly PortGroup[], o: IptablesOptions): string[] {
   if (o.via === 'nflog') return [`-A ${LOG_CHAIN} ${target(o)}`];
   const bySource = o.family === 6 ? `srcip --hashlimit-srcmask ${IPV6_SOURCE_BITS}` : 'srcip';
-  const lines = [`-A ${LOG_CHAIN} ${hashlimit(CHAIN.toLowerCase(), 'above', bySource, PER_SOURCE, SOURCE_TABLE)} -j RETURN`];
+  const overSource = hashlimit(CHAIN.toLowerCase(), 'above', bySource, PER_SOURCE, SOURCE_TABLE);
+  const lines = [`-A ${LOG_CHAIN} ${overSource} -j RETURN`];
   // A range would take one bucket per port of it: it gets one limit of its own instead.
   const rangeLimit = `-m limit --limit ${PER_PORT.rate}/second --limit-burst ${PER_PORT.burst}`;
   for (const g of groups) {

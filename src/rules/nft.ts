@@ -24,8 +24,8 @@ const DESIGN = `# Design:
 
 const LOG_BUDGETS = `# - Matching packets go (goto) to "knock", then "emit": logged at most once.
 # - Two limits, both must allow a line. First per source ("knock": a dynamic set
-#   with a ${PER_SOURCE.rate}/s, burst ${PER_SOURCE.burst} limit per address, IPv6 per /${IPV6_SOURCE_BITS}): one flooding
-#   address cannot starve other knocks out of the log. Then per knock port
+#   with a ${PER_SOURCE.rate}/s, burst ${PER_SOURCE.burst} limit per address, IPv6 per /${IPV6_SOURCE_BITS}):
+#   one flooding address cannot starve other knocks out of the log. Then per knock port
 #   ("emit": a dynamic set with a ${PER_PORT.rate}/s, burst ${PER_PORT.burst} limit per destination port; a
 #   time-based door's range is one limit): a flood from many addresses at one port
 #   spends only that port's budget, and the disk takes at most ${PER_PORT.rate} lines a

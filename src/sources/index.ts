@@ -10,7 +10,9 @@ import { UlogdSocketSource } from './ulogd-socket.js';
 
 export type { Source, SourceOptions } from './source.js';
 
-const EXAMPLE = { file: '/var/log/kern.log', ulogd: '/var/log/ulog/knocks.json', 'ulogd-socket': '/run/knocklog-ulogd/ulogd.sock' };
+const EXAMPLE = {
+  file: '/var/log/kern.log', ulogd: '/var/log/ulog/knocks.json', 'ulogd-socket': '/run/knocklog-ulogd/ulogd.sock',
+};
 
 /**
  * A source for `file:PATH`, `ulogd:PATH` or `ulogd-socket:PATH` (relative to
@@ -21,7 +23,8 @@ export function openSource(spec: string, opts: SourceOptions): Source {
     if (!spec.startsWith(`${kind}:`)) continue;
     const path = spec.slice(kind.length + 1);
     if (path === '') throw new Error(`source "${spec}" names no file: use ${kind}:PATH, e.g. ${kind}:${EXAMPLE[kind]}`);
-    return kind === 'ulogd-socket' ? new UlogdSocketSource(resolve(path), opts) : new FileSource(resolve(path), opts, kind);
+    if (kind === 'ulogd-socket') return new UlogdSocketSource(resolve(path), opts);
+    return new FileSource(resolve(path), opts, kind);
   }
   switch (spec) {
     case 'journal':
@@ -31,5 +34,6 @@ export function openSource(spec: string, opts: SourceOptions): Source {
     case 'stdin':
       return new StdinSource(opts.stdin ?? process.stdin, opts.log);
   }
-  throw new Error(`unknown source "${spec}": use file:PATH (e.g. file:/var/log/kern.log), ulogd:PATH, ulogd-socket:PATH, journal, kmsg or stdin`);
+  throw new Error(`unknown source "${spec}": use file:PATH (e.g. file:/var/log/kern.log), ulogd:PATH, `
+    + 'ulogd-socket:PATH, journal, kmsg or stdin');
 }

@@ -77,7 +77,9 @@ export class LineSplitter {
 function describe(path: string, e: NodeJS.ErrnoException): string {
   const dir = dirname(path);
   const make = `e.g. install -d -m 2750 -o knocklog -g ulog ${dir} (see "ulogd-socket" in the README)`;
-  if (e.code === 'ENOENT') return `cannot create the socket ${path}: the directory ${dir} does not exist (create it, ${make})`;
+  if (e.code === 'ENOENT') {
+    return `cannot create the socket ${path}: the directory ${dir} does not exist (create it, ${make})`;
+  }
   if (e.code === 'EACCES' || e.code === 'EPERM') {
     return `cannot create the socket ${path}: permission denied (the user the reader runs as must own ${dir}, ${make})`;
   }
@@ -130,7 +132,9 @@ export class UlogdSocketSource implements Source {
     server.maxConnections = MAX_CONNECTIONS;
     try {
       if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH) {
-        throw new Error(`the path is ${Buffer.byteLength(this.path)} bytes; a Unix socket path may have at most ${MAX_SOCKET_PATH} here (choose a shorter one)`);
+        const bytes = Buffer.byteLength(this.path);
+        throw new Error(`the path is ${bytes} bytes; a Unix socket path may have at most ${MAX_SOCKET_PATH} `
+          + '(choose a shorter one)');
       }
       const shared = ((await stat(dirname(this.path))).mode & 0o2000) !== 0;
       await unlink(temp).catch(() => undefined); // left by a reader killed between listen and rename
@@ -198,7 +202,8 @@ export class UlogdSocketSource implements Source {
       if (!this.stopped) this.opts.log.warn(`${this.name}: connection failed: ${(e as Error).message}`);
     }
     if (!this.stopped) {
-      this.opts.log.info(`${this.name}: ulogd2 disconnected (it reconnects at its next record, which is lost, or at once on SIGHUP)`);
+      const how = 'it reconnects at its next record, which is lost, or at once on SIGHUP';
+      this.opts.log.info(`${this.name}: ulogd2 disconnected (${how})`);
     }
   }
 }

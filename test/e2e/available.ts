@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkS
 import type { TestContext } from 'node:test';
 import { standardRules } from './firewall.js';
 
-export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft';
+export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft' | 'hping3';
 export type Availability = { ok: true } | { ok: false; reason: string };
 
 export const ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
@@ -16,9 +16,9 @@ export const ULOGD_PLUGIN_NAMES = ['inppkt_NFLOG', 'raw2packet_BASE', 'filter_IF
 const BASE_COMMANDS = ['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'setpriv'];
 // knock: knockd's client (lab.knock), from the knockd package.
 const NEED_COMMANDS: Record<Need, string[]> = {
-  rsyslog: ['rsyslogd', 'flock', 'logger'], ulogd: ['ulogd'], knockd: ['knockd', 'stdbuf'], knock: ['knock'], nft: ['nft'],
+  rsyslog: ['rsyslogd', 'flock', 'logger'], ulogd: ['ulogd'], knockd: ['knockd', 'stdbuf'], knock: ['knock'], nft: ['nft'], hping3: ['hping3'],
 };
-const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd util-linux';
+const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd hping3 util-linux';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${cmd}`));
