@@ -96,6 +96,8 @@ export class UlogdSocketSource implements Source {
   private opening: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly backoff: Backoff;
+  /** Set once the socket has its mode: connections from before are refused. */
+  private accepting = false;
   /** The inode of the socket we made: stop() removes PATH only while it is still ours. */
   private ino: number | null = null;
 
@@ -128,6 +130,7 @@ export class UlogdSocketSource implements Source {
 
   private async listen(): Promise<void> {
     const temp = `${this.path}~`;
+    this.accepting = false;
     const server = createServer({ pauseOnConnect: true }, (c) => this.accept(c));
     server.maxConnections = MAX_CONNECTIONS;
     try {
@@ -147,6 +150,7 @@ export class UlogdSocketSource implements Source {
       });
       const mode = shared ? 0o660 : 0o600;
       await chmod(temp, mode);
+      this.accepting = true;
       await rename(temp, this.path);
       const st = await stat(this.path);
       this.ino = st.ino;
@@ -172,7 +176,8 @@ export class UlogdSocketSource implements Source {
   }
 
   private accept(conn: Socket): void {
-    if (this.stopped) {
+    // Before its mode is set, the socket may have let anyone connect (under the temporary name).
+    if (this.stopped || !this.accepting) {
       conn.destroy();
       return;
     }
