@@ -22,7 +22,7 @@ const PROTECTED = 2222;
 const SEQUENCE = [7000, 8000, 9000];
 /** hping3's gaps (µs), one run each: at most 1e6/gap packets a second; what hping3 reaches here is measured. */
 const GAPS_US = [1000, 250, 100, 20];
-/** Each flood: about this long (count = duration / gap), cut by the timeout. */
+/** Each flood: this long at the nominal rate (count = duration / gap; hping3 reaches less), cut by the timeout. */
 const FLOOD_MS = 6000;
 const FLOOD_TIMEOUT_S = 20;
 /** The legitimate client knocks this long after the flood started, and waits this long for the port. */
@@ -220,7 +220,7 @@ export async function floodBench(): Promise<void> {
     const rsyslogPid = () => Number(readFileSync(lab.path('rsyslog.pid'), 'utf8').trim()) || null;
     const nobody = Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim());
     console.log(
-      `flood: hping3 --rand-source -S -p ${SEQUENCE[0]} -i uGAP for about ${FLOOD_MS / 1000} s (client ns -> server), `
+      `flood: hping3 --rand-source -S -p ${SEQUENCE[0]} -i uGAP -c ${FLOOD_MS / 1000} s/GAP (client ns -> server), `
         + `a legitimate knock ${KNOCK_AFTER_MS / 1000} s into it (waits ${KNOCK_WAIT_MS / 1000} s for the port); `
         + 'one daemon at a time; '
         + 'CPU and bytes from the flood\'s start to 1 s after its end',
