@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -159,3 +159,31 @@ test('LineSplitter: pieces, CRLF, and the cap', () => {
   assert.deepEqual(s.push(Buffer.from('q\nok\n')), ['ok']);
   assert.equal(s.dropped, 1);
 });
+
+/** Whether a process of `uid`:`gid` (no other groups) can connect to the socket at `path`. */
+function connectsAs(uid: number, gid: number, path: string): { ok: boolean; error: string } {
+  const script = `require('net').connect(process.argv[1], () => process.exit(0)).on('error', (e) => {
+    console.error(e.code); process.exit(1); });`;
+  const as = [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups'];
+  const r = spawnSync('setpriv', [...as, process.execPath, '-e', script, path], { encoding: 'utf8' });
+  return { ok: r.status === 0, error: r.stderr.trim() };
+}
+
+const asRoot = { skip: process.getuid?.() === 0 ? false : 'needs root (to connect as other users)' };
+
+test('ulogd-socket: only the socket\'s owner, and in a set-group-ID directory its group, may connect', asRoot, () =>
+  withListener(async (dir, start) => {
+    chmodSync(dir, 0o755); // the directory lets everyone through: the socket's own mode must refuse them
+    const own = start(join(dir, 'own.sock'));
+    await listening(own);
+    assert.deepEqual(connectsAs(65534, 65534, join(dir, 'own.sock')), { ok: false, error: 'EACCES' }, 'nobody may not');
+
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    chownSync(shared, 0, 65534);
+    chmodSync(shared, 0o2755);
+    const grouped = start(join(shared, 'ulogd.sock'));
+    await listening(grouped);
+    assert.deepEqual(connectsAs(65534, 65534, join(shared, 'ulogd.sock')), { ok: true, error: '' }, 'the group may');
+    assert.deepEqual(connectsAs(1, 1, join(shared, 'ulogd.sock')), { ok: false, error: 'EACCES' }, 'others may not');
+  }));
