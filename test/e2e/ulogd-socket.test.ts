@@ -1,8 +1,9 @@
 // The flood-proof path end to end: the NFLOG rules of `knocklog rules --via
 // nflog`, ulogd2 running the `knocklog rules --ulogd-conf` stack, and
 // `knocklog run -s ulogd-socket:PATH` reading what ulogd2 writes to its socket.
-// Nothing of it touches the disk. One test knocks; one knocks during a
-// spoofed SYN flood at a knock port; one shows the kern.log rules' budget per port.
+// No knock record touches the disk. The tests knock; restart knocklog under a
+// running ulogd2; knock during a spoofed SYN flood at a knock port; and show
+// the kern.log rules' budget per port.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import {
   synFlood,
   waitFor,
   writeKnocklogConf,
+  type Daemon,
   type KnocklogRun,
   type Lab,
 } from './lab.js';
@@ -64,6 +66,9 @@ async function knockDuringFlood(t: { diagnostic: (m: string) => void }, lab: Lab
 interface SocketLab {
   lab: Lab;
   kl: KnocklogRun;
+  conf: string;
+  source: string;
+  ulogd: Daemon;
   /** ulogd2's own log: empty unless it reports an error. */
   ulogdLog: () => string;
 }
@@ -99,7 +104,7 @@ async function socketLab(t: { after: (fn: () => Promise<void>) => void }): Promi
   const ulogd = spawnUlogd(lab, 'ulogd', ulogdConf);
   await kl.waitForMessage(/: ulogd2 connected$/);
   assert.ok(ulogd.daemon.running, ulogd.own());
-  return { lab, kl, ulogdLog: ulogd.own };
+  return { lab, kl, conf, source: `ulogd-socket:${socket}`, ulogd: ulogd.daemon, ulogdLog: ulogd.own };
 }
 
 test('ulogd-socket: `rules --via nflog`, ulogd2 with `rules --ulogd-conf`, `run -s ulogd-socket:PATH`: '
@@ -116,6 +121,28 @@ test('ulogd-socket: `rules --via nflog`, ulogd2 with `rules --ulogd-conf`, `run 
   assert.equal(await lab.canConnect(2222, 4, CLOSED_MS, other.v4), false, 'open for the knocking address only');
   await waitFor('the door to close', async () => !(await lab.canConnect(2222, 4, CLOSED_MS)), { timeoutMs: 10_000 });
   assert.equal(ulogdLog(), '', 'ulogd2 reported no error');
+});
+
+test('ulogd-socket: after knocklog restarts, ulogd2 reconnects by itself (losing one record), or at once on SIGHUP',
+  async (t) => {
+  if (!requireLabOrSkip(t, ['ulogd'])) return;
+  const { lab, kl, conf, source, ulogd } = await socketLab(t);
+  await kl.stop();
+  const again = await startKnocklog(lab, { conf, sources: [source], name: 'knocklog-again' });
+  // ulogd2 learns of the restart when its next send fails: that record (the first knock) is lost.
+  const first = await knockOpens(lab, ['7000', '8000', '9000'], 2222, 2000);
+  await again.waitForMessage(/: ulogd2 connected$/);
+  const second = await knockOpens(lab, ['7000', '8000', '9000'], 2222);
+  t.diagnostic(`after a restart: first knock ${first === null ? 'lost' : `opened after ${first} ms`}, `
+    + `second ${second === null ? 'lost' : `opened after ${second} ms`}`);
+  assert.notEqual(second, null, 'the knock after the reconnect opens');
+  await waitFor('the door to close', async () => !(await lab.canConnect(2222, 4, CLOSED_MS)), { timeoutMs: 10_000 });
+
+  await again.stop();
+  const third = await startKnocklog(lab, { conf, sources: [source], name: 'knocklog-third' });
+  process.kill(ulogd.child.pid ?? 0, 'SIGHUP');
+  await third.waitForMessage(/: ulogd2 connected$/);
+  assert.notEqual(await knockOpens(lab, ['7000', '8000', '9000'], 2222), null, 'after SIGHUP the first knock opens');
 });
 
 test('ulogd-socket: during a spoofed SYN flood at a knock port, the legitimate knock still opens', async (t) => {
