@@ -1,26 +1,35 @@
 // A spoofed SYN flood at the first knock port while a legitimate client
 // knocks the whole sequence, in the netns lab only (hping3 runs in the client
-// namespace, aimed at the server's address, bounded by a count and a timeout).
-// knockd (pcap: sees every packet) and knocklog reading rsyslog's kern.log,
-// behind the rules `knocklog rules` writes (rate-limited per source and in
-// total), one at a time: does the door open, how late against no flood, peak
-// memory, and how much of the flood reached the log.
+// namespace, aimed at the server's address, bounded by a count and a timeout),
+// at rising rates. Side by side, one at a time: knockd (pcap: sees every
+// packet); knocklog reading rsyslog's kern.log behind `knocklog rules` (LOG,
+// budgets per source and per port); knocklog on `ulogd-socket:` behind
+// `knocklog rules --via nflog` (no budget) and ulogd2 from `--ulogd-conf`.
+// For each: does the door open during the flood and how late, the CPU time of
+// the processes on the path, their peak memory, and the bytes written to disk.
 
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createLab, KNOCKLOG_CLI, runKnocklog, startRsyslog, waitFor, type Daemon, type Lab, type LabLog } from '../test/e2e/lab.js';
+import {
+  createLab, KNOCKLOG_CLI, runKnocklog, spawnUlogd, startRsyslog, synFlood, waitFor, type Daemon, type Lab,
+} from '../test/e2e/lab.js';
 import { knockAndWait, waitClosed } from './door.js';
-import { childWith, formatMemory, memory, type Memory } from './proc.js';
+import { childWith, cpuSeconds, memory } from './proc.js';
 import { labOrSkip } from './stats.js';
 
 const PROTECTED = 2222;
 const SEQUENCE = [7000, 8000, 9000];
-/** hping3's packet count and gap (µs): at most 10,000 packets a second (measured here: ~3,800/s, so ~10 s). */
-const FLOOD = { count: 40_000, gapUs: 100, timeoutS: 30 };
-/** The legitimate client knocks this long after the flood started. */
+/** hping3's gaps (µs), one run each: at most 1e6/gap packets a second; what hping3 reaches here is measured. */
+const GAPS_US = [1000, 250, 100, 20];
+/** Each flood: this long at the nominal rate (count = duration / gap; hping3 reaches less), cut by the timeout. */
+const FLOOD_MS = 6000;
+const FLOOD_TIMEOUT_S = 20;
+/** The legitimate client knocks this long after the flood started, and waits this long for the port. */
 const KNOCK_AFTER_MS = 2000;
-/** The reader logs its engine counters this often when they changed (src/daemon/reader.ts). */
-const STATS_EVERY_MS = 10_000;
+const KNOCK_WAIT_MS = 5000;
+/** The NFLOG group of the socket path (the lab's standard one stays free). */
+const GROUP = 30;
 
 const CONF = (extra: string) => `[options]
 ${extra}[bench]
@@ -31,53 +40,32 @@ ${extra}[bench]
   stop_command = iptables -D INPUT -s %IP% -p tcp --dport ${PROTECTED} -j ACCEPT
 `;
 
-/** The flood: hping3 with random spoofed sources; returns how many packets it sent. */
-async function flood(lab: Lab): Promise<number> {
-  const cmd = `timeout ${FLOOD.timeoutS} hping3 --rand-source -S -p ${SEQUENCE[0]} -i u${FLOOD.gapUs} -c ${FLOOD.count} ${lab.server.v4} 2>&1; true`;
-  const { stdout } = await lab.clientExec('sh', ['-c', cmd]);
-  const sent = /(\d+) packets transmitted/.exec(stdout);
-  if (!sent) throw new Error(`hping3 printed no statistics:\n${stdout.slice(-1000)}`);
-  return Number(sent[1]);
+const size = (path: string) => (existsSync(path) ? statSync(path).size : 0);
+
+/** One contender's processes and files while it runs. */
+interface Running {
+  /** Processes on the knock path, by role: CPU and peak memory are read for each. */
+  pids: () => [string, number | null][];
+  /** Files on disk it writes, by role. */
+  files: [string, string][];
+  daemon: Daemon;
+  stop(): Promise<void>;
 }
 
-/** Packets counted by a chain's rules: [picked by KNOCKLOG, logged by KNOCKLOG-LOG]. */
-async function ruleCounters(lab: Lab): Promise<[number, number]> {
-  const count = async (chain: string) => {
-    const { stdout } = await lab.serverExec('iptables', ['-nvxL', chain]);
-    return stdout.split('\n').slice(2).reduce((n, l) => n + (Number(l.trim().split(/\s+/)[0]) || 0), 0);
-  };
-  return [await count('KNOCKLOG'), await count('KNOCKLOG-LOG')];
+interface Contender {
+  name: string;
+  /** Refills the KNOCKLOG chains for this contender (the jump from INPUT is loaded once). */
+  rules: (lab: Lab) => Promise<void>;
+  start: (lab: Lab, tag: string) => Promise<Running>;
 }
 
 interface Outcome {
-  baselineMs: number | null;
-  floodMs: number | null;
+  pps: number;
   sent: number;
-  floodSeconds: number;
-  memory: [string, Memory | null][];
-  notes: string[];
-}
-
-/** Baseline knock, then the flood with a knock inside it; `probe` reads memory and notes while the daemon still runs. */
-async function scenario(lab: Lab, probe: () => Promise<Pick<Outcome, 'memory' | 'notes'>>): Promise<Outcome> {
-  const baselineMs = await knockAndWait(lab, SEQUENCE, PROTECTED, 5000);
-  await waitClosed(lab, PROTECTED);
-  const t0 = Date.now();
-  const sending = flood(lab);
-  await new Promise((r) => setTimeout(r, KNOCK_AFTER_MS));
-  const floodMs = await knockAndWait(lab, SEQUENCE, PROTECTED, 8000);
-  const sent = await sending;
-  const floodSeconds = (Date.now() - t0) / 1000;
-  if (floodMs !== null) await waitClosed(lab, PROTECTED);
-  return { baselineMs, floodMs, sent, floodSeconds, ...(await probe()) };
-}
-
-function report(name: string, o: Outcome): void {
-  const ms = (v: number | null) => (v === null ? 'did NOT open' : `opened after ${v} ms`);
-  console.log(`  ${name}: no flood: ${ms(o.baselineMs)}; during the flood: ${ms(o.floodMs)}`);
-  console.log(`    flood: ${o.sent} packets in ${o.floodSeconds.toFixed(1)} s (${Math.round(o.sent / o.floodSeconds)}/s)`);
-  for (const [who, m] of o.memory) console.log(`    ${who}: ${formatMemory(m)}`);
-  for (const n of o.notes) console.log(`    ${n}`);
+  floodMs: number | null;
+  cpu: [string, number][];
+  peakMb: [string, number][];
+  bytes: [string, number][];
 }
 
 async function warmUp(lab: Lab, name: string, d: Daemon): Promise<void> {
@@ -87,88 +75,160 @@ async function warmUp(lab: Lab, name: string, d: Daemon): Promise<void> {
   await waitClosed(lab, PROTECTED);
 }
 
-async function knockdRun(lab: Lab): Promise<Outcome> {
-  const conf = lab.writeFile('knockd.conf', CONF(''));
-  const logFile = lab.path('knockd.log');
-  // No -D/-v: knockd would print a line per packet, which a real setup does not do.
-  const d = lab.spawn('knockd', 'server', ['knockd', '-i', lab.serverIf, '-c', conf, '-g', logFile, '-p', lab.path('knockd.pid')]);
+/** Starts the contender, floods with `gapUs`, knocks inside the flood; measures while it still runs. */
+async function trial(lab: Lab, c: Contender, gapUs: number, tag: string): Promise<Outcome> {
+  const r = await c.start(lab, tag);
   try {
-    await warmUp(lab, 'knockd', d);
-    return await scenario(lab, async () => {
-      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
-      return {
-        memory: [['knockd', memory(d.child.pid!)]],
-        notes: [`knockd logged ${log.match(/: Stage 1$/gm)?.length ?? 0} "Stage 1" lines (one per flood packet it saw)`],
-      };
+    await warmUp(lab, c.name, r.daemon);
+    const cpu0 = r.pids().map(([, pid]) => (pid === null ? NaN : cpuSeconds(pid)));
+    const bytes0 = r.files.map(([, f]) => size(f));
+    const t0 = Date.now();
+    const sending = synFlood(lab, SEQUENCE[0] ?? 7000, {
+      count: Math.round((FLOOD_MS * 1000) / gapUs), gapUs, timeoutS: FLOOD_TIMEOUT_S,
     });
+    await new Promise((res) => setTimeout(res, KNOCK_AFTER_MS));
+    const floodMs = await knockAndWait(lab, SEQUENCE, PROTECTED, KNOCK_WAIT_MS);
+    const sent = await sending;
+    const seconds = (Date.now() - t0) / 1000;
+    await new Promise((res) => setTimeout(res, 1000)); // what was queued is handled (or dropped) by now
+    const pids = r.pids();
+    const out: Outcome = {
+      pps: Math.round(sent / seconds),
+      sent,
+      floodMs,
+      cpu: pids.map(([who, pid], i) => [who, pid === null ? NaN : cpuSeconds(pid) - (cpu0[i] ?? NaN)]),
+      peakMb: pids.map(([who, pid]) => [who, pid === null ? NaN : memory(pid)?.peakMb ?? NaN]),
+      bytes: r.files.map(([who, f], i) => [who, size(f) - (bytes0[i] ?? 0)]),
+    };
+    if (floodMs !== null) await waitClosed(lab, PROTECTED);
+    return out;
   } finally {
-    await d.stop();
+    await r.stop();
   }
 }
 
-/** The stats line with the most attempts in progress. */
-function busiest(lines: string[]): string | undefined {
-  const attempts = (l: string) => Number(/attempts (\d+)/.exec(l)?.[1] ?? 0);
-  return lines.reduce<string | undefined>((a, l) => (a === undefined || attempts(l) > attempts(a) ? l : a), undefined);
+const kb = (n: number) => {
+  if (n < 1024) return `${n} B`;
+  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
+};
+
+function report(name: string, o: Outcome): void {
+  const opened = o.floodMs === null ? `did NOT open within ${KNOCK_WAIT_MS} ms` : `opened after ${o.floodMs} ms`;
+  const sum = (xs: [string, number][]) => xs.reduce((n, [, v]) => n + (Number.isNaN(v) ? 0 : v), 0);
+  console.log(`  ${name} @ ${o.pps}/s (${o.sent} packets): ${opened}`);
+  console.log(`    CPU ${sum(o.cpu).toFixed(2)} s (${o.cpu.map(([w, v]) => `${w} ${v.toFixed(2)}`).join(', ')}); `
+    + `peak RSS ${o.peakMb.map(([w, v]) => `${w} ${v.toFixed(1)} MB`).join(', ')}`);
+  console.log(`    written to disk: ${kb(sum(o.bytes))} (${o.bytes.map(([w, v]) => `${w} ${kb(v)}`).join(', ')})`);
 }
 
-async function knocklogRun(lab: Lab, kernLog: LabLog & { path: string }): Promise<Outcome> {
-  const logFile = lab.path('knocklog.log');
-  const conf = lab.writeFile('knocklog.conf', CONF(`  PidFile = ${lab.path('knocklog.pid')}\n  LogFile = ${logFile}\n`));
-  const d = lab.spawn('knocklog', 'server', [
-    process.execPath, KNOCKLOG_CLI, 'run', '-c', conf, '-s', `file:${kernLog.path}`, '--prefix', lab.prefix, '--state-dir', lab.path('knocklog-state'),
+/** knocklog run with `source`; its LogFile (knockd's line format) is what it writes to disk itself. */
+function startKnocklog(lab: Lab, tag: string, source: string, extra = ''): { d: Daemon; logFile: string } {
+  const logFile = lab.path(`knocklog-${tag}.log`);
+  const options = `  PidFile = ${lab.path(`knocklog-${tag}.pid`)}\n  LogFile = ${logFile}\n${extra}`;
+  const conf = lab.writeFile(`knocklog-${tag}.conf`, CONF(options));
+  const d = lab.spawn(`knocklog ${tag}`, 'server', [
+    process.execPath, KNOCKLOG_CLI, 'run', '-c', conf, '-s', source, '--prefix', lab.prefix,
+    '--state-dir', lab.path(`state-${tag}`),
   ]);
-  const statsLines = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').match(/stats: .*/g) ?? [] : []);
-  try {
-    await warmUp(lab, 'knocklog', d);
-    const [picked0, logged0] = await ruleCounters(lab);
-    const client = `SRC=${lab.client.v4} `;
-    const lines0 = kernLog.lines().filter((l) => l.includes(client)).length;
-    // Each knock of the baseline trial is one line; what comes after is the knock inside the flood.
-    const legit = () => kernLog.lines().filter((l) => l.includes(client)).length - lines0 - SEQUENCE.length;
-    return await scenario(lab, async () => {
-      const executor = d.child.pid!;
-      const reader = childWith(executor, 'reader.js');
-      const mem: [string, Memory | null][] = [['knocklog executor', memory(executor)], ['knocklog reader', reader === null ? null : memory(reader)]];
-      const [picked, logged] = await ruleCounters(lab);
-      // The reader's counters come every STATS_EVERY_MS when they changed: wait for one from after the flood.
-      const before = statsLines().length;
-      await waitFor('the reader to log its counters', () => statsLines().length > before, { timeoutMs: STATS_EVERY_MS + 5000 }).catch(() => undefined);
-      return {
-        memory: mem,
-        notes: [
-          `knock packets seen by the firewall: ${picked - picked0}; logged (under the per-source and total limits): ${logged - logged0}`,
-          `knocklog logged ${readFileSync(logFile, 'utf8').match(/: Stage 1$/gm)?.length ?? 0} "Stage 1" lines`,
-          `legitimate knocks that reached kern.log during the flood: ${legit()} of ${SEQUENCE.length}`,
-          `reader, busiest stats line: ${busiest(statsLines()) ?? 'none'}; last: ${statsLines().at(-1) ?? 'none'}`,
-        ],
-      };
-    });
-  } finally {
-    await d.stop();
-  }
+  return { d, logFile };
+}
+
+const knocklogPids = (d: Daemon): [string, number | null][] => {
+  const executor = d.child.pid ?? null;
+  return [['executor', executor], ['reader', executor === null ? null : childWith(executor, 'reader.js')]];
+};
+
+async function loadRules(lab: Lab, args: string[]): Promise<void> {
+  const conf = lab.path('rules.conf');
+  const { stdout } = await runKnocklog(['rules', '-c', conf, '--prefix', lab.prefix, '--no-jump', ...args]);
+  await lab.serverExec('iptables-restore', ['--noflush'], stdout);
+}
+
+function contenders(rsyslogPid: () => number | null, kernLog: string, nobody: number): Contender[] {
+  return [
+    {
+      name: 'knockd 0.8',
+      rules: async (lab) => void (await lab.serverExec('iptables', ['-F', 'KNOCKLOG'])),
+      start: async (lab, tag) => {
+        const conf = lab.writeFile(`knockd-${tag}.conf`, CONF(''));
+        const logFile = lab.path(`knockd-${tag}.log`);
+        // No -D/-v: knockd would print a line per packet, which a real setup does not do.
+        const pidFile = lab.path(`knockd-${tag}.pid`);
+        const argv = ['knockd', '-i', lab.serverIf, '-c', conf, '-g', logFile, '-p', pidFile];
+        const d = lab.spawn('knockd', 'server', argv);
+        return {
+          daemon: d, pids: () => [['knockd', d.child.pid ?? null]], files: [['knockd log', logFile]],
+          stop: () => d.stop(),
+        };
+      },
+    },
+    {
+      name: 'knocklog (rsyslog kern.log)',
+      rules: (lab) => loadRules(lab, []),
+      start: async (lab, tag) => {
+        const { d, logFile } = startKnocklog(lab, tag, `file:${kernLog}`);
+        return {
+          daemon: d,
+          pids: () => [...knocklogPids(d), ['rsyslogd', rsyslogPid()]],
+          files: [['kern.log', kernLog], ['knocklog LogFile', logFile]],
+          stop: () => d.stop(),
+        };
+      },
+    },
+    {
+      name: 'knocklog (ulogd-socket)',
+      rules: (lab) => loadRules(lab, ['--via', 'nflog', '--group', String(GROUP)]),
+      start: async (lab, tag) => {
+        const dir = lab.path(`sock-${tag}`);
+        mkdirSync(dir, { mode: 0o700 });
+        chownSync(dir, nobody, 0);
+        const socket = `${dir}/ulogd.sock`;
+        const source = `ulogd-socket:${socket}`;
+        const { d, logFile } = startKnocklog(lab, tag, source, `  Sources = ${source}\n`);
+        await waitFor('knocklog to listen', () => d.output.includes(': listening (mode'), { describe: () => d.output });
+        const conf = lab.path(`knocklog-${tag}.conf`);
+        const { stdout } = await runKnocklog(['rules', '-c', conf, '--ulogd-conf', '--group', String(GROUP)]);
+        const ownLog = lab.path(`ulogd-${tag}.log`);
+        const ulogdConf = lab.writeFile(`ulogd-${tag}.conf`, stdout.replace(/^logfile=.*$/m, `logfile="${ownLog}"`));
+        const u = spawnUlogd(lab, `ulogd-${tag}`, ulogdConf);
+        await waitFor('ulogd2 to connect', () => d.output.includes('ulogd2 connected'), {
+          describe: () => `${d.output}\n${u.own()}`,
+        });
+        return {
+          daemon: d,
+          pids: () => [...knocklogPids(d), ['ulogd', u.daemon.child.pid ?? null]],
+          files: [['ulogd log', ownLog], ['knocklog LogFile', logFile]],
+          stop: async () => {
+            await u.daemon.stop();
+            await d.stop();
+          },
+        };
+      },
+    },
+  ];
 }
 
 export async function floodBench(): Promise<void> {
-  if (!labOrSkip('flood', ['rsyslog'])) return;
-  if (!existsSync('/usr/sbin/hping3')) {
-    console.log('flood: skipped: hping3 is not installed (apt-get install hping3)');
-    return;
-  }
+  if (!labOrSkip('flood', ['rsyslog', 'ulogd', 'knockd', 'hping3'])) return;
   const lab = await createLab();
   try {
-    chmodSync(lab.dir, 0o755); // the reader runs as nobody
     await lab.installStandardFirewall({ protectedPort: PROTECTED });
     const rules = await runKnocklog(['rules', '-c', lab.writeFile('rules.conf', CONF('')), '--prefix', lab.prefix]);
     await lab.serverExec('iptables-restore', ['--noflush'], rules.stdout);
     await lab.listen(PROTECTED);
     const rsyslog = await startRsyslog(lab);
+    const rsyslogPid = () => Number(readFileSync(lab.path('rsyslog.pid'), 'utf8').trim()) || null;
+    const nobody = Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim());
     console.log(
-      `flood: hping3 --rand-source -S -p ${SEQUENCE[0]} -i u${FLOOD.gapUs} -c ${FLOOD.count} (client ns -> server), a legitimate knock ${KNOCK_AFTER_MS / 1000} s into it; ` +
-        'firewall from `knocklog rules`; one daemon at a time',
+      `flood: hping3 --rand-source -S -p ${SEQUENCE[0]} -i uGAP -c ${FLOOD_MS / 1000} s/GAP (client ns -> server), `
+        + `a legitimate knock ${KNOCK_AFTER_MS / 1000} s into it (waits ${KNOCK_WAIT_MS / 1000} s for the port); `
+        + 'one daemon at a time; '
+        + 'CPU and bytes from the flood\'s start to 1 s after its end',
     );
-    report('knockd 0.8', await knockdRun(lab));
-    report('knocklog (rsyslog kern.log)', await knocklogRun(lab, rsyslog.kernLog));
+    for (const [i, c] of contenders(rsyslogPid, rsyslog.kernLog.path, nobody).entries()) {
+      await c.rules(lab);
+      for (const gap of GAPS_US) report(c.name, await trial(lab, c, gap, `c${i}-${gap}`));
+    }
   } finally {
     await lab.destroy();
   }

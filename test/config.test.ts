@@ -175,9 +175,9 @@ test('Prefix: raw value, or double-quoted to keep edge spaces, with \\" and \\\\
 });
 
 test('relative paths are relative to the config file', () => {
-  const c = parseConfig('[options]\nlogfile = log/k.log\nsources = file:kern.log,stdin\nstatedir = state\npidfile = /run/k.pid\n', '/etc/knock/knockd.conf');
+  const c = parseConfig('[options]\nlogfile = log/k.log\nsources = file:kern.log,stdin,ulogd-socket:u.sock\nstatedir = state\npidfile = /run/k.pid\n', '/etc/knock/knockd.conf');
   assert.deepEqual([c.options.logFile, c.options.sources, c.options.stateDir, c.options.pidFile],
-    ['/etc/knock/log/k.log', ['file:/etc/knock/kern.log', 'stdin'], '/etc/knock/state', '/run/k.pid']);
+    ['/etc/knock/log/k.log', ['file:/etc/knock/kern.log', 'stdin', 'ulogd-socket:/etc/knock/u.sock'], '/etc/knock/state', '/run/k.pid']);
 });
 
 const IFACE_HINT = 'use a name such as eth0 as the log shows it after IN= (at most 15 bytes, no blanks, "/" or "=")';
@@ -262,7 +262,7 @@ const MALFORMED: [string, string, string[]][] = [
     ['k.conf:3: Target "fd31::1::2" is not an IP address (use an IPv4 or IPv6 address such as 10.0.0.50)']],
   ['bad sources', '[options]\nsources = file:, journald, stdin, stdin,\n',
     ['k.conf:2: source "file:" has no path (write file:/var/log/kern.log)',
-      'k.conf:2: unknown source "journald" (use file:PATH, ulogd:PATH, journal, kmsg or stdin, separated by commas)',
+      'k.conf:2: unknown source "journald" (use file:PATH, ulogd:PATH, ulogd-socket:PATH, journal, kmsg or stdin, separated by commas)',
       'k.conf:2: source "stdin" is listed twice (list it once)',
       'k.conf:2: Sources "file:, journald, stdin, stdin," has an empty item (remove the extra comma)']],
   ['MaxSources not a positive integer', '[options]\nmaxsources = 0\n',

@@ -25,9 +25,11 @@ test('the seed config: one SYN-only multiport rule for 7000,8000,9000 (both door
   assert.deepEqual(ruleLines(out, '-'), [
     '-I INPUT 1 -j KNOCKLOG',
     '-A KNOCKLOG -p tcp --syn -m multiport --dports 7000,8000,9000 -g KNOCKLOG-LOG',
-    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-upto 10/second --hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name knocklog'
+    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-above 10/second --hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name knocklog'
+      + ' --hashlimit-htable-size 4096 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000 -j RETURN',
+    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-upto 50/second --hashlimit-burst 100 --hashlimit-mode dstport --hashlimit-name knocklog-port'
       + ' --hashlimit-htable-size 4096 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000'
-      + ' -m limit --limit 100/second --limit-burst 200 -j LOG --log-prefix "KNOCK " --log-level warning',
+      + ' -j LOG --log-prefix "KNOCK " --log-level warning',
   ]);
 });
 
@@ -106,11 +108,51 @@ test('a time-based door logs its whole port range in one rule, not one per port'
   assert.ok(!nft.includes(SECRET) && !nft.includes(Buffer.from('12345678901234567890').toString('hex')), 'the secret stays out of the rules');
 });
 
+test('--via log: a budget per source, then per knock port; a time-based range has one budget of its own', () => {
+  const c = config(TIMED);
+  assert.deepEqual(ruleLines(generateRules(c, { ...IPT, family: 6 }), '-A KNOCKLOG-LOG '), [
+    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-above 10/second --hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-srcmask 64'
+      + ' --hashlimit-name knocklog --hashlimit-htable-size 4096 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000 -j RETURN',
+    '-A KNOCKLOG-LOG -p tcp --syn --dport 20000:29999 -m limit --limit 50/second --limit-burst 100'
+      + ' -j LOG --log-prefix "KNOCK " --log-level warning',
+    '-A KNOCKLOG-LOG -p tcp --syn --dport 20000:29999 -j RETURN',
+    '-A KNOCKLOG-LOG -d fd00::1 -p udp --dport 40000:40999 -m limit --limit 50/second --limit-burst 100'
+      + ' -j LOG --log-prefix "KNOCK " --log-level warning',
+    '-A KNOCKLOG-LOG -d fd00::1 -p udp --dport 40000:40999 -j RETURN',
+    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-upto 50/second --hashlimit-burst 100 --hashlimit-mode dstport --hashlimit-name knocklog-port'
+      + ' --hashlimit-htable-size 4096 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000'
+      + ' -j LOG --log-prefix "KNOCK " --log-level warning',
+  ]);
+  const nft = generateRules(c, NFT);
+  const emit = nft.slice(nft.indexOf('\tchain emit {')).split('\n').slice(1, -3).map((l) => l.trim());
+  assert.deepEqual(emit, [
+    'tcp dport 20000-29999 tcp flags & (fin | syn | rst | ack) == syn limit rate 50/second burst 100 packets counter log prefix "KNOCK " level warn',
+    'tcp dport 20000-29999 tcp flags & (fin | syn | rst | ack) == syn return',
+    'ip6 daddr fd00::1 udp dport 40000-40999 limit rate 50/second burst 100 packets counter log prefix "KNOCK " level warn',
+    'ip6 daddr fd00::1 udp dport 40000-40999 return',
+    'update @ports { th dport limit rate 50/second burst 100 packets } counter log prefix "KNOCK " level warn',
+  ]);
+  assert.doesNotMatch(nft, /limit rate 100\/second/, 'no budget shared by all ports');
+});
+
+test('--via nflog (for ulogd-socket): no budget at all, and NFLOG copies only the headers', () => {
+  const c = config(TIMED);
+  const ipt = generateRules(c, { ...IPT, via: 'nflog', group: 5 });
+  assert.deepEqual(ruleLines(ipt, '-A KNOCKLOG-LOG '), [
+    '-A KNOCKLOG-LOG -j NFLOG --nflog-group 5 --nflog-prefix "KNOCK" --nflog-size 128 --nflog-threshold 1',
+  ]);
+  assert.doesNotMatch(ipt.split('\n').filter((l) => !l.startsWith('#')).join('\n'), /limit/);
+  const nft = generateRules(c, { ...NFT, via: 'nflog', group: 5 });
+  assert.doesNotMatch(nft.split('\n').filter((l) => !l.startsWith('#')).join('\n'), /limit|set |goto knock/);
+  assert.match(nft, /^\t\ttcp dport 20000-29999 tcp flags & \(fin \| syn \| rst \| ack\) == syn goto emit$/m);
+  assert.match(nft, /^\tchain emit \{\n\t\tcounter log group 5 snaplen 128 queue-threshold 1 prefix "KNOCK"\n\t\}$/m);
+});
+
 test('the prefix: one space before IN= for LOG, none for NFLOG (ulogd2 adds it); too long or unquotable is an error', () => {
   const c = loadConfig(fx('seed-openssh.conf'));
   assert.match(generateRules(c, { ...IPT, prefix: 'KNOCK ' }), /--log-prefix "KNOCK " /);
-  assert.match(generateRules(c, { ...IPT, via: 'nflog', group: 3 }), /-j NFLOG --nflog-group 3 --nflog-prefix "KNOCK" --nflog-threshold 1\n/);
-  assert.match(generateRules(c, { ...NFT, via: 'nflog', group: 3 }), /log group 3 prefix "KNOCK" queue-threshold 1\n/);
+  assert.match(generateRules(c, { ...IPT, via: 'nflog', group: 3 }), /-j NFLOG --nflog-group 3 --nflog-prefix "KNOCK" --nflog-size 128 --nflog-threshold 1\n/);
+  assert.match(generateRules(c, { ...NFT, via: 'nflog', group: 3 }), /log group 3 snaplen 128 queue-threshold 1 prefix "KNOCK"\n/);
   assert.match(generateRules(c, NFT), /log prefix "KNOCK " level warn\n/);
   const p28 = 'P'.repeat(28);
   assert.match(generateRules(c, { ...IPT, prefix: p28 }), new RegExp(`--log-prefix "${p28} "`));
@@ -134,6 +176,28 @@ test('rules/iptables-log.rules is what knocklog rules prints for the seed config
     'regenerate it: node dist/src/cli.js rules -c test/fixtures/config/seed-openssh.conf > rules/iptables-log.rules');
   // The seed article's start_command appends its ACCEPT: said on stderr.
   assert.match(r.stderr, /warning: door openSSH .*-A INPUT.*insert it with -I INPUT 1/);
+});
+
+test('knocklog rules --ulogd-conf: the NFLOG -> BASE -> IFINDEX -> IP2STR -> JSON stack onto the ulogd-socket source\'s path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-ulogd-conf-'));
+  try {
+    const conf = join(dir, 'k.conf');
+    writeFileSync(conf, '[options]\n  Sources = ulogd-socket:sock/ulogd.sock\n[a]\n  sequence = 7000,8000\n');
+    const out = rulesOf('-c', conf, '--ulogd-conf', '--group', '9');
+    assert.deepEqual(out.split('\n').filter((l) => l !== '' && !l.startsWith('#')), [
+      '[global]', 'logfile="syslog"', 'loglevel=7',
+      'stack=knocklog_nflog:NFLOG,knocklog_base:BASE,knocklog_ifindex:IFINDEX,knocklog_ip2str:IP2STR,knocklog_json:JSON',
+      '[knocklog_nflog]', 'group=9',
+      '[knocklog_json]', 'mode="unix"', `file="${join(dir, 'sock/ulogd.sock')}"`,
+    ], 'the path is relative to the config, as every path of it');
+    assert.match(rulesOf('-c', fx('seed-openssh.conf'), '--ulogd-conf'), /^file="\/run\/knocklog-ulogd\/ulogd\.sock"$/m);
+    writeFileSync(conf, `[options]\n  Sources = ulogd-socket:/${'d'.repeat(120)}/u.sock\n[a]\n  sequence = 7000\n`);
+    const r = spawnSync(process.execPath, [CLI, 'rules', '-c', conf, '--ulogd-conf'], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /the socket path \/d+\/u\.sock is 128 bytes; a Unix socket path may have at most 106/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('knocklog rules: option errors and config errors exit 1 with a message', () => {
@@ -227,7 +291,8 @@ test('loaded iptables rules log exactly the knock SYNs ahead of a DROP policy, a
     exec(['iptables', '-A', 'INPUT', '-j', 'DROP']);
     exec(['iptables-restore', '--noflush'], rulesOf('-c', fx('seed-openssh.conf')));
     knockInside(exec);
-    const logged = (): number => Number(/^\s*(\d+)/m.exec(exec(['iptables', '-L', 'KNOCKLOG-LOG', '-n', '-v', '-x']).split('\n')[2] ?? '')?.[1]);
+    const logRule = () => exec(['iptables', '-L', 'KNOCKLOG-LOG', '-n', '-v', '-x']).split('\n').find((l) => l.includes(' LOG ')) ?? '';
+    const logged = (): number => Number(/^\s*(\d+)/.exec(logRule())?.[1]);
     assert.equal(logged(), 3);
     // Refilling the chains of the loaded firewall: the jump stays single and first.
     exec(['iptables-restore', '--noflush'], rulesOf('-c', fx('seed-openssh.conf'), '--no-jump'));

@@ -11,35 +11,11 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { Log } from '../src/log.js';
+import { RecordingLog, until } from './helpers/recording-log.js';
 import { openSource, type Source, type SourceOptions } from '../src/sources/index.js';
 import { foreignProgram } from '../src/sources/provenance.js';
 
 const FAST_RETRY = { minMs: 20, maxMs: 200 };
-
-class RecordingLog implements Log {
-  readonly messages: string[] = [];
-  info(msg: string): void {
-    this.messages.push(`info: ${msg}`);
-  }
-  warn(msg: string): void {
-    this.messages.push(`warn: ${msg}`);
-  }
-  error(msg: string): void {
-    this.messages.push(`error: ${msg}`);
-  }
-  has(re: RegExp): boolean {
-    return this.messages.some((m) => re.test(m));
-  }
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 interface Running {
   source: Source;

@@ -4,7 +4,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/index.js';
-import { type Backend, type Family, generateRules, orderingWarnings, RulesError, type Via } from '../rules/index.js';
+import {
+  type Backend, DEFAULT_SOCKET, type Family, generateRules, orderingWarnings, RulesError, ulogdConf, type Via,
+} from '../rules/index.js';
 import { configOption } from './check.js';
 
 interface RulesCommandOptions {
@@ -15,6 +17,7 @@ interface RulesCommandOptions {
   group?: string;
   family?: string;
   jump: boolean;
+  ulogdConf?: boolean;
 }
 
 /** Runs the command; returns the exit status. */
@@ -23,17 +26,25 @@ export function runRules(o: RulesCommandOptions, out: NodeJS.WritableStream = pr
     err.write(`knocklog rules: ${message}\n`);
     return 1;
   };
-  if (o.group !== undefined && o.via !== 'nflog') return fail('--group applies to NFLOG rules only (add --via nflog)');
+  if (o.group !== undefined && o.via !== 'nflog' && o.ulogdConf !== true) {
+    return fail('--group applies to NFLOG rules only (add --via nflog)');
+  }
   if (o.family !== undefined && o.backend !== 'iptables') return fail("--family applies to --backend iptables only (nft's inet table holds IPv4 and IPv6)");
   if (o.group !== undefined && !/^\d+$/.test(o.group)) return fail(`--group "${o.group}" is not a number from 0 to 65535`);
   try {
     // Only reads one_time_sequences files, so they need not be writable here.
     const config = loadConfig(o.config, o.prefix === undefined ? {} : { prefix: o.prefix }, { requireWritable: false });
+    const group = o.group === undefined ? 0 : Number(o.group);
+    if (o.ulogdConf === true) {
+      const socket = config.options.sources.find((s) => s.startsWith('ulogd-socket:'))?.slice('ulogd-socket:'.length);
+      out.write(ulogdConf(group, socket ?? DEFAULT_SOCKET));
+      return 0;
+    }
     out.write(generateRules(config, {
       backend: o.backend,
       via: o.via,
       prefix: config.options.prefix,
-      group: o.group === undefined ? 0 : Number(o.group),
+      group,
       family: o.family === '6' ? 6 : 4,
       jump: o.jump,
     }));
@@ -57,6 +68,8 @@ export function registerRules(program: Command): void {
     .option('--group <n>', 'the NFLOG group (--via nflog; default 0)')
     .addOption(new Option('--family <n>', 'iptables: 4 for iptables-restore, 6 for ip6tables-restore (default 4)').choices(['4', '6']))
     .option('--no-jump', 'iptables: leave out the "-I INPUT 1" jump, to refill the chains of a loaded ruleset')
+    .option('--ulogd-conf', "instead of rules, the ulogd.conf that takes --via nflog's packets to the ulogd-socket "
+      + `source (Sources' path, else ${DEFAULT_SOCKET})`)
     .action((o: RulesCommandOptions) => {
       process.exitCode = runRules(o);
     });

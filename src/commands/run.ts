@@ -21,7 +21,9 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run the daemon: read the firewall log, open and close doors')
     .addOption(configOption())
-    .option('-s, --source <source>', 'file:PATH, ulogd:PATH, journal, kmsg or stdin (repeatable; default file:/var/log/kern.log, else journal)',
+    .option('-s, --source <source>',
+      'file:PATH, ulogd:PATH, ulogd-socket:PATH, journal, kmsg or stdin '
+        + '(repeatable; default file:/var/log/kern.log, else journal)',
       (v: string, prev: string[] = []) => [...prev, v])
     .option('--state-dir <dir>', 'where open doors and log positions are kept (default /var/lib/knocklog)')
     .option('-i, --interface <name>', 'only knocks that came in on this interface count')

@@ -102,12 +102,15 @@ export function parseTarget(text: string): Checked<string> {
   return valid(addr);
 }
 
-const SOURCE_HINT = 'use file:PATH, ulogd:PATH, journal, kmsg or stdin, separated by commas';
+const SOURCE_HINT = 'use file:PATH, ulogd:PATH, ulogd-socket:PATH, journal, kmsg or stdin, separated by commas';
 
-/** The sources that name a file: kernel lines (`file:`), or a dedicated ulogd2 LOGEMU/JSON file (`ulogd:`). */
-export const FILE_SOURCES = ['file:', 'ulogd:'] as const;
+/**
+ * The sources that name a path: kernel lines (`file:`), a dedicated ulogd2 LOGEMU/JSON file (`ulogd:`), or the
+ * Unix socket ulogd2's JSON output connects to (`ulogd-socket:`).
+ */
+export const FILE_SOURCES = ['file:', 'ulogd:', 'ulogd-socket:'] as const;
 
-/** One log source: `file:PATH`, `ulogd:PATH`, `journal`, `kmsg`, `stdin`. */
+/** One log source: `file:PATH`, `ulogd:PATH`, `ulogd-socket:PATH`, `journal`, `kmsg`, `stdin`. */
 export function parseSource(text: string): Checked<string> {
   const item = text.trim();
   const lower = item.toLowerCase();

@@ -26,6 +26,7 @@ const log = {
 
 /** Where a source's lines come from decides which shapes may count (docs/architecture.md, provenance). */
 function formatOf(source: string, line: string): Format {
+  if (source.startsWith('ulogd-socket:')) return 'ulogd-json';
   if (!source.startsWith('ulogd:')) return 'kernel';
   return line.charCodeAt(0) === 123 ? 'ulogd-json' : 'logemu';
 }

@@ -12,6 +12,7 @@ export { RulesError } from './limits.js';
 export type { Backend, Via } from './limits.js';
 export type { Family, PortGroup } from './ports.js';
 export { portGroups } from './ports.js';
+export { DEFAULT_SOCKET, ulogdConf } from './ulogd.js';
 
 export interface RulesOptions {
   backend: Backend;

@@ -2,21 +2,34 @@
 // both backends.
 
 /**
- * Rate limits of the logging rule. Two buckets, both must have a token:
- * - per source (iptables hashlimit, an nft dynamic set): one flooding address
- *   spends only its own budget, so it cannot starve other sources' knocks out
- *   of the log (a single global `-m limit` would let it). The burst covers a
- *   knockd sequence of at most 32 hits sent back to back, plus retransmits.
- * - in total: many sources (or spoofed ones) together cannot log more than
- *   TOTAL lines a second, about 25 KB/s, so a flood cannot fill the disk.
+ * Rate limits of the kernel-log rules (`--via log`). Two buckets, both must have a token:
+ * - per source (iptables hashlimit, an nft dynamic set), checked first: one
+ *   flooding address spends only its own budget, so it cannot starve other
+ *   sources' knocks out of the log. The burst covers a knockd sequence of at
+ *   most 32 hits sent back to back, plus retransmits.
+ * - per knock port (a time-based door's whole range counts as one port): a
+ *   flood from many (spoofed) addresses at one port spends that port's budget
+ *   only, and the other ports still log. The disk takes at most PER_PORT.rate
+ *   lines a second per port: at about 250 bytes a kern.log line, 12.5 KB/s
+ *   (about 1 GB a day) per port under a flood that never stops.
  * Packets over either limit are simply not logged; nothing is dropped here.
+ * `--via nflog` (ulogd2 onto the ulogd-socket source) has no budget at all:
+ * nothing reaches the disk, and a bucket of any kind is one a flood can empty.
  */
 export const PER_SOURCE = { rate: 10, burst: 40 } as const;
-export const TOTAL = { rate: 100, burst: 200 } as const;
+export const PER_PORT = { rate: 50, burst: 100 } as const;
 /** Per-source table: entries expire after this idle time; when full, new sources are not logged. */
 export const SOURCE_TABLE = { size: 65536, expireMs: 10000 } as const;
+/** Per-port table: at most one entry per port number. */
+export const PORT_TABLE = { size: 65536, expireMs: 10000 } as const;
 /** IPv6 sources are limited per /64: one host usually owns a whole /64. */
 export const IPV6_SOURCE_BITS = 64;
+
+/**
+ * NFLOG copies this many bytes of each packet to ulogd2: the IP and TCP/UDP
+ * headers (IPv6 40 + TCP at most 60), not the payload a flood may carry.
+ */
+export const NFLOG_SNAPLEN = 128;
 
 export type Backend = 'iptables' | 'nft';
 export type Via = 'log' | 'nflog';

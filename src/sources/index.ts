@@ -6,18 +6,24 @@ import { JournalSource } from './journal.js';
 import { KmsgSource } from './kmsg.js';
 import type { Source, SourceOptions } from './source.js';
 import { StdinSource } from './stdin.js';
+import { UlogdSocketSource } from './ulogd-socket.js';
 
 export type { Source, SourceOptions } from './source.js';
 
+const EXAMPLE = {
+  file: '/var/log/kern.log', ulogd: '/var/log/ulog/knocks.json', 'ulogd-socket': '/run/knocklog-ulogd/ulogd.sock',
+};
+
 /**
- * A source for `file:PATH` or `ulogd:PATH` (relative to the working
- * directory), `journal`, `kmsg` or `stdin`; throws an Error that says what is accepted.
+ * A source for `file:PATH`, `ulogd:PATH` or `ulogd-socket:PATH` (relative to
+ * the working directory), `journal`, `kmsg` or `stdin`; throws an Error that says what is accepted.
  */
 export function openSource(spec: string, opts: SourceOptions): Source {
-  for (const kind of ['file', 'ulogd'] as const) {
+  for (const kind of ['file', 'ulogd', 'ulogd-socket'] as const) {
     if (!spec.startsWith(`${kind}:`)) continue;
     const path = spec.slice(kind.length + 1);
-    if (path === '') throw new Error(`source "${spec}" names no file: use ${kind}:PATH, e.g. ${kind}:/var/log/kern.log`);
+    if (path === '') throw new Error(`source "${spec}" names no file: use ${kind}:PATH, e.g. ${kind}:${EXAMPLE[kind]}`);
+    if (kind === 'ulogd-socket') return new UlogdSocketSource(resolve(path), opts);
     return new FileSource(resolve(path), opts, kind);
   }
   switch (spec) {
@@ -28,5 +34,6 @@ export function openSource(spec: string, opts: SourceOptions): Source {
     case 'stdin':
       return new StdinSource(opts.stdin ?? process.stdin, opts.log);
   }
-  throw new Error(`unknown source "${spec}": use file:PATH (e.g. file:/var/log/kern.log), ulogd:PATH, journal, kmsg or stdin`);
+  throw new Error(`unknown source "${spec}": use file:PATH (e.g. file:/var/log/kern.log), ulogd:PATH, `
+    + 'ulogd-socket:PATH, journal, kmsg or stdin');
 }

@@ -7,7 +7,7 @@ import type { Log } from '../log.js';
 
 
 export interface Source {
-  /** `file:PATH`, `journal`, `kmsg` or `stdin`: the provenance of its lines. */
+  /** `file:PATH`, `ulogd:PATH`, `ulogd-socket:PATH`, `journal`, `kmsg` or `stdin`: the provenance of its lines. */
   readonly name: string;
   /**
    * Starts delivering lines (UTF-8, without the newline). `onLines` must be

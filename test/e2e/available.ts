@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkS
 import type { TestContext } from 'node:test';
 import { standardRules } from './firewall.js';
 
-export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft' | 'journald';
+export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft' | 'journald' | 'hping3';
 export type Availability = { ok: true } | { ok: false; reason: string };
 
 export const ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
@@ -17,9 +17,9 @@ const BASE_COMMANDS = ['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6ta
 // knock: knockd's client (lab.knock), from the knockd package.
 const NEED_COMMANDS: Record<Need, string[]> = {
   rsyslog: ['rsyslogd', 'flock', 'logger'], ulogd: ['ulogd'], knockd: ['knockd', 'stdbuf'], knock: ['knock'], nft: ['nft'],
-  journald: ['journalctl', 'systemd-tmpfiles', 'flock', 'logger'],
+  journald: ['journalctl', 'systemd-tmpfiles', 'flock', 'logger'], hping3: ['hping3'],
 };
-const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd util-linux systemd';
+const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd hping3 util-linux systemd';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${cmd}`));

@@ -18,7 +18,7 @@ export interface KnocklogRun {
 export interface KnocklogStart {
   /** The config file (see writeKnocklogConf). */
   conf: string;
-  /** `-s` specs: file:PATH, ulogd:PATH, kmsg, stdin, journal. */
+  /** `-s` specs: file:PATH, ulogd:PATH, ulogd-socket:PATH, kmsg, stdin, journal. */
   sources: readonly string[];
   /** Names the process and its state dir; distinct per knocklog of a lab. */
   name?: string;
@@ -26,17 +26,20 @@ export interface KnocklogStart {
 }
 
 /**
- * Writes a knockd.conf for knocklog: `[options]` with the lab's prefix and a
- * PidFile in the lab (never the default under /run), then `doors` (knockd.conf sections).
+ * Writes a knockd.conf for knocklog: `[options]` with the lab's prefix, a
+ * PidFile in the lab (never the default under /run) and `options` (lines of
+ * `[options]`), then `doors` (knockd.conf sections).
  */
-export function writeKnocklogConf(lab: Lab, name: string, doors: string): string {
-  return lab.writeFile(name, `[options]\n  Prefix = ${lab.prefix}\n  PidFile = ${lab.path(`${name}.pid`)}\n\n${doors}`);
+export function writeKnocklogConf(lab: Lab, name: string, doors: string, options = ''): string {
+  const pid = lab.path(`${name}.pid`);
+  return lab.writeFile(name, `[options]\n  Prefix = ${lab.prefix}\n  PidFile = ${pid}\n${options}\n${doors}`);
 }
 
 /** A log message that says the source now reads what comes next (a file source starts at the file's end). */
 function readyMessage(spec: string): RegExp | null {
   const file = /^(?:file|ulogd):(.*)$/.exec(spec);
   if (file) return new RegExp(`^${escape(spec)}: reading ${escape(file[1]!)} from byte \\d+$`);
+  if (spec.startsWith('ulogd-socket:')) return new RegExp(`^${escape(spec)}: listening \\(`);
   if (spec === 'kmsg') return /^kmsg: skipped \d+ older records; reading new ones$/;
   return null; // stdin: the pipe keeps what is written before the reader starts
 }

@@ -21,7 +21,8 @@ export { Daemon, run, waitFor, type DaemonOptions, type RunResult } from './proc
 export { runKnockd, type Knockd } from './knockd.js';
 export { knocklogKnock, loadKnocklogRules, startKnocklog, writeKnocklogConf, type KnocklogRun, type KnocklogStart, type RulesOptions } from './knocklog.js';
 export { RSYSLOG_LOCK, startRsyslog, type Rsyslog } from './rsyslog.js';
-export { startUlogd, type Ulogd } from './ulogd.js';
+export { spawnUlogd, startUlogd, type Ulogd } from './ulogd.js';
+export { synFlood, type FloodOptions } from './flood.js';
 
 /** The built CLI (dist/src/cli.js), for running `knocklog` as users do. */
 export const KNOCKLOG_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));

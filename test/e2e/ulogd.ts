@@ -17,7 +17,6 @@ export interface Ulogd {
 export async function startUlogd(lab: Lab): Promise<Ulogd> {
   const logemu = lab.path('ulogd-logemu.log');
   const json = lab.path('ulogd.json');
-  const ownLog = lab.path('ulogd.log');
   // Created readable before ulogd starts (it appends): knocklog's reader runs as knocklog.
   for (const f of [logemu, json]) writeFileSync(f, '', { mode: 0o644 });
   // Both stacks name the same input instance, log1: a second NFLOG instance
@@ -26,7 +25,7 @@ export async function startUlogd(lab: Lab): Promise<Ulogd> {
   const conf = lab.writeFile(
     'ulogd.conf',
     `[global]
-logfile="${ownLog}"
+logfile="${lab.path('ulogd.log')}"
 loglevel=3
 ${ULOGD_PLUGIN_NAMES.map((p) => `plugin="${ULOGD_PLUGINS}/ulogd_${p}.so"`).join('\n')}
 stack=log1:NFLOG,base1:BASE,ifi1:IFINDEX,ip2str1:IP2STR,print1:PRINTPKT,emu1:LOGEMU
@@ -44,14 +43,7 @@ file="${json}"
 sync=1
 `,
   );
-  const daemon = lab.spawn('ulogd', 'server', ['ulogd', '-c', conf, '-p', lab.path('ulogd.pid')]);
-  const own = () => {
-    try {
-      return readFileSync(ownLog, 'utf8');
-    } catch {
-      return '';
-    }
-  };
+  const { daemon, own } = spawnUlogd(lab, 'ulogd', conf);
   await waitFor(
     'ulogd to start',
     () => {
@@ -69,4 +61,18 @@ sync=1
     json: fileLog('ulogd2 JSON', json, 'ulogd-json', jsonMatcher(lab.prefix)),
     stop: () => daemon.stop(),
   };
+}
+
+/** ulogd2 `-c conf` in the server namespace; `own()` reads its own log (the conf's `logfile`), '' before it exists. */
+export function spawnUlogd(lab: Lab, name: string, conf: string): { daemon: Daemon; own: () => string } {
+  const ownLog = /^logfile="(.*)"$/m.exec(readFileSync(conf, 'utf8'))?.[1];
+  const daemon = lab.spawn(name, 'server', ['ulogd', '-c', conf, '-p', lab.path(`${name}.pid`)]);
+  const own = () => {
+    try {
+      return ownLog === undefined ? '' : readFileSync(ownLog, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return { daemon, own };
 }
