@@ -273,7 +273,9 @@ export class Executor {
       // no command: a door that could not be closed after a crash stays shut.
       e.closeAt = this.now() + d.cmdTimeoutMs;
       try {
-        await this.persist();
+        // Written, not yet synced: the sync would delay every open by milliseconds, and what it guards
+        // against, a power loss, takes the firewall rule with it. The write after the command syncs.
+        await this.persist(false);
       } catch (err) {
         this.forget(e);
         this.log.error(`${e.src}: ${e.door}: cannot record the open door in ${this.store.path}: ${(err as Error).message}; ` +
@@ -385,9 +387,9 @@ export class Executor {
   }
 
   /** Writes the state file with the entries as they are when the write starts; rejects when it fails. */
-  private persist(): Promise<void> {
+  private persist(durable = true): Promise<void> {
     if (this.dryRun) return Promise.resolve();
-    return this.store.save(() => ({ open: this.records() }));
+    return this.store.save(() => ({ open: this.records() }), durable);
   }
 
   private records(): OpenDoorRecord[] {

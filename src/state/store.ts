@@ -27,6 +27,7 @@ export class JsonStore<T> {
   readonly path: string;
   private saving: Promise<void> = Promise.resolve();
   private queued: Promise<void> | null = null;
+  private queuedDurable = false;
 
   constructor(
     dir: string,
@@ -117,16 +118,20 @@ export class JsonStore<T> {
 
   /**
    * Writes `body()` as it is when the write starts, after the writes before it.
-   * A call made while a write waits to begin joins that write: each caller
-   * learns whether its change reached the disk (the promise rejects if not).
+   * A call made while a write waits to begin joins that write (unless it
+   * wants durability and that write does not): each caller learns whether its
+   * change was written (the promise rejects if not). `durable: false` skips the
+   * syncs (atomic.ts): for a write that must precede an action but not wait
+   * for the disk.
    */
-  save(body: () => object): Promise<void> {
-    if (this.queued !== null) return this.queued;
+  save(body: () => object, durable = true): Promise<void> {
+    if (this.queued !== null && (this.queuedDurable || !durable)) return this.queued;
     const p = this.saving.catch(() => undefined).then(() => {
-      this.queued = null;
-      return writeFileAtomic(this.path, `${JSON.stringify({ version: this.version, ...body() })}\n`);
+      if (this.queued === p) this.queued = null;
+      return writeFileAtomic(this.path, `${JSON.stringify({ version: this.version, ...body() })}\n`, 0o600, durable);
     });
     this.queued = p;
+    this.queuedDurable = durable;
     this.saving = p;
     return p;
   }
