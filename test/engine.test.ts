@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parseConfig } from '../src/config/index.js';
 import { Engine, type EngineOptions } from '../src/engine/index.js';
 import type { Decision, Door, KnockEvent, Proto } from '../src/types.js';
@@ -93,6 +96,34 @@ test('a flood from 100,000 sources stays within maxSources, and a client past it
   assert.ok(e.stats().evictions >= 199_000, `evictions ${e.stats().evictions}`);
   e.tick(t + 60_000);
   assert.deepEqual(e.stats(), { sources: 0, attempts: 0, open: 0, evictions: e.stats().evictions, stale: 0 });
+});
+
+test('at the cap, each eviction costs O(1): 600,000 distinct first knocks at maxSources 100,000', () => {
+  // Before the fix each eviction at this cap read past the holes at the front of a Map (300,000: 17 s here).
+  const e = new Engine(A, opts({ maxSources: 100_000 }));
+  const t0 = performance.now();
+  for (let n = 0; n < 600_000; n++) e.knock(ev(`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`, 7000), n / 100);
+  const ms = performance.now() - t0;
+  assert.equal(e.stats().evictions, 500_000);
+  assert.ok(ms < 15_000, `took ${Math.round(ms)} ms (a bound against a quadratic blow-up)`);
+});
+
+test('the engine keeps its own copy of each address, not the line (or chunk of input) it was cut from', () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const e = new Engine(doorsOf('[A]\nsequence = 7000,8000,9000\n[B]\nsequence = 6000\ncmd_timeout = 60\n'), opts());
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 200; i++) {
+    // An address of 13 characters or more sliced out of a string shares that string's memory (V8).
+    const chunk = `${'x'.repeat(1 << 20)} SRC=203.0.${100 + i}.${100 + (i % 100)} ${i}`;
+    const src = chunk.slice(chunk.indexOf('SRC=') + 4, chunk.lastIndexOf(' '));
+    e.knock(ev(src, i % 2 === 0 ? 7000 : 6000), i);
+  }
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  assert.deepEqual({ ...e.stats(), evictions: 0, stale: 0 }, { sources: 100, attempts: 100, open: 100, evictions: 0, stale: 0 });
+  assert.ok(grown < 20 << 20, `the heap grew by ${(grown / 2 ** 20).toFixed(0)} MiB for 200 sources`);
 });
 
 // Property: an open for (S, D) at time T needs knocks from S, in order, matching

@@ -4,7 +4,7 @@
 
 import type { Decision, Door, KnockEvent } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
-import { type Attempt, AttemptTable } from './attempts.js';
+import { type Attempt, AttemptTable, ownCopy } from './attempts.js';
 import { MinHeap } from './heap.js';
 import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
 
@@ -178,8 +178,8 @@ export class Engine {
     }
     const a: Attempt = { door: d, keys, stage: 1, lastSpt: spt };
     if (step !== undefined) a.step = step;
-    this.attempts.add(src, a);
-    this.deadlines.push({ at: at + d.door.seqTimeoutMs, kind: 'timeout', src, attempt: a });
+    const kept = this.attempts.add(src, a);
+    this.deadlines.push({ at: at + d.door.seqTimeoutMs, kind: 'timeout', src: kept, attempt: a });
     return false;
   }
 
@@ -312,8 +312,8 @@ export class Engine {
   }
 
   private setOpen(door: string, src: string, closeAt: number): void {
-    const o: OpenDoor = { door, src, closeAt };
-    this.open.set(openKey(door, src), o);
+    const o: OpenDoor = { door, src: ownCopy(src), closeAt };
+    this.open.set(openKey(door, o.src), o);
     this.deadlines.push({ at: closeAt, kind: 'close', open: o });
   }
 
