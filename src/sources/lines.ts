@@ -6,6 +6,70 @@
 import { isAscii } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { MAX_LINE } from '../parse/index.js';
+
+/**
+ * Bytes of a line kept at most: a line longer than this has more than
+ * MAX_LINE characters whatever its encoding (UTF-8, invalid bytes included,
+ * gives at least one UTF-16 unit per 3 bytes), so parseLine refuses it as
+ * "line too long" from its first LONG_LINE bytes as well as from all of them.
+ */
+export const LONG_LINE = 4 * (MAX_LINE + 1);
+
+/**
+ * The partial line at the end of what was read so far. A line still without
+ * a newline after LONG_LINE bytes is cut there and the rest of it skipped as
+ * it comes, so each byte is looked at once and memory stays bounded, however
+ * long the line (a 100 MB line used to take minutes: the whole line was kept,
+ * copied and searched again on every read).
+ */
+export class LineCarry {
+  /** The bytes of the partial line (at most LONG_LINE), or null. */
+  pending: Buffer | null = null;
+  /** The partial line was cut: its bytes are skipped up to its newline. */
+  private skipping = false;
+
+  /**
+   * `buf[0, start)` holds `pending` (copied there by the caller) and
+   * `buf[start, total)` the bytes read next. Returns the whole lines, a
+   * subarray of `buf` ending at a newline (null when there are none), and
+   * keeps the partial line after them.
+   */
+  take(buf: Buffer, start: number, total: number): Buffer | null {
+    let from = 0;
+    if (this.skipping) {
+      const nl = buf.subarray(0, total).indexOf(10, start);
+      if (nl < 0) return null;
+      this.skipping = false;
+      // The cut line's kept bytes go right before its newline, over skipped ones.
+      buf.copy(buf, nl - start, 0, start);
+      from = nl - start;
+    }
+    const end = buf.lastIndexOf(10, total - 1);
+    if (end < from) {
+      this.keep(buf.subarray(from, total));
+      return null;
+    }
+    this.keep(buf.subarray(end + 1, total));
+    return buf.subarray(from, end + 1);
+  }
+
+  /** The last line of a finished input (it lacks its newline), or null. */
+  end(): Buffer | null {
+    const last = this.pending;
+    this.pending = null;
+    this.skipping = false;
+    return last;
+  }
+
+  private keep(rest: Buffer): void {
+    if (rest.length > LONG_LINE) {
+      rest = rest.subarray(0, LONG_LINE);
+      this.skipping = true;
+    }
+    this.pending = rest.length === 0 ? null : owned([rest]);
+  }
+}
 
 /**
  * Cuts a byte stream into chunks that end at a newline (the last chunk may
@@ -13,19 +77,16 @@ import type { Readable } from 'node:stream';
  * larger), so that it can be transferred to a worker thread.
  */
 export async function* lineChunks(input: Readable): AsyncGenerator<Buffer> {
-  // The bytes after the last newline so far: the start of a line.
-  let carry: Buffer | null = null;
+  const carry = new LineCarry();
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const end = buf.lastIndexOf(10);
-    if (end < 0) {
-      carry = carry === null ? owned([buf]) : owned([carry, buf]);
-      continue;
-    }
-    yield carry === null ? owned([buf.subarray(0, end + 1)]) : owned([carry, buf.subarray(0, end + 1)]);
-    carry = end + 1 < buf.length ? owned([buf.subarray(end + 1)]) : null;
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const pending = carry.pending;
+    const buf = pending === null ? owned([bytes]) : owned([pending, bytes]);
+    const lines = carry.take(buf, pending?.length ?? 0, buf.length);
+    if (lines !== null) yield lines;
   }
-  if (carry !== null) yield carry;
+  const last = carry.end();
+  if (last !== null) yield last;
 }
 
 const READ_SIZE = 1 << 20;
@@ -38,20 +99,20 @@ const READ_SIZE = 1 << 20;
 export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
   try {
-    let carry: Buffer | null = null;
+    const carry = new LineCarry();
     for (;;) {
-      const have: number = carry === null ? 0 : carry.length;
+      const pending = carry.pending;
+      const have = pending?.length ?? 0;
       const buf = Buffer.allocUnsafeSlow(have + READ_SIZE);
-      if (carry !== null) carry.copy(buf);
+      pending?.copy(buf);
       const { bytesRead } = await fh.read(buf, have, READ_SIZE, null);
       if (bytesRead === 0) break;
-      const total: number = have + bytesRead;
-      const end: number = buf.lastIndexOf(10, total - 1);
-      // Copied before the chunk is handed on: the consumer may transfer its memory.
-      carry = end + 1 < total ? owned([buf.subarray(end + 1, total)]) : null;
-      if (end >= 0) yield buf.subarray(0, end + 1);
+      // The partial line is copied before the chunk is handed on: the consumer may transfer its memory.
+      const lines = carry.take(buf, have, have + bytesRead);
+      if (lines !== null) yield lines;
     }
-    if (carry !== null) yield carry;
+    const last = carry.end();
+    if (last !== null) yield last;
   } finally {
     await fh.close();
   }
