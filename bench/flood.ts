@@ -138,7 +138,8 @@ async function knocklogRun(lab: Lab, kernLog: LabLog & { path: string }): Promis
         memory: mem,
         notes: [
           `knock packets seen by the firewall: ${picked - picked0}; logged (under the per-source and total limits): ${logged - logged0}`,
-          `knocklog logged ${readFileSync(logFile, 'utf8').match(/: Stage 1$/gm)?.length ?? 0} "Stage 1" lines`,
+          `knocklog logged ${readFileSync(logFile, 'utf8').match(/: Stage 1$/gm)?.length ?? 0} "Stage 1" lines and ` +
+            `${readFileSync(logFile, 'utf8').match(/ first knocks? from /g)?.length ?? 0} first-knock summaries`,
           `legitimate knocks that reached kern.log during the flood: ${legit()} of ${SEQUENCE.length}`,
           `reader, busiest stats line: ${busiest(statsLines()) ?? 'none'}; last: ${statsLines().at(-1) ?? 'none'}`,
         ],

@@ -11,6 +11,7 @@ import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
 import { ConfigError, loadConfig, readOneTimeSequences } from '../config/index.js';
 import type { Config, Decision, Options } from '../types.js';
+import { FirstKnocks } from './first-knocks.js';
 import { createLogger, type Logger } from './log.js';
 import { validDecision, type ExecutorMessage, type ReaderMessage } from './protocol.js';
 import { readerIdentity, type Identity } from './users.js';
@@ -40,6 +41,7 @@ class Daemon {
   private readonly readerDir: string;
   private kmsgFd: number | null = null;
   private readonly usedSteps: UsedSteps;
+  private readonly firstKnocks = new FirstKnocks((msg) => this.log.info(msg));
 
   constructor(
     private config: Config,
@@ -122,7 +124,13 @@ class Daemon {
   private async act(d: Decision): Promise<void> {
     switch (d.event) {
       case 'stage':
-        this.log.info(`${d.src}: ${d.door}: Stage ${d.stage}`);
+        // A first knock is what a spoofed flood sends: one summary per period, not a line each.
+        if (d.stage === 1) {
+          this.log.debug(`${d.src}: ${d.door}: Stage 1`);
+          this.firstKnocks.add(d.src);
+        } else {
+          this.log.info(`${d.src}: ${d.door}: Stage ${d.stage}`);
+        }
         return;
       case 'timeout':
         this.log.info(`${d.src}: ${d.door}: sequence timeout (stage ${d.stage})`);
