@@ -4,7 +4,7 @@
 
 import type { Decision, Door, KnockEvent } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
-import { type Attempt, AttemptTable, ownCopy } from './attempts.js';
+import { type Attempt, AttemptTable, ownCopy, sourceOf } from './attempts.js';
 import { MinHeap } from './heap.js';
 import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
 
@@ -36,9 +36,8 @@ interface OpenDoor {
   closeAt: number;
 }
 
-type Deadline =
-  | { at: number; kind: 'timeout'; src: string; attempt: Attempt }
-  | { at: number; kind: 'close'; open: OpenDoor };
+/** A sequence timeout (the attempt itself), or a door's close. */
+type Deadline = Attempt | { at: number; open: OpenDoor };
 
 export class Engine {
   private doors: DoorState[] = [];
@@ -82,7 +81,7 @@ export class Engine {
         const d = a.door;
         if (!d.addressed(ev, this.opts.isLocal)) continue;
         if (done.has(d)) {
-          this.attempts.remove(src, a);
+          this.attempts.remove(a);
           continue;
         }
         if (arrivedAt - at > d.door.seqTimeoutMs) {
@@ -98,7 +97,7 @@ export class Engine {
           if (!consumed.has(d)) out.push({ event: 'stage', at, door: d.name, src, stage: a.stage });
           consumed.add(d);
           if (a.stage === a.keys.length) {
-            this.attempts.remove(src, a);
+            this.attempts.remove(a);
             done.add(d);
             this.complete(d, src, at, out, a.step);
           }
@@ -109,7 +108,7 @@ export class Engine {
           continue;
         }
         // The wrong knock may itself be a first knock (knockd consumed it).
-        this.attempts.remove(src, a);
+        this.attempts.remove(a);
       }
     }
     // Then new attempts, in config order, for doors this step starts.
@@ -147,11 +146,12 @@ export class Engine {
         continue;
       }
       // A knock exactly at first + seq_timeout is still in time.
-      if (top.kind === 'timeout' ? top.at >= now : top.at > now) break;
+      if ('open' in top ? top.at > now : top.at >= now) break;
       this.deadlines.pop();
-      if (top.kind === 'timeout') {
-        this.attempts.remove(top.src, top.attempt);
-        out.push({ event: 'timeout', at: top.at, door: top.attempt.door.name, src: top.src, stage: top.attempt.stage });
+      if (!('open' in top)) {
+        const src = top.source === null ? '' : sourceOf(top.source);
+        this.attempts.remove(top);
+        out.push({ event: 'timeout', at: top.at, door: top.door.name, src, stage: top.stage });
       } else {
         this.open.delete(openKey(top.open.door, top.open.src));
         out.push({ event: 'close', at: top.at, door: top.open.door, src: top.open.src });
@@ -176,10 +176,10 @@ export class Engine {
       this.complete(d, src, at, out, step);
       return true;
     }
-    const a: Attempt = { door: d, keys, stage: 1, lastSpt: spt };
+    const a: Attempt = { door: d, keys, stage: 1, lastSpt: spt, at: at + d.door.seqTimeoutMs, source: null, sibling: null };
     if (step !== undefined) a.step = step;
-    const kept = this.attempts.add(src, a);
-    this.deadlines.push({ at: at + d.door.seqTimeoutMs, kind: 'timeout', src: kept, attempt: a });
+    this.attempts.add(src, a);
+    this.deadlines.push(a);
     return false;
   }
 
@@ -230,10 +230,10 @@ export class Engine {
     });
     this.index = new DoorIndex(this.doors);
     const kept = new Map(this.doors.map((d) => [d.name, d]));
-    for (const [src, a] of this.attempts.all()) {
+    for (const a of this.attempts.all()) {
       const d = kept.get(a.door.name);
       if (d === undefined || !sameKnocking(d.door, a.door.door) || d.oneTimeIndex !== a.door.oneTimeIndex) {
-        this.attempts.remove(src, a);
+        this.attempts.remove(a);
       } else {
         a.door = d;
         if (a.step === undefined) a.keys = d.keys;
@@ -280,7 +280,7 @@ export class Engine {
     this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
     // The used sequence stops working at once, for every source.
-    for (const [s, a] of this.attempts.all()) if (a.door === d) this.attempts.remove(s, a);
+    for (const a of this.attempts.all()) if (a.door === d) this.attempts.remove(a);
     if (!d.advanceOneTime()) out.push({ event: 'disable', at, door: d.name, src });
     this.index = new DoorIndex(this.doors);
   }
@@ -297,7 +297,7 @@ export class Engine {
     used.add(step);
     // Steps too old to be accepted need no memory.
     for (const s of used) if (s < now - STEP_SKEW) used.delete(s);
-    for (const [s, a] of this.attempts.all()) if (a.door === d && a.step === step) this.attempts.remove(s, a);
+    for (const a of this.attempts.all()) if (a.door === d && a.step === step) this.attempts.remove(a);
     return true;
   }
 
@@ -314,12 +314,12 @@ export class Engine {
   private setOpen(door: string, src: string, closeAt: number): void {
     const o: OpenDoor = { door, src: ownCopy(src), closeAt };
     this.open.set(openKey(door, o.src), o);
-    this.deadlines.push({ at: closeAt, kind: 'close', open: o });
+    this.deadlines.push({ at: closeAt, open: o });
   }
 
   private live(d: Deadline): boolean {
-    if (d.kind === 'close') return this.open.get(openKey(d.open.door, d.open.src)) === d.open;
-    return this.attempts.has(d.src, d.attempt);
+    if ('open' in d) return this.open.get(openKey(d.open.door, d.open.src)) === d.open;
+    return d.source !== null;
   }
 
   /** Drops deadlines made stale by restarts, evictions and extends, so memory follows live state. */
