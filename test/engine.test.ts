@@ -116,7 +116,8 @@ test('the engine keeps its own copy of each address, not the line (or chunk of i
   const before = process.memoryUsage().heapUsed;
   for (let i = 0; i < 200; i++) {
     // An address of 13 characters or more sliced out of a string shares that string's memory (V8).
-    const chunk = `${'x'.repeat(1 << 20)} SRC=203.0.${100 + i}.${100 + (i % 100)} ${i}`;
+    const addr = i % 4 < 2 ? `203.0.${100 + i}.${100 + (i % 100)}` : `2001:db8::${(0x1000 + i).toString(16)}`;
+    const chunk = `${'x'.repeat(1 << 20)} SRC=${addr} ${i}`;
     const src = chunk.slice(chunk.indexOf('SRC=') + 4, chunk.lastIndexOf(' '));
     e.knock(ev(src, i % 2 === 0 ? 7000 : 6000), i);
   }
