@@ -21,12 +21,29 @@ export interface ReplayOptions {
   local?: string;
 }
 
-/** The contract's JSON line for a decision. */
+/** The last millisecond formatted, and as what: a flood's decisions share their millisecond by the hundred. */
+let isoMs = NaN;
+let isoText = '';
+
+function isoTime(at: number): string {
+  // A Date keeps whole milliseconds, truncated (a kernel stamp has microseconds).
+  const ms = Math.trunc(at);
+  if (ms !== isoMs) {
+    isoText = JSON.stringify(new Date(ms).toISOString());
+    isoMs = ms;
+  }
+  return isoText;
+}
+
+/**
+ * The contract's JSON line for a decision: what JSON.stringify printed for
+ * `{time, door, src, event, stage?}`, written out (measured: a fifth of
+ * replay's time went into the object, the Date and the stringify).
+ */
 export function decisionJson(d: Decision, absolute: boolean): string {
-  const time = absolute ? new Date(d.at).toISOString() : null;
-  const o: Record<string, unknown> = { time, door: d.door, src: d.src, event: d.event };
-  if (d.stage !== undefined) o.stage = d.stage;
-  return JSON.stringify(o);
+  const time = absolute ? isoTime(d.at) : 'null';
+  const stage = d.stage === undefined ? '' : `,"stage":${d.stage}`;
+  return `{"time":${time},"door":${JSON.stringify(d.door)},"src":${JSON.stringify(d.src)},"event":"${d.event}"${stage}}`;
 }
 
 /** `--local 10.0.0.1,fd00::1`: the host's addresses; without it every destination counts as local. */
