@@ -100,8 +100,12 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
     process.stderr.write(`knocklog replay: ${(e as Error).message}\n`);
     return 1;
   }
-  // What was still pending when the log ended: timeouts and closes, at their own times.
-  emit(engine.tick(Number.MAX_SAFE_INTEGER));
+  // What was still pending when the log ended: timeouts and closes, at their own times, a
+  // millisecond's worth at a time (a flood leaves up to MaxSources attempts to time out at once).
+  for (let next = engine.nextDeadline(); next !== null; next = engine.nextDeadline()) {
+    emit(engine.tick(next + 1));
+    await out.flush();
+  }
   await out.flush(true);
   const s = engine.stats();
   process.stderr.write(
