@@ -94,16 +94,21 @@ const READ_SIZE = 1 << 20;
 /**
  * A file's chunks as lineChunks cuts them, read straight into the Buffers
  * that are handed on: only the partial line at a chunk's end is copied (into
- * the next), where a stream's chunks would all be copied once more.
+ * the next), where a stream's chunks would all be copied once more. `reuse`:
+ * every chunk is read into the same memory, for a consumer done with each
+ * chunk when it asks for the next (a fresh 1 MiB a read lived on until a full
+ * collection: measured ~45 MB of a flood replay's peak RSS).
  */
-export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+export async function* fileChunks(path: string, reuse = false): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
   try {
     const carry = new LineCarry();
+    let buf: Buffer | null = null;
     for (;;) {
       const pending = carry.pending;
       const have = pending?.length ?? 0;
-      const buf = Buffer.allocUnsafeSlow(have + READ_SIZE);
+      // The partial line is at most LONG_LINE bytes: a reused buffer always holds it and a read.
+      if (!reuse || buf === null) buf = Buffer.allocUnsafeSlow((reuse ? LONG_LINE : have) + READ_SIZE);
       pending?.copy(buf);
       const { bytesRead } = await fh.read(buf, have, READ_SIZE, null);
       if (bytesRead === 0) break;
@@ -153,21 +158,45 @@ export function countLines(chunk: Buffer): number {
   return chunk.length > 0 && chunk[chunk.length - 1] !== 10 ? n + 1 : n;
 }
 
-/** Splits a byte stream into lines, a batch per chunk read. */
-export async function* lineBatches(input: Readable): AsyncGenerator<string[]> {
-  for await (const chunk of lineChunks(input)) yield splitLines(chunk);
+/**
+ * Bytes of lines per batch, at most (a longer line is a batch of its own).
+ * A batch's text stays small and short-lived: a whole 1 MiB chunk's outlived
+ * two young-generation collections while its lines were handled, and waited
+ * for the next full one (measured: 45 MB of a flood replay's peak RSS).
+ */
+const BATCH_BYTES = 1 << 16;
+
+/** A chunk of whole lines in batches (the chunk's memory, not copied). */
+function* batches(chunk: Buffer): Generator<Buffer> {
+  for (let start = 0; start < chunk.length;) {
+    let end = start + BATCH_BYTES >= chunk.length ? chunk.length : chunk.lastIndexOf(10, start + BATCH_BYTES - 1) + 1;
+    if (end <= start) end = chunk.indexOf(10, start) + 1 || chunk.length;
+    yield chunk.subarray(start, end);
+    start = end;
+  }
 }
 
-/** The named files' chunks one after another, or stdin's when there are none. */
-export async function* inputChunks(files: string[]): AsyncGenerator<Buffer> {
+/** The lines of chunks of whole lines, in batches of at most BATCH_BYTES. */
+async function* linesOf(chunks: AsyncIterable<Buffer>): AsyncGenerator<string[]> {
+  for await (const chunk of chunks) for (const b of batches(chunk)) yield splitLines(b);
+}
+
+/** Splits a byte stream into lines, in batches. */
+export function lineBatches(input: Readable): AsyncGenerator<string[]> {
+  return linesOf(lineChunks(input));
+}
+
+/** The named files' chunks one after another, or stdin's when there are none; `reuse`: see fileChunks. */
+export async function* inputChunks(files: string[], reuse = false): AsyncGenerator<Buffer> {
   if (files.length === 0) {
     yield* lineChunks(process.stdin);
     return;
   }
-  for (const f of files) yield* fileChunks(f);
+  for (const f of files) yield* fileChunks(f, reuse);
 }
 
 /** The named files' lines one after another, or stdin's when there are none. */
-export async function* inputBatches(files: string[]): AsyncGenerator<string[]> {
-  for await (const chunk of inputChunks(files)) yield splitLines(chunk);
+export function inputBatches(files: string[]): AsyncGenerator<string[]> {
+  // The lines are strings of their own: a chunk's memory is not needed once they are made.
+  return linesOf(inputChunks(files, true));
 }
