@@ -45,7 +45,8 @@ class Follower {
   private carry = '';
 
   constructor(conf: string, file: string, state: string) {
-    this.child = spawn(process.execPath, [cli, 'run', '-v', '-c', conf, '-s', `file:${file}`, '--state-dir', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [cli, 'run', '-v', '-c', conf, '-s', `file:${file}`, '--state-dir', state];
+    this.child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.scan(chunk));
     this.child.stderr!.setEncoding('utf8').on('data', (c: string) => this.problems.push(c.trim()));
   }

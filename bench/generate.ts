@@ -102,6 +102,7 @@ export async function generateFlood(path: string, count: number, port: number): 
 
 /** A TCP SYN knock record from `src` to 10.0.0.1:`port`; `i` picks its IP ID and source port. */
 export function tcpKnock(stamp: string, src: string, port: number, i: number): string {
-  return `${stamp}KNOCK IN=eth0 OUT= ${MAC} SRC=${src} DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=${i % 65536} DF ` +
+  return `${stamp}KNOCK IN=eth0 OUT= ${MAC} SRC=${src} DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ` +
+    `ID=${i % 65536} DF ` +
     `PROTO=TCP SPT=${1024 + (i % 60000)} DPT=${port} WINDOW=64240 RES=0x00 SYN URGP=0 `;
 }

@@ -87,7 +87,8 @@ export async function hostileInput(): Promise<void> {
     writeFileSync(capped, CONF(null));
     writeFileSync(uncapped, CONF(2_000_000));
     console.log(`hostile input: whole processes, median of ${RUNS} runs, peak RSS the highest of them`);
-    console.log(`  replay of ${FLOOD_LINES.toLocaleString('en')} distinct first knocks (goal >= 300,000 lines/s, peak RSS < 150 MB capped, < 400 MB uncapped)`);
+    console.log(`  replay of ${FLOOD_LINES.toLocaleString('en')} distinct first knocks ` +
+      '(goal >= 300,000 lines/s, peak RSS < 150 MB capped, < 400 MB uncapped)');
     measure('MaxSources default (100,000)', FLOOD_LINES, [cli, 'replay', '-c', capped, flood]);
     measure('MaxSources 2,000,000', FLOOD_LINES, [cli, 'replay', '-c', uncapped, flood]);
     rmSync(flood);

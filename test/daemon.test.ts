@@ -57,7 +57,7 @@ test('-s stdin: lines written to the daemon\'s standard input reach the reader a
   }
 });
 
-test('first knocks are summed up once per 10 s, not logged one by one (a spoofed flood); later stages are', async () => {
+test('first knocks are summed up once per 10 s, not one line each (a spoofed flood); later stages are', async () => {
   const l = lab('first-knocks');
   const d = new DaemonProcess(['-c', l.conf, '-s', 'stdin', '--state-dir', l.state], { stdin: true });
   try {

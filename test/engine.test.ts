@@ -123,7 +123,8 @@ test('the engine keeps its own copy of each address, not the line (or chunk of i
   }
   gc();
   const grown = process.memoryUsage().heapUsed - before;
-  assert.deepEqual({ ...e.stats(), evictions: 0, stale: 0 }, { sources: 100, attempts: 100, open: 100, evictions: 0, stale: 0 });
+  const { sources, attempts, open } = e.stats();
+  assert.deepEqual({ sources, attempts, open }, { sources: 100, attempts: 100, open: 100 });
   assert.ok(grown < 20 << 20, `the heap grew by ${(grown / 2 ** 20).toFixed(0)} MiB for 200 sources`);
 });
 

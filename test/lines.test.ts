@@ -37,7 +37,7 @@ test('lines survive any chunking, multi-byte characters and CRLF included', asyn
   }), { numRuns: 500 });
 });
 
-test('a line longer than LONG_LINE bytes comes whole or cut to its first LONG_LINE bytes, too long to parse either way', async () => {
+test('a line over LONG_LINE bytes comes whole or cut to its first LONG_LINE bytes: too long to parse', async () => {
   const piece = fc.oneof(
     fc.constantFrom('a', 'KNOCK ', '\n', '\r\n', '€'),
     fc.integer({ min: LONG_LINE - 2, max: LONG_LINE + 40_000 }).map((n) => 'x'.repeat(n)),

@@ -336,7 +336,8 @@ test('stdin: batches of lines, a split character whole, then the end', () =>
 /** 100 MiB of one line without a newline, in 1 MiB blocks. */
 const LONG_LINE_MIB = 100;
 const LONG_BLOCK = Buffer.alloc(1 << 20, 'x');
-const KNOCK_AFTER = 'Nov 24 23:21:32 vm kernel: [ 9279.394318] KNOCK IN=eth0 OUT= SRC=10.0.0.2 DST=10.0.0.1 LEN=60 PROTO=TCP SPT=1 DPT=7000 SYN';
+const KNOCK_AFTER = 'Nov 24 23:21:32 vm kernel: [ 9279.394318] KNOCK IN=eth0 OUT= SRC=10.0.0.2 DST=10.0.0.1 LEN=60 ' +
+  'PROTO=TCP SPT=1 DPT=7000 SYN';
 
 /** The lines after a 100 MiB one: that line cut to LONG_LINE bytes (still too long to parse), the next one whole. */
 function afterLongLine(lines: string[]): void {
@@ -348,7 +349,9 @@ function afterLongLine(lines: string[]): void {
 
 // Before: the whole line was kept and copied (stdin: 104 s), or searched again after every 4 KiB read (file:).
 // The bound (20 s) catches that; the line now takes a second or two.
-test('stdin: a 100 MiB line without a newline is cut and skipped in one pass; the line after it comes', { timeout: 20_000 }, () =>
+const LONG_LINE_TIMEOUT = { timeout: 20_000 };
+
+test('stdin: a 100 MiB line without a newline is cut and skipped in one pass; then a line', LONG_LINE_TIMEOUT, () =>
   withTmp(async () => {
     // In 64 KiB pieces, as a pipe gives them.
     async function* input(): AsyncGenerator<Buffer> {
@@ -360,7 +363,7 @@ test('stdin: a 100 MiB line without a newline is cut and skipped in one pass; th
     afterLongLine(r.lines);
   }));
 
-test('file: a 100 MiB line without a newline is cut and skipped in one pass; the line after it comes', { timeout: 20_000 }, () =>
+test('file: a 100 MiB line without a newline is cut and skipped in one pass; then a line', LONG_LINE_TIMEOUT, () =>
   withTmp(async (dir) => {
     const path = join(dir, 'kern.log');
     writeFileSync(path, '');

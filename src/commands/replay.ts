@@ -43,7 +43,8 @@ function isoTime(at: number): string {
 export function decisionJson(d: Decision, absolute: boolean): string {
   const time = absolute ? isoTime(d.at) : 'null';
   const stage = d.stage === undefined ? '' : `,"stage":${d.stage}`;
-  return `{"time":${time},"door":${JSON.stringify(d.door)},"src":${JSON.stringify(d.src)},"event":"${d.event}"${stage}}`;
+  const who = `"door":${JSON.stringify(d.door)},"src":${JSON.stringify(d.src)}`;
+  return `{"time":${time},${who},"event":"${d.event}"${stage}}`;
 }
 
 /** `--local 10.0.0.1,fd00::1`: the host's addresses; without it every destination counts as local. */

@@ -71,46 +71,8 @@ export class Engine {
     const src = ev.src;
     this.staleKnock = false;
     const mine = this.attempts.touch(src);
-    /** Doors for which this knock was part of a live attempt (it then starts no new one). */
-    const consumed = new Set<DoorState>();
-    /** Doors opened by this knock: a time-based door's other candidate attempts end with it. */
-    const done = new Set<DoorState>();
-    // Live attempts first: advance on the right step, ignore a retransmission, else kill.
-    if (mine !== undefined) {
-      for (const a of mine) {
-        const d = a.door;
-        if (!d.addressed(ev, this.opts.isLocal)) continue;
-        if (done.has(d)) {
-          this.attempts.remove(a);
-          continue;
-        }
-        if (arrivedAt - at > d.door.seqTimeoutMs) {
-          this.staleKnock = true;
-          consumed.add(d);
-          continue;
-        }
-        if (a.keys[a.stage] === key) {
-          a.stage++;
-          a.lastSpt = ev.spt;
-          this.attempts.promote(src);
-          // A time-based door may have one attempt per candidate step: one stage line for them.
-          if (!consumed.has(d)) out.push({ event: 'stage', at, door: d.name, src, stage: a.stage });
-          consumed.add(d);
-          if (a.stage === a.keys.length) {
-            this.attempts.remove(a);
-            done.add(d);
-            this.complete(d, src, at, out, a.step);
-          }
-          continue;
-        }
-        if (a.keys[a.stage - 1] === key && ev.spt === a.lastSpt) {
-          consumed.add(d);
-          continue;
-        }
-        // The wrong knock may itself be a first knock (knockd consumed it).
-        this.attempts.remove(a);
-      }
-    }
+    // A new source (what a flood is made of) has no attempt to advance.
+    const consumed = mine === undefined ? NO_DOORS : this.advance(mine, ev, key, at, arrivedAt, out);
     // Then new attempts, in config order, for doors this step starts.
     for (const d of this.index.startingWith(key)) {
       if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
@@ -133,6 +95,54 @@ export class Engine {
     if (this.staleKnock) this.stale++;
     this.compact();
     return out;
+  }
+
+  /**
+   * A knock on a source's live attempts: each advances on its right step,
+   * ignores a retransmission, else ends. Returns the doors for which the
+   * knock was part of a live attempt (it then starts no new one there).
+   */
+  private advance(
+    mine: Attempt[], ev: KnockEvent, key: number, at: number, arrivedAt: number, out: Decision[],
+  ): ReadonlySet<DoorState> {
+    const src = ev.src;
+    const consumed = new Set<DoorState>();
+    /** Doors opened by this knock: a time-based door's other candidate attempts end with it. */
+    const done = new Set<DoorState>();
+    for (const a of mine) {
+      const d = a.door;
+      if (!d.addressed(ev, this.opts.isLocal)) continue;
+      if (done.has(d)) {
+        this.attempts.remove(a);
+        continue;
+      }
+      if (arrivedAt - at > d.door.seqTimeoutMs) {
+        this.staleKnock = true;
+        consumed.add(d);
+        continue;
+      }
+      if (a.keys[a.stage] === key) {
+        a.stage++;
+        a.lastSpt = ev.spt;
+        this.attempts.promote(src);
+        // A time-based door may have one attempt per candidate step: one stage line for them.
+        if (!consumed.has(d)) out.push({ event: 'stage', at, door: d.name, src, stage: a.stage });
+        consumed.add(d);
+        if (a.stage === a.keys.length) {
+          this.attempts.remove(a);
+          done.add(d);
+          this.complete(d, src, at, out, a.step);
+        }
+        continue;
+      }
+      if (a.keys[a.stage - 1] === key && ev.spt === a.lastSpt) {
+        consumed.add(d);
+        continue;
+      }
+      // The wrong knock may itself be a first knock (knockd consumed it).
+      this.attempts.remove(a);
+    }
+    return consumed;
   }
 
   /** Decides every deadline up to `now`: sequence timeouts (after the window) and door closes (at their time). */
@@ -161,7 +171,9 @@ export class Engine {
   }
 
   /** Whether a door may start a new attempt with this knock; counts stale knocks. */
-  private fresh(d: DoorState, ev: KnockEvent, at: number, arrivedAt: number, consumed: Set<DoorState>): boolean {
+  private fresh(
+    d: DoorState, ev: KnockEvent, at: number, arrivedAt: number, consumed: ReadonlySet<DoorState>,
+  ): boolean {
     if (consumed.has(d) || !d.addressed(ev, this.opts.isLocal)) return false;
     if (arrivedAt - at > d.door.seqTimeoutMs) {
       this.staleKnock = true;
@@ -176,7 +188,9 @@ export class Engine {
       this.complete(d, src, at, out, step);
       return true;
     }
-    const a: Attempt = { door: d, keys, stage: 1, lastSpt: spt, at: at + d.door.seqTimeoutMs, source: null, sibling: null };
+    const a: Attempt = {
+      door: d, keys, stage: 1, lastSpt: spt, at: at + d.door.seqTimeoutMs, source: null, sibling: null,
+    };
     if (step !== undefined) a.step = step;
     this.attempts.add(src, a);
     this.deadlines.push(a);
@@ -331,6 +345,7 @@ export class Engine {
 }
 
 const NO_STEPS: ReadonlySet<number> = new Set();
+const NO_DOORS: ReadonlySet<DoorState> = new Set();
 
 function openKey(door: string, src: string): string {
   return `${door}\u0000${src}`;

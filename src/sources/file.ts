@@ -146,7 +146,7 @@ export class FileSource implements Source {
     tail.start(plan.file);
   }
 
-  /** Bytes read by tail-file (in its own buffer, reused for the next read): the whole lines among them are handed on. */
+  /** Bytes read by tail-file (in its buffer, reused for the next read): the whole lines among them go on. */
   private onBytes(tail: Tail, chunk: Buffer): void {
     if (tail !== this.tail) return;
     this.readOffset += chunk.length;
