@@ -37,7 +37,7 @@ const uptimeS = () => Number(process.hrtime.bigint() / 1000n) / 1e6;
 const freshStamp = () => kernStamp(new Date(), uptimeS());
 const MARK_RE = /"msg":"(10\.255\.\d+\.\d+): bench: Stage 1"/g;
 
-/** `knocklog run` on one file; notes when each marker source's Stage 1 shows in its log. */
+/** `knocklog run -v` on one file; notes when each marker source's Stage 1 (a debug message) shows in its log. */
 class Follower {
   readonly child: ChildProcess;
   readonly seen = new Map<string, number>();
@@ -45,7 +45,8 @@ class Follower {
   private carry = '';
 
   constructor(conf: string, file: string, state: string) {
-    this.child = spawn(process.execPath, [cli, 'run', '-c', conf, '-s', `file:${file}`, '--state-dir', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [cli, 'run', '-v', '-c', conf, '-s', `file:${file}`, '--state-dir', state];
+    this.child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.scan(chunk));
     this.child.stderr!.setEncoding('utf8').on('data', (c: string) => this.problems.push(c.trim()));
   }

@@ -67,12 +67,12 @@ export function line(r: () => number, i: number, stamp = syntheticStamp(i)): str
   return stamp + OTHER[Math.floor(r() * OTHER.length)];
 }
 
-export async function generate(path: string, count: number, seed = 1): Promise<void> {
-  const r = rng(seed);
+/** Writes `count` lines made by `make(i)` to `path`, in 1 MiB writes. */
+async function writeLines(path: string, count: number, make: (i: number) => string): Promise<void> {
   const out = createWriteStream(path);
   let buf = '';
   for (let i = 0; i < count; i++) {
-    buf += line(r, i) + '\n';
+    buf += make(i) + '\n';
     if (buf.length > 1 << 20) {
       if (!out.write(buf)) await once(out, 'drain');
       buf = '';
@@ -80,4 +80,29 @@ export async function generate(path: string, count: number, seed = 1): Promise<v
   }
   out.end(buf);
   await once(out, 'finish');
+}
+
+export async function generate(path: string, count: number, seed = 1): Promise<void> {
+  const r = rng(seed);
+  await writeLines(path, count, (i) => line(r, i));
+}
+
+/**
+ * A spoofed flood as kern.log shows it: `count` first knocks at `port`, each
+ * from a source of its own (10.x.y.z), 2 µs apart: a million of them fit in
+ * one seq_timeout, so every attempt is still in progress when the next comes.
+ */
+export async function generateFlood(path: string, count: number, port: number): Promise<void> {
+  await writeLines(path, count, (i) => {
+    const sec = 9000 + i * 2e-6;
+    const stamp = `Nov 24 23:30:${pad2(Math.floor(sec) % 60)} vm kernel: [${sec.toFixed(6).padStart(12)}] `;
+    return tcpKnock(stamp, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port, i);
+  });
+}
+
+/** A TCP SYN knock record from `src` to 10.0.0.1:`port`; `i` picks its IP ID and source port. */
+export function tcpKnock(stamp: string, src: string, port: number, i: number): string {
+  return `${stamp}KNOCK IN=eth0 OUT= ${MAC} SRC=${src} DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ` +
+    `ID=${i % 65536} DF ` +
+    `PROTO=TCP SPT=${1024 + (i % 60000)} DPT=${port} WINDOW=64240 RES=0x00 SYN URGP=0 `;
 }

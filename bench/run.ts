@@ -2,11 +2,12 @@
 // print why they skip otherwise). Each part also runs alone: `node dist/bench/<part>.js`.
 import { floodBench } from './flood.js';
 import { followThroughput } from './follow.js';
+import { hostileInput } from './hostile.js';
 import { latency } from './latency.js';
 import { parseThroughput } from './parse-throughput.js';
 
 const t0 = Date.now();
-for (const part of [parseThroughput, followThroughput, latency, floodBench]) {
+for (const part of [parseThroughput, hostileInput, followThroughput, latency, floodBench]) {
   await part();
   console.log();
 }

@@ -71,7 +71,7 @@ test('H1: SIGUSR1, from the reader\'s uid or from root, opens no inspector in th
 
 test('H1: the reader gets no NODE_OPTIONS, and `run` refuses to start with an inspector enabled', { skip: needRoot }, async () => {
   const l = lab('h1env');
-  const d = new DaemonProcess(['-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state], {
+  const d = new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state], {
     env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=200' },
   });
   try {
@@ -81,7 +81,7 @@ test('H1: the reader gets no NODE_OPTIONS, and `run` refuses to start with an in
   } finally {
     await d.stop();
   }
-  const inspected = new DaemonProcess(['-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state], {
+  const inspected = new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state], {
     env: { ...process.env, NODE_OPTIONS: '--inspect=127.0.0.1:0' },
   });
   try {
@@ -297,7 +297,7 @@ test('L5: text from the reader cannot start a line of its own in LogFile', async
   writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('LOGFILE', logFile));
   // A source path is text the reader repeats in its messages.
   const forged = join(l.dir, 'missing\n[2026-11-30 15:00] 6.6.6.6: ssh: OPEN SESAME');
-  const d = new DaemonProcess(['-c', l.conf, '-s', `file:${l.kern}`, '-s', `file:${forged}`, '--state-dir', l.state]);
+  const d = new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${l.kern}`, '-s', `file:${forged}`, '--state-dir', l.state]);
   try {
     await reading(l, d);
     await waitUntil('the reader\'s message about the missing file', () => readFileSync(logFile, 'utf8').includes('6.6.6.6'));

@@ -57,6 +57,22 @@ test('-s stdin: lines written to the daemon\'s standard input reach the reader a
   }
 });
 
+test('first knocks are summed up once per 10 s, not one line each (a spoofed flood); later stages are', async () => {
+  const l = lab('first-knocks');
+  const d = new DaemonProcess(['-c', l.conf, '-s', 'stdin', '--state-dir', l.state], { stdin: true });
+  try {
+    const first = ['10.0.0.20', '10.0.0.21', '10.0.0.22', '10.0.0.21'].map((src) => live({ t: 0, src, dpt: 7000 }));
+    const two = [7000, 8000].map((dpt, i) => live({ t: i * 0.01, src: '10.0.0.23', dpt }));
+    d.child.stdin!.write(`${[...first, ...two].join('\n')}\n`);
+    await d.waitFor(/^10\.0\.0\.23: ssh: Stage 2$/);
+    await d.waitFor(/^5 first knocks from 4 sources in the last 10 s$/, 20_000);
+    assert.deepEqual(d.messages().filter((m) => m.endsWith('Stage 1')), []);
+  } finally {
+    assert.equal(await d.stop(), 0);
+    removeDir(l.dir);
+  }
+});
+
 test('kill -9 with a door open: after restart the door is closed on time; nothing is opened twice', async () => {
   const l = lab('kill9');
   writeConf(l, '', '');

@@ -19,7 +19,7 @@ test('L2: the same records in two source files, one lagging, count once: the doo
   const b = join(l.dir, 'kern-b.log');
   writeFileSync(b, '');
   chmodSync(b, 0o644);
-  const d = new DaemonProcess(['-c', l.conf, '-s', `file:${a}`, '-s', `file:${b}`, '--state-dir', l.state]);
+  const d = new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${a}`, '-s', `file:${b}`, '--state-dir', l.state]);
   let marks = 0;
   /** Appends `line` to `file`, then a knock from a marker address, and waits until the marker counts: `line` was read. */
   const append = async (file: string, line: string) => {

@@ -3,7 +3,7 @@ process.env.TZ = 'UTC'; // year-less syslog stamps are local time; pin the zone 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -20,6 +20,8 @@ import { countLines, fileChunks, lineChunks, splitLines } from '../src/sources/l
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixtures = `${root}test/fixtures/parse/`;
 const cli = `${root}dist/src/cli.js`;
+/** Preloaded to print a process's peak RSS as it exits. */
+const maxrss = `${root}dist/bench/maxrss.js`;
 const now = new Date('2026-11-24T12:00:00Z');
 
 const KERNEL_LINE =
@@ -127,12 +129,15 @@ test('fileChunks: chunks end at newlines, hold the whole file, and the last line
     // Longer than one read, so that lines straddle reads.
     const text = `${Array.from({ length: 12000 }, (_, i) => `${i} ${KERNEL_LINE}`).join('\n')}\nno newline`;
     writeFileSync(join(dir, 'kern.log'), text);
-    const chunks: Buffer[] = [];
-    for await (const c of fileChunks(join(dir, 'kern.log'))) chunks.push(c);
-    assert.ok(chunks.length >= 3);
-    for (const c of chunks.slice(0, -1)) assert.equal(c.at(-1), 10);
-    assert.equal(Buffer.concat(chunks).toString(), text);
-    assert.equal(chunks.reduce((n, c) => n + countLines(c), 0), 12001);
+    for (const reuse of [false, true]) {
+      const chunks: Buffer[] = [];
+      // A reused chunk's memory is read into again for the next one: copied here.
+      for await (const c of fileChunks(join(dir, 'kern.log'), reuse)) chunks.push(reuse ? Buffer.from(c) : c);
+      assert.ok(chunks.length >= 3);
+      for (const c of chunks.slice(0, -1)) assert.equal(c.at(-1), 10);
+      assert.equal(Buffer.concat(chunks).toString(), text);
+      assert.equal(chunks.reduce((n, c) => n + countLines(c), 0), 12001);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -187,6 +192,40 @@ test('knocklog parse on a large input (worker threads): the same bytes and line 
       assert.equal(p.status, 0, p.stderr.toString());
       assert.ok(p.stdout.equals(want.out), `${args.join(' ')} ${stdin ? 'stdin' : 'file'}: output differs`);
       assert.equal(p.stderr.toString(), `knocklog parse: ${want.lines} lines, ${want.knocks} knock records, ${want.lines - want.knocks} not\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Before: the whole line was assembled, copied again at every read, and only then refused
+// (bench/hostile.ts, median of 3: stdin 108 s and 348 MB peak RSS; a file 6 s and 481 MB).
+test('knocklog parse: a 100 MiB line without a newline is refused in one pass, in bounded memory; then a knock', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-long-'));
+  try {
+    const file = join(dir, 'kern.log');
+    const fd = openSync(file, 'w');
+    const block = Buffer.alloc(1 << 20, 'x');
+    for (let i = 0; i < 100; i++) writeSync(fd, block);
+    writeSync(fd, `\n${KERNEL_LINE}\n`);
+    closeSync(fd);
+    const job: ChunkJob = { opts: { prefix: 'KNOCK', format: 'auto', now: new Date() }, rejects: true };
+    const knock = parseChunk(Buffer.from(`${KERNEL_LINE}\n`), 2, job).out.toString();
+    for (const stdin of [false, true]) {
+      const input = stdin ? openSync(file, 'r') : 'ignore';
+      const argv = ['--import', maxrss, cli, 'parse', '--rejects', ...(stdin ? [] : [file])];
+      // A bound against the old quadratic assembly, generous for a loaded machine (it now takes about a second).
+      const env = { ...process.env, TZ: 'UTC' };
+      const p = spawnSync(process.execPath, argv, { stdio: [input, 'pipe', 'pipe'], timeout: 20_000, env });
+      if (typeof input === 'number') closeSync(input);
+      const where = stdin ? 'stdin' : 'file';
+      assert.equal(p.signal, null, `${where}: did not finish within 20 s`);
+      assert.equal(p.status, 0, p.stderr.toString());
+      assert.equal(p.stdout.toString(), `{"line":1,"reject":"line too long"}\n${knock}`, where);
+      const err = p.stderr.toString();
+      assert.match(err, /knocklog parse: 2 lines, 1 knock records, 1 not\n/, where);
+      const peakMb = Number(/maxrss-kb (\d+)/.exec(err)?.[1]) / 1024;
+      assert.ok(peakMb < 150, `${where}: peak RSS ${peakMb.toFixed(0)} MB for a 100 MiB line`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -10,9 +10,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { parseLine } from '../src/parse/index.js';
 import { RecordingLog, until } from './helpers/recording-log.js';
 import { openSource, type Source, type SourceOptions } from '../src/sources/index.js';
+import { LONG_LINE } from '../src/sources/lines.js';
 import { foreignProgram } from '../src/sources/provenance.js';
 
 const FAST_RETRY = { minMs: 20, maxMs: 200 };
@@ -305,6 +307,50 @@ test('stdin: batches of lines, a split character whole, then the end', () =>
   input.end(text.subarray(9));
   await until('the end', r.ended);
   assert.deepEqual(r.lines, ['one', 'two é', 'three']);
+  }));
+
+/** 100 MiB of one line without a newline, in 1 MiB blocks. */
+const LONG_LINE_MIB = 100;
+const LONG_BLOCK = Buffer.alloc(1 << 20, 'x');
+const KNOCK_AFTER = 'Nov 24 23:21:32 vm kernel: [ 9279.394318] KNOCK IN=eth0 OUT= SRC=10.0.0.2 DST=10.0.0.1 LEN=60 ' +
+  'PROTO=TCP SPT=1 DPT=7000 SYN';
+
+/** The lines after a 100 MiB one: that line cut to LONG_LINE bytes (still too long to parse), the next one whole. */
+function afterLongLine(lines: string[]): void {
+  assert.equal(lines.length, 2);
+  assert.equal(lines[0], 'x'.repeat(LONG_LINE));
+  assert.equal(parseLine(lines[0]!, { prefix: 'KNOCK', format: 'kernel', now: new Date() }).ok, false);
+  assert.equal(lines[1], KNOCK_AFTER);
+}
+
+// Before: the whole line was kept and copied (stdin: 104 s), or searched again after every 4 KiB read (file:).
+// The bound (20 s) catches that; the line now takes a second or two.
+const LONG_LINE_TIMEOUT = { timeout: 20_000 };
+
+test('stdin: a 100 MiB line without a newline is cut and skipped in one pass; then a line', LONG_LINE_TIMEOUT, () =>
+  withTmp(async () => {
+    // In 64 KiB pieces, as a pipe gives them.
+    async function* input(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < LONG_LINE_MIB * 16; i++) yield LONG_BLOCK.subarray(0, 1 << 16);
+      yield Buffer.from(`\n${KNOCK_AFTER}\n`);
+    }
+    const r = run('stdin', { stdin: Readable.from(input()) });
+    await until('the end', r.ended, 20_000);
+    afterLongLine(r.lines);
+  }));
+
+test('file: a 100 MiB line without a newline is cut and skipped in one pass; then a line', LONG_LINE_TIMEOUT, () =>
+  withTmp(async (dir) => {
+    const path = join(dir, 'kern.log');
+    writeFileSync(path, '');
+    const r = run(`file:${path}`);
+    await started(r);
+    const fd = openSync(path, 'a');
+    for (let i = 0; i < LONG_LINE_MIB; i++) writeSync(fd, LONG_BLOCK);
+    writeSync(fd, `\n${KNOCK_AFTER}\n`);
+    closeSync(fd);
+    await until('the line after the long one', () => r.lines.length >= 2, 20_000);
+    afterLongLine(r.lines);
   }));
 
 /** A journalctl stand-in: the first run prints two records and exits 3; later runs print what follows the cursor and keep running. */

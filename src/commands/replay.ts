@@ -21,12 +21,30 @@ export interface ReplayOptions {
   local?: string;
 }
 
-/** The contract's JSON line for a decision. */
+/** The last millisecond formatted, and as what: a flood's decisions share their millisecond by the hundred. */
+let isoMs = NaN;
+let isoText = '';
+
+function isoTime(at: number): string {
+  // A Date keeps whole milliseconds, truncated (a kernel stamp has microseconds).
+  const ms = Math.trunc(at);
+  if (ms !== isoMs) {
+    isoText = JSON.stringify(new Date(ms).toISOString());
+    isoMs = ms;
+  }
+  return isoText;
+}
+
+/**
+ * The contract's JSON line for a decision: what JSON.stringify printed for
+ * `{time, door, src, event, stage?}`, written out (measured: a fifth of
+ * replay's time went into the object, the Date and the stringify).
+ */
 export function decisionJson(d: Decision, absolute: boolean): string {
-  const time = absolute ? new Date(d.at).toISOString() : null;
-  const o: Record<string, unknown> = { time, door: d.door, src: d.src, event: d.event };
-  if (d.stage !== undefined) o.stage = d.stage;
-  return JSON.stringify(o);
+  const time = absolute ? isoTime(d.at) : 'null';
+  const stage = d.stage === undefined ? '' : `,"stage":${d.stage}`;
+  const who = `"door":${JSON.stringify(d.door)},"src":${JSON.stringify(d.src)}`;
+  return `{"time":${time},${who},"event":"${d.event}"${stage}}`;
 }
 
 /** `--local 10.0.0.1,fd00::1`: the host's addresses; without it every destination counts as local. */
@@ -83,8 +101,12 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
     process.stderr.write(`knocklog replay: ${(e as Error).message}\n`);
     return 1;
   }
-  // What was still pending when the log ended: timeouts and closes, at their own times.
-  emit(engine.tick(Number.MAX_SAFE_INTEGER));
+  // What was still pending when the log ended: timeouts and closes, at their own times, a
+  // millisecond's worth at a time (a flood leaves up to MaxSources attempts to time out at once).
+  for (let next = engine.nextDeadline(); next !== null; next = engine.nextDeadline()) {
+    emit(engine.tick(next + 1));
+    await out.flush();
+  }
   await out.flush(true);
   const s = engine.stats();
   process.stderr.write(

@@ -12,6 +12,7 @@ import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
 import { ConfigError, formatSequence, loadConfig } from '../config/index.js';
 import type { Config, Decision, OneTimeSequences, Options } from '../types.js';
+import { FirstKnocks } from './first-knocks.js';
 import { createLogger, escapeControl, type Logger } from './log.js';
 import { prepareStateDir, sharedUserWarning, trustProblems, unreadableByReader } from './preflight.js';
 import { READER_SILENT_MS, validDecision, type ExecutorMessage, type ReaderMessage } from './protocol.js';
@@ -57,6 +58,7 @@ class Daemon {
   /** When the reader last said anything; one silent for READER_SILENT_MS is restarted. */
   private heardAt = 0;
   private readonly watchdog: NodeJS.Timeout;
+  private readonly firstKnocks = new FirstKnocks((msg) => this.log.info(msg));
 
   constructor(
     private config: Config,
@@ -167,11 +169,20 @@ class Daemon {
   private async act(d: Decision): Promise<void> {
     switch (d.event) {
       case 'stage':
-        this.log.info(`${d.src}: ${d.door}: Stage ${d.stage}`);
+        // A first knock is what a spoofed flood sends: one summary per period, not a line each.
+        if (d.stage === 1) {
+          this.log.debug(`${d.src}: ${d.door}: Stage 1`);
+          this.firstKnocks.add(d.src);
+        } else {
+          this.log.info(`${d.src}: ${d.door}: Stage ${d.stage}`);
+        }
         return;
-      case 'timeout':
-        this.log.info(`${d.src}: ${d.door}: sequence timeout (stage ${d.stage})`);
+      case 'timeout': {
+        // A spoofed first knock times out too: at debug level like its Stage 1, or the flood is logged after all.
+        const level = d.stage === 1 ? 'debug' : 'info';
+        this.log[level](`${d.src}: ${d.door}: sequence timeout (stage ${d.stage})`);
         return;
+      }
       case 'open':
         if (!(await this.useOneTime(d)) || !(await this.useStep(d))) return;
         this.log.info(`${d.src}: ${d.door}: OPEN SESAME`);
@@ -270,6 +281,7 @@ class Daemon {
     this.stopping = true;
     this.log.info('shutting down');
     clearInterval(this.watchdog);
+    this.firstKnocks.flush();
     const reader = this.reader;
     // The reader saves its log positions as it stops: wait for it (bounded), or they could be cut short.
     const readerGone = reader === null || reader.exitCode !== null || reader.signalCode !== null

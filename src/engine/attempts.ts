@@ -4,8 +4,13 @@
 // ports, and must not push out a client half-way through its sequence.
 
 import type { DoorState } from './doors.js';
+import { type Linked, Recency } from './recency.js';
 
-/** One source's progress through one door's sequence. */
+/**
+ * One source's progress through one door's sequence. It is also its own
+ * timeout in the engine's deadline heap: a flood keeps a million of them, so
+ * each costs as few objects as can be.
+ */
 export interface Attempt {
   door: DoorState;
   /** The sequence knocked: the door's keys, or for a time-based door those of `step`. */
@@ -16,12 +21,78 @@ export interface Attempt {
   stage: number;
   /** Source port of the last knock, to recognise a retransmission of it. */
   lastSpt: number;
+  /** When it times out: the first knock's time plus the door's seq_timeout. */
+  readonly at: number;
+  /** Its source while in progress; null once it ended (done, broken, timed out or evicted). */
+  source: Source | null;
+  /** The source's next attempt. */
+  sibling: Attempt | null;
 }
 
+/** A source with attempts in progress, in the recency list of its kind (fresh or advanced). */
+export interface Source extends Linked<Source> {
+  /** Its address as the table keeps it (see keyOf). */
+  readonly key: SourceKey;
+  /** Its attempts, oldest first, linked by `sibling`. */
+  first: Attempt | null;
+  /** Got past a first knock: kept over fresh sources when evicting. */
+  advanced: boolean;
+}
+
+/**
+ * A copy of `s` that holds no reference to the string it was cut from. An
+ * address sliced out of a line keeps the whole decoded chunk (up to 1 MiB)
+ * alive for as long as the engine keeps the address. Concatenating then
+ * slicing makes V8 flatten a small new string: measured ~50 ns.
+ */
+export function ownCopy(s: string): string {
+  return (` ${s}`).slice(1);
+}
+
+/** An IPv4 address as a number, or any other source as a string of its own. */
+type SourceKey = number | string;
+
+/** A dotted quad as the kernel prints it (no leading zeros) as a number, else null. */
+function ipv4Number(s: string): number | null {
+  if (s.length < 7 || s.length > 15) return null;
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return null;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      if (c < 48 || c > 57 || (digits === 1 && part === 0) || (part = part * 10 + c - 48) > 255) return null;
+      digits++;
+    }
+  }
+  return dots === 3 && digits > 0 ? n * 256 + part : null;
+}
+
+/** The key a source is kept under: a number costs nothing beyond the map's slot, a string 64 bytes. */
+function keyOf(src: string): SourceKey {
+  return ipv4Number(src) ?? ownCopy(src);
+}
+
+/** The address a key stands for. */
+export function sourceOf(s: Source): string {
+  const k = s.key;
+  return typeof k === 'string' ? k : `${k >>> 24}.${(k >>> 16) & 255}.${(k >>> 8) & 255}.${k & 255}`;
+}
 export class AttemptTable {
-  /** Map order is recency: the least recently active source comes first. */
-  private readonly fresh = new Map<string, Attempt[]>();
-  private readonly advanced = new Map<string, Attempt[]>();
+  private readonly bySrc = new Map<SourceKey, Source>();
+  /** The last address looked up and its key: the engine asks about one source several times a knock. */
+  private lastSrc = '';
+  private lastKey: SourceKey = '';
+  /** Least recently active first. */
+  private readonly fresh = new Recency<Source>();
+  private readonly advanced = new Recency<Source>();
   count = 0;
   evictions = 0;
 
@@ -29,66 +100,97 @@ export class AttemptTable {
   constructor(public maxSources: number) {}
 
   get sources(): number {
-    return this.fresh.size + this.advanced.size;
+    return this.bySrc.size;
   }
 
   /** The source's attempts (a copy, safe to iterate while removing), marking it the most recently active. */
   touch(src: string): Attempt[] | undefined {
-    const map = this.fresh.has(src) ? this.fresh : this.advanced;
-    const list = map.get(src);
-    if (list === undefined) return undefined;
-    map.delete(src);
-    map.set(src, list);
-    return [...list];
+    const s = this.bySrc.get(this.key(src));
+    if (s === undefined) return undefined;
+    this.listOf(s).renew(s);
+    const out: Attempt[] = [];
+    for (let a = s.first; a !== null; a = a.sibling) out.push(a);
+    return out;
   }
 
-  has(src: string, a: Attempt): boolean {
-    return (this.fresh.get(src) ?? this.advanced.get(src))?.includes(a) ?? false;
-  }
-
+  /** Adds an attempt (its `source` and `sibling` are set here), after the source's others. */
   add(src: string, a: Attempt): void {
-    const list = this.fresh.get(src) ?? this.advanced.get(src);
     this.count++;
-    if (list !== undefined) {
-      list.push(a);
+    a.sibling = null;
+    const key = this.key(src);
+    const known = this.bySrc.get(key);
+    if (known !== undefined) {
+      a.source = known;
+      let last = known.first;
+      while (last?.sibling != null) last = last.sibling;
+      if (last === null) known.first = a;
+      else last.sibling = a;
       return;
     }
-    this.fresh.set(src, [a]);
-    if (this.sources > this.maxSources) this.evictOldest();
+    const s: Source = { key, first: a, advanced: false, prev: null, next: null };
+    a.source = s;
+    this.bySrc.set(key, s);
+    this.fresh.push(s);
+    if (this.bySrc.size > this.maxSources) this.evictOldest();
   }
 
   /** The source got past a first knock: it is kept over fresh sources when evicting. */
   promote(src: string): void {
-    const list = this.fresh.get(src);
-    if (list === undefined) return;
-    this.fresh.delete(src);
-    this.advanced.set(src, list);
+    const s = this.bySrc.get(this.key(src));
+    if (s === undefined || s.advanced) return;
+    this.fresh.unlink(s);
+    s.advanced = true;
+    this.advanced.push(s);
   }
 
-  remove(src: string, a: Attempt): void {
-    const map = this.fresh.has(src) ? this.fresh : this.advanced;
-    const list = map.get(src);
-    const i = list?.indexOf(a) ?? -1;
-    if (list === undefined || i < 0) return;
-    list.splice(i, 1);
+  /** Ends an attempt (nothing if it already ended). */
+  remove(a: Attempt): void {
+    const s = a.source;
+    if (s === null) return;
+    if (s.first === a) s.first = a.sibling;
+    else for (let b = s.first; b !== null; b = b.sibling) if (b.sibling === a) b.sibling = a.sibling;
+    a.source = null;
+    a.sibling = null;
     this.count--;
-    if (list.length === 0) map.delete(src);
+    if (s.first === null) this.drop(s);
   }
 
-  /** Every attempt, with its source (a snapshot). */
-  all(): [string, Attempt][] {
-    const out: [string, Attempt][] = [];
-    for (const map of [this.fresh, this.advanced]) {
-      for (const [src, list] of map) for (const a of list) out.push([src, a]);
+  /** Every attempt in progress (a snapshot). */
+  all(): Attempt[] {
+    const out: Attempt[] = [];
+    for (const list of [this.fresh, this.advanced]) {
+      for (const s of list) for (let a = s.first; a !== null; a = a.sibling) out.push(a);
     }
     return out;
   }
 
+  private key(src: string): SourceKey {
+    if (src !== this.lastSrc) {
+      this.lastKey = keyOf(src);
+      this.lastSrc = src;
+    }
+    return this.lastKey;
+  }
+
+  private listOf(s: Source): Recency<Source> {
+    return s.advanced ? this.advanced : this.fresh;
+  }
+
+  private drop(s: Source): void {
+    this.listOf(s).unlink(s);
+    this.bySrc.delete(s.key);
+  }
+
+  /** The least recently active fresh source goes first; an advanced one only when no fresh one is left. */
   private evictOldest(): void {
-    const map = this.fresh.size > 0 ? this.fresh : this.advanced;
-    const [src, list] = map.entries().next().value as [string, Attempt[]];
-    map.delete(src);
-    this.count -= list.length;
+    const s = this.fresh.oldest() ?? this.advanced.oldest();
+    if (s === null) return;
+    this.drop(s);
+    for (let a = s.first; a !== null; a = a.sibling) {
+      a.source = null;
+      this.count--;
+    }
+    s.first = null;
     this.evictions++;
   }
 }

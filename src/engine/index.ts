@@ -4,7 +4,7 @@
 
 import type { Decision, Door, KnockEvent } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
-import { type Attempt, AttemptTable } from './attempts.js';
+import { type Attempt, AttemptTable, ownCopy, sourceOf } from './attempts.js';
 import { MinHeap } from './heap.js';
 import { sourceRefusal } from '../net.js';
 import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
@@ -37,9 +37,8 @@ interface OpenDoor {
   closeAt: number;
 }
 
-type Deadline =
-  | { at: number; kind: 'timeout'; src: string; attempt: Attempt }
-  | { at: number; kind: 'close'; open: OpenDoor };
+/** A sequence timeout (the attempt itself), or a door's close. */
+type Deadline = Attempt | { at: number; open: OpenDoor };
 
 export class Engine {
   private doors: DoorState[] = [];
@@ -81,46 +80,8 @@ export class Engine {
     const src = ev.src;
     this.staleKnock = false;
     const mine = this.attempts.touch(src);
-    /** Doors for which this knock was part of a live attempt (it then starts no new one). */
-    const consumed = new Set<DoorState>();
-    /** Doors opened by this knock: a time-based door's other candidate attempts end with it. */
-    const done = new Set<DoorState>();
-    // Live attempts first: advance on the right step, ignore a retransmission, else kill.
-    if (mine !== undefined) {
-      for (const a of mine) {
-        const d = a.door;
-        if (!d.addressed(ev, this.opts.isLocal)) continue;
-        if (done.has(d)) {
-          this.attempts.remove(src, a);
-          continue;
-        }
-        if (arrivedAt - at > d.door.seqTimeoutMs) {
-          this.staleKnock = true;
-          consumed.add(d);
-          continue;
-        }
-        if (a.keys[a.stage] === key) {
-          a.stage++;
-          a.lastSpt = ev.spt;
-          this.attempts.promote(src);
-          // A time-based door may have one attempt per candidate step: one stage line for them.
-          if (!consumed.has(d)) out.push({ event: 'stage', at, door: d.name, src, stage: a.stage });
-          consumed.add(d);
-          if (a.stage === a.keys.length) {
-            this.attempts.remove(src, a);
-            done.add(d);
-            this.complete(d, src, at, out, a.step);
-          }
-          continue;
-        }
-        if (a.keys[a.stage - 1] === key && ev.spt === a.lastSpt) {
-          consumed.add(d);
-          continue;
-        }
-        // The wrong knock may itself be a first knock (knockd consumed it).
-        this.attempts.remove(src, a);
-      }
-    }
+    // A new source (what a flood is made of) has no attempt to advance.
+    const consumed = mine === undefined ? NO_DOORS : this.advance(mine, ev, key, at, arrivedAt, out);
     // Then new attempts, in config order, for doors this step starts.
     for (const d of this.index.startingWith(key)) {
       if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
@@ -146,6 +107,54 @@ export class Engine {
     return out;
   }
 
+  /**
+   * A knock on a source's live attempts: each advances on its right step,
+   * ignores a retransmission, else ends. Returns the doors for which the
+   * knock was part of a live attempt (it then starts no new one there).
+   */
+  private advance(
+    mine: Attempt[], ev: KnockEvent, key: number, at: number, arrivedAt: number, out: Decision[],
+  ): ReadonlySet<DoorState> {
+    const src = ev.src;
+    const consumed = new Set<DoorState>();
+    /** Doors opened by this knock: a time-based door's other candidate attempts end with it. */
+    const done = new Set<DoorState>();
+    for (const a of mine) {
+      const d = a.door;
+      if (!d.addressed(ev, this.opts.isLocal)) continue;
+      if (done.has(d)) {
+        this.attempts.remove(a);
+        continue;
+      }
+      if (arrivedAt - at > d.door.seqTimeoutMs) {
+        this.staleKnock = true;
+        consumed.add(d);
+        continue;
+      }
+      if (a.keys[a.stage] === key) {
+        a.stage++;
+        a.lastSpt = ev.spt;
+        this.attempts.promote(src);
+        // A time-based door may have one attempt per candidate step: one stage line for them.
+        if (!consumed.has(d)) out.push({ event: 'stage', at, door: d.name, src, stage: a.stage });
+        consumed.add(d);
+        if (a.stage === a.keys.length) {
+          this.attempts.remove(a);
+          done.add(d);
+          this.complete(d, src, at, out, a.step);
+        }
+        continue;
+      }
+      if (a.keys[a.stage - 1] === key && ev.spt === a.lastSpt) {
+        consumed.add(d);
+        continue;
+      }
+      // The wrong knock may itself be a first knock (knockd consumed it).
+      this.attempts.remove(a);
+    }
+    return consumed;
+  }
+
   /** Decides every deadline up to `now`: sequence timeouts (after the window) and door closes (at their time). */
   tick(now: number): Decision[] {
     const out: Decision[] = [];
@@ -157,11 +166,12 @@ export class Engine {
         continue;
       }
       // A knock exactly at first + seq_timeout is still in time.
-      if (top.kind === 'timeout' ? top.at >= now : top.at > now) break;
+      if ('open' in top ? top.at > now : top.at >= now) break;
       this.deadlines.pop();
-      if (top.kind === 'timeout') {
-        this.attempts.remove(top.src, top.attempt);
-        out.push({ event: 'timeout', at: top.at, door: top.attempt.door.name, src: top.src, stage: top.attempt.stage });
+      if (!('open' in top)) {
+        const src = top.source === null ? '' : sourceOf(top.source);
+        this.attempts.remove(top);
+        out.push({ event: 'timeout', at: top.at, door: top.door.name, src, stage: top.stage });
       } else {
         this.open.delete(openKey(top.open.door, top.open.src));
         out.push({ event: 'close', at: top.at, door: top.open.door, src: top.open.src });
@@ -171,7 +181,9 @@ export class Engine {
   }
 
   /** Whether a door may start a new attempt with this knock; counts stale knocks. */
-  private fresh(d: DoorState, ev: KnockEvent, at: number, arrivedAt: number, consumed: Set<DoorState>): boolean {
+  private fresh(
+    d: DoorState, ev: KnockEvent, at: number, arrivedAt: number, consumed: ReadonlySet<DoorState>,
+  ): boolean {
     if (consumed.has(d) || !d.addressed(ev, this.opts.isLocal)) return false;
     if (arrivedAt - at > d.door.seqTimeoutMs) {
       this.staleKnock = true;
@@ -186,10 +198,12 @@ export class Engine {
       this.complete(d, src, at, out, step);
       return true;
     }
-    const a: Attempt = { door: d, keys, stage: 1, lastSpt: spt };
+    const a: Attempt = {
+      door: d, keys, stage: 1, lastSpt: spt, at: at + d.door.seqTimeoutMs, source: null, sibling: null,
+    };
     if (step !== undefined) a.step = step;
     this.attempts.add(src, a);
-    this.deadlines.push({ at: at + d.door.seqTimeoutMs, kind: 'timeout', src, attempt: a });
+    this.deadlines.push(a);
     return false;
   }
 
@@ -242,10 +256,10 @@ export class Engine {
     });
     this.index = new DoorIndex(this.doors);
     const kept = new Map(this.doors.map((d) => [d.name, d]));
-    for (const [src, a] of this.attempts.all()) {
+    for (const a of this.attempts.all()) {
       const d = kept.get(a.door.name);
       if (d === undefined || !sameKnocking(d.door, a.door.door) || d.oneTimeIndex !== a.door.oneTimeIndex) {
-        this.attempts.remove(src, a);
+        this.attempts.remove(a);
       } else {
         a.door = d;
         if (a.step === undefined) a.keys = d.keys;
@@ -288,7 +302,7 @@ export class Engine {
     if (closes) this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
     // The used sequence stops working at once, for every source.
-    for (const [s, a] of this.attempts.all()) if (a.door === d) this.attempts.remove(s, a);
+    for (const a of this.attempts.all()) if (a.door === d) this.attempts.remove(a);
     if (!d.advanceOneTime()) out.push({ event: 'disable', at, door: d.name, src });
     this.index = new DoorIndex(this.doors);
   }
@@ -305,7 +319,7 @@ export class Engine {
     used.add(step);
     // Steps too old to be accepted need no memory.
     for (const s of used) if (s < now - STEP_SKEW) used.delete(s);
-    for (const [s, a] of this.attempts.all()) if (a.door === d && a.step === step) this.attempts.remove(s, a);
+    for (const a of this.attempts.all()) if (a.door === d && a.step === step) this.attempts.remove(a);
     return true;
   }
 
@@ -320,14 +334,14 @@ export class Engine {
   }
 
   private setOpen(door: string, src: string, closeAt: number): void {
-    const o: OpenDoor = { door, src, closeAt };
-    this.open.set(openKey(door, src), o);
-    this.deadlines.push({ at: closeAt, kind: 'close', open: o });
+    const o: OpenDoor = { door, src: ownCopy(src), closeAt };
+    this.open.set(openKey(door, o.src), o);
+    this.deadlines.push({ at: closeAt, open: o });
   }
 
   private live(d: Deadline): boolean {
-    if (d.kind === 'close') return this.open.get(openKey(d.open.door, d.open.src)) === d.open;
-    return this.attempts.has(d.src, d.attempt);
+    if ('open' in d) return this.open.get(openKey(d.open.door, d.open.src)) === d.open;
+    return d.source !== null;
   }
 
   /** Drops deadlines made stale by restarts, evictions and extends, so memory follows live state. */
@@ -339,6 +353,7 @@ export class Engine {
 }
 
 const NO_STEPS: ReadonlySet<number> = new Set();
+const NO_DOORS: ReadonlySet<DoorState> = new Set();
 
 function openKey(door: string, src: string): string {
   return `${door}\u0000${src}`;

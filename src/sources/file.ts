@@ -6,9 +6,13 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import Tail from 'tail-file';
 import { Backoff } from '../backoff.js';
 import { Checkpoint, checkpointPath } from './checkpoint.js';
+import { LineCarry, splitLines } from './lines.js';
 import { planStart, type FilePosition } from './file-start.js';
 import { allFacilityWarning, ForeignLineCheck } from './provenance.js';
 import { DEFAULT_RETRY, type Source, type SourceOptions } from './source.js';
+
+/** Bytes per read (tail-file's default, 4 KiB, costs a read and an event-loop turn per few lines). */
+const READ_SIZE = 1 << 16;
 
 interface SavedPosition extends FilePosition {
   path: string;
@@ -21,8 +25,6 @@ function isSavedPosition(v: unknown): v is SavedPosition {
     (p.ino === null || Number.isSafeInteger(p.ino)) && Number.isSafeInteger(p.offset) && p.offset >= 0
   );
 }
-
-const NON_ASCII = /[^\x00-\x7f]/;
 
 /** What went wrong and what to do, for errors other than a missing file. */
 function describe(err: NodeJS.ErrnoException): string {
@@ -48,8 +50,10 @@ export class FileSource implements Source {
   private readonly foreign: ForeignLineCheck;
   /** The last complete line handed on (or where reading started): what is saved and resumed from. */
   private position: FilePosition | null = null;
-  /** Byte offset after the last line read in the file tail-file reads now (latin1: one character per byte). */
+  /** Byte offset after the last byte tail-file handed over from the file it reads now. */
   private readOffset = 0;
+  /** The partial line after the last whole one: the file is cut into lines here, not by tail-file (see open). */
+  private carry = new LineCarry();
   private missingReported = false;
 
   constructor(
@@ -103,12 +107,24 @@ export class FileSource implements Source {
     this.checkpoint.changed();
     void this.checkpoint.flush();
     this.readOffset = plan.position.offset;
+    this.carry = new LineCarry();
     const source = this;
     const tail = new Tail(this.path, {
       force: true, // keep waiting for a missing file, and read it from its start when it appears
-      encoding: 'latin1', // lines are decoded as UTF-8 whole: a character split across writes stays intact
       secondary: `${this.path}.1`, // never a compressed `.1.gz`
       startPos: plan.position.offset,
+      _bufsize: READ_SIZE,
+      // The bytes read, cut into lines here: tail-file's own cutting searches its whole
+      // buffer again after each read and keeps a line however long (minutes for a 100 MB
+      // line), and hands over one line per event-loop turn.
+      decode(chunk) {
+        if (chunk === null) {
+          this.onEndOfFile();
+          return;
+        }
+        source.onBytes(this, chunk);
+        this.readStuff();
+      },
       // A byte offset: seek there instead of reading the file from byte 0 and skipping lines.
       setCharPos(pos) {
         this.setBytePos(pos);
@@ -125,28 +141,34 @@ export class FileSource implements Source {
       },
     });
     tail.on('error', (e) => this.onError(tail, e));
-    tail.on('line', (l) => this.onLine(tail, l));
     tail.on('restart', (r) => this.onRestart(tail, r));
     this.tail = tail;
     tail.start(plan.file);
   }
 
-  private onLine(tail: Tail, raw: string): void {
+  /** Bytes read by tail-file (in its buffer, reused for the next read): the whole lines among them go on. */
+  private onBytes(tail: Tail, chunk: Buffer): void {
     if (tail !== this.tail) return;
-    this.readOffset += raw.length + 1;
-    this.position = { ino: tail.ino, offset: this.readOffset };
+    this.readOffset += chunk.length;
+    const pending = this.carry.pending;
+    const buf = Buffer.allocUnsafe((pending?.length ?? 0) + chunk.length);
+    pending?.copy(buf);
+    chunk.copy(buf, pending?.length ?? 0);
+    const lines = this.carry.take(buf, pending?.length ?? 0, buf.length);
+    if (lines === null) return;
+    // The whole lines end in this read: what follows them there is the partial line.
+    const partial = buf.byteOffset + buf.length - (lines.byteOffset + lines.length);
+    this.position = { ino: tail.ino, offset: this.readOffset - partial };
     this.checkpoint.changed();
     this.missingReported = false;
     this.backoff.reset();
-    this.deliver(raw);
+    this.deliver(splitLines(lines));
   }
 
-  /** A latin1-read line, decoded as UTF-8 and handed on. */
-  private deliver(raw: string): void {
-    let text = NON_ASCII.test(raw) ? Buffer.from(raw, 'latin1').toString('utf8') : raw;
-    if (text.charCodeAt(text.length - 1) === 13) text = text.slice(0, -1);
-    this.foreign.check(text);
-    this.onLines([text]);
+  /** Lines decoded (UTF-8), checked for their provenance and handed on. */
+  private deliver(lines: string[]): void {
+    for (const text of lines) this.foreign.check(text);
+    this.onLines(lines);
   }
 
   /**
@@ -170,9 +192,9 @@ export class FileSource implements Source {
       const n = readSync(fd, buf, 0, buf.length, old.offset);
       const end = buf.subarray(0, n).lastIndexOf(10);
       if (end < 0) return;
-      const lines = buf.toString('latin1', 0, end).split('\n');
+      const lines = splitLines(buf.subarray(0, end + 1));
       this.opts.log.info(`${this.name}: read ${lines.length} line(s) left in the rotated ${this.path}.1`);
-      for (const raw of lines) this.deliver(raw);
+      this.deliver(lines);
     } finally {
       closeSync(fd);
     }
@@ -183,6 +205,7 @@ export class FileSource implements Source {
     // tail-file reads the new or truncated file from byte 0. The saved position
     // stays on the old file until a line of the new one is handed on.
     this.readOffset = 0;
+    this.carry = new LineCarry();
     const log = this.opts.log;
     if (reason === 'TRUNCATE') {
       this.position = { ino: tail.ino, offset: 0 };

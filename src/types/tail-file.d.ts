@@ -16,9 +16,13 @@ declare module 'tail-file' {
     force?: boolean;
     encoding?: BufferEncoding;
     sep?: string | RegExp;
+    /** Bytes per read (default 4096). */
+    _bufsize?: number;
     /** Method overrides; `this` is the Tail. */
     setCharPos?: (this: Tail, pos: number) => void;
     startTail?: (this: Tail, filename: string) => void;
+    /** Gets each read's bytes (in a buffer reused for the next read), null at the end of the file. */
+    decode?: (this: Tail, chunk: Buffer | null) => void;
   }
 
   class Tail extends EventEmitter {
@@ -34,6 +38,10 @@ declare module 'tail-file' {
     setBytePos(pos: number | 'start'): void;
     startTail(filename: string): void;
     onError(err: unknown): void;
+    /** Reads on from the position reached (does nothing while a read is in flight). */
+    readStuff(): void;
+    /** At the end of the file: checks for rotation and truncation, then waits for the file to change. */
+    onEndOfFile(): void;
 
     on(event: 'line', listener: (line: string) => void): this;
     on(event: 'restart', listener: (reason: RestartReason) => void): this;

@@ -69,6 +69,8 @@ export async function startKnocklog(lab: Lab, o: KnocklogStart): Promise<Knocklo
   const argv = [process.execPath, KNOCKLOG_CLI, 'run', '-c', o.conf, '--state-dir', lab.path(`${name}-state`)];
   for (const s of o.sources) argv.push('-s', s);
   if (o.dryRun) argv.push('--dry-run');
+  // The tests wait for first knocks (`Stage 1`): logged one by one at debug level only.
+  argv.push('-v');
   const opts: DaemonOptions = { stdin: o.sources.includes('stdin') };
   const daemon = lab.spawn(name, 'server', argv, opts);
   const messages = () => messagesOf(daemon.output);

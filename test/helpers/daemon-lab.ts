@@ -64,6 +64,7 @@ export async function reading(l: Lab, d: DaemonProcess): Promise<void> {
   }
 }
 
+/** With -v: first knocks (`Stage 1`, which `reading` waits for) are logged one by one at debug level only. */
 export function start(l: Lab, extra: string[] = []): DaemonProcess {
-  return new DaemonProcess(['-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state, ...extra]);
+  return new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state, ...extra]);
 }
