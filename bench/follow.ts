@@ -124,7 +124,7 @@ async function step(f: Follower, fd: number, rate: number, r: () => number, read
     let buf = '';
     if (due > 0) {
       const stamp = freshStamp();
-      for (let i = 0; i < due; i++) buf += line(r, written + i, stamp) + '\n';
+      for (let i = 0; i < due; i++) buf += `${line(r, written + i, stamp)}\n`;
       written += due;
     }
     if (now >= nextMark) {

@@ -72,7 +72,7 @@ async function writeLines(path: string, count: number, make: (i: number) => stri
   const out = createWriteStream(path);
   let buf = '';
   for (let i = 0; i < count; i++) {
-    buf += make(i) + '\n';
+    buf += `${make(i)}\n`;
     if (buf.length > 1 << 20) {
       if (!out.write(buf)) await once(out, 'drain');
       buf = '';

@@ -14,9 +14,9 @@ import { median } from './stats.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = join(here, '../src/cli.js');
-const RUNS = Number(process.env.KNOCKLOG_BENCH_RUNS ?? 5);
+const RUNS = Number(process.env['KNOCKLOG_BENCH_RUNS'] ?? 5);
 /** A run that takes longer is stopped and reported as such (the old quadratic paths took minutes). */
-const LIMIT_S = Number(process.env.KNOCKLOG_BENCH_LIMIT_S ?? 300);
+const LIMIT_S = Number(process.env['KNOCKLOG_BENCH_LIMIT_S'] ?? 300);
 const FLOOD_LINES = 1_000_000;
 const LONG_LINE = 100 << 20;
 

@@ -15,7 +15,7 @@ import {
 import { knockAndWait, waitClosed } from './door.js';
 import { labOrSkip, median, summarize, formatMs } from './stats.js';
 
-const TRIALS = Number(process.env.KNOCKLOG_BENCH_TRIALS ?? 30);
+const TRIALS = Number(process.env['KNOCKLOG_BENCH_TRIALS'] ?? 30);
 const PROTECTED = 2222;
 
 type Name = 'knockd' | 'knocklog+rsyslog' | 'knocklog+ulogd2';

@@ -28,7 +28,9 @@ export interface Throughput {
 /** Runs each command `runs` times, interleaved; lines/s from the median wall time. */
 export function compare(lines: number, commands: { label: string; args: string[] }[], runs = 5): Throughput[] {
   const times = commands.map(() => [] as number[]);
-  for (let i = 0; i < runs; i++) commands.forEach((c, j) => times[j]!.push(timed(c.args)));
+  for (let i = 0; i < runs; i++) {
+    for (const [j, c] of commands.entries()) times[j]!.push(timed(c.args));
+  }
   return commands.map((c, j) => ({ label: c.label, linesPerSecond: lines / median(times[j]!) }));
 }
 

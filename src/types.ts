@@ -119,6 +119,9 @@ export interface Options {
   user: string;
 }
 
+/** Options given on the command line, which win over the config's; an absent one may come as undefined. */
+export type OptionOverrides = { [K in keyof Options]?: Options[K] | undefined };
+
 export interface Config {
   path: string;
   options: Options;

@@ -157,7 +157,7 @@ test('commands: a NUL byte, or more than the kernel takes in one argument after 
     ['k.conf:3: Start_Command contains a NUL byte, which no command can carry (remove it)']);
   // /bin/sh -c CMD: one argument, at most MAX_ARG_STRLEN (131072) bytes with its NUL, else exec fails with E2BIG.
   const max = 131071;
-  const fits = 'x'.repeat(max - 2 * 39) + '%IP%%IP%';
+  const fits = `${'x'.repeat(max - 2 * 39)}%IP%%IP%`;
   assert.equal(parseConfig(door(`sequence = 1\nstop_command = ${fits}`), 'k.conf').doors[0]?.stopCommand, fits);
   const over = `:${'é'.repeat((max + 1 - 1 - 39) / 2)}%IP%`;
   assert.deepEqual(errorsOf(door(`sequence = 1\nstop_command_6 = ${over}`)),
@@ -443,7 +443,7 @@ test('knocklog check: summary on stdout, exit 0', () => {
   const ots = spawnSync(process.execPath, [CLI, 'check', '--config', fx('onetime.conf')], { encoding: 'utf8' });
   assert.equal(ots.status, 0);
   assert.match(ots.stdout, new RegExp(`  one_time         ${fx('smtp_sequences')}: 2 unused, current from line 5\n`));
-  assert.match(ots.stdout, /  sequence         2002:udp,3002:tcp,4002:udp\n/);
+  assert.match(ots.stdout, / {2}sequence {9}2002:udp,3002:tcp,4002:udp\n/);
   assert.equal(ots.stderr, '');
   const spent = spawnSync(process.execPath, [CLI, 'check', '-c', fx('onetime-exhausted.conf')], { encoding: 'utf8' });
   assert.equal(spent.status, 0);

@@ -54,26 +54,26 @@ test('EXPECTED.md: every representative corpus line', { skip }, () => {
   const entries = expectedEntries();
   assert.ok(entries.length >= 40, `found ${entries.length} entries`);
   for (const e of entries) {
-    const prefix = (e.fields.prefix ?? '').replace(/^\((none|empty)\)$/, '');
+    const prefix = (e.fields['prefix'] ?? '').replace(/^\((none|empty)\)$/, '');
     const format = FORMAT_OF[e.file] ?? 'kernel';
     const r = parseLine(e.line, { prefix, format, now });
-    const proto = (e.fields.proto ?? '').split(' ')[0];
+    const proto = (e.fields['proto'] ?? '').split(' ')[0];
     const knock = e.verdict === 'ACCEPT' && (proto === 'TCP' || proto === 'UDP' || proto === '6' || proto === '17');
     if (!knock || STRICTER[e.n]) {
-      assert.equal(r.ok, false, `#${e.n} ${e.file} must be rejected (${STRICTER[e.n] ?? e.verdict + ' ' + proto})`);
+      assert.equal(r.ok, false, `#${e.n} ${e.file} must be rejected (${STRICTER[e.n] ?? `${e.verdict} ${proto}`})`);
       continue;
     }
     assert.ok(r.ok, `#${e.n} ${e.file}: ${r.ok ? '' : r.reason}`);
     const ev = r.event;
     const addr = (s: string) => canonicalAddress(s.split(' ')[0]!);
-    assert.equal(ev.src, addr(e.fields.src!), `#${e.n} src`);
-    assert.equal(ev.dst, addr(e.fields.dst!), `#${e.n} dst`);
+    assert.equal(ev.src, addr(e.fields['src']!), `#${e.n} src`);
+    assert.equal(ev.dst, addr(e.fields['dst']!), `#${e.n} dst`);
     assert.equal(ev.proto, proto === 'TCP' || proto === '6' ? 'tcp' : 'udp', `#${e.n} proto`);
-    assert.equal(ev.spt, Number(e.fields.spt), `#${e.n} spt`);
-    assert.equal(ev.dpt, Number(e.fields.dpt), `#${e.n} dpt`);
-    const flags = (e.fields.flags ?? '').split(' (')[0]!;
+    assert.equal(ev.spt, Number(e.fields['spt']), `#${e.n} spt`);
+    assert.equal(ev.dpt, Number(e.fields['dpt']), `#${e.n} dpt`);
+    const flags = (e.fields['flags'] ?? '').split(' (')[0]!;
     assert.deepEqual(ev.flags, flags === '-' || flags === '(none)' ? [] : flags.split(' '), `#${e.n} flags`);
-    assert.equal(ev.in, (e.fields.in ?? '').startsWith('(empty') ? '' : e.fields.in!.split(' ')[0], `#${e.n} in`);
+    assert.equal(ev.in, (e.fields['in'] ?? '').startsWith('(empty') ? '' : e.fields['in']!.split(' ')[0], `#${e.n} in`);
     assert.equal(ev.prefix, prefix, `#${e.n} prefix`);
   }
 });

@@ -97,7 +97,7 @@ async function udpListeners(host: string, n: number) {
     s.on('message', (m) => got.push({ port: s.address().port, bytes: m.length }));
     return s;
   }));
-  return { ports: socks.map((s) => s.address().port), got, close: () => socks.forEach((s) => s.close()) };
+  return { ports: socks.map((s) => s.address().port), got, close: () => { for (const s of socks) s.close(); } };
 }
 
 /** TCP servers on free loopback ports; `seen` lists the ports connections arrived on. */
@@ -112,7 +112,7 @@ async function tcpListeners(host: string, n: number) {
     await once(srv, 'listening');
     return srv;
   }));
-  return { ports: servers.map((s) => (s.address() as net.AddressInfo).port), seen, close: () => servers.forEach((s) => s.close()) };
+  return { ports: servers.map((s) => (s.address() as net.AddressInfo).port), seen, close: () => { for (const s of servers) s.close(); } };
 }
 
 test('UDP hits: one 1-byte datagram each, in order (-d spaces them), with :UDP or -u', async () => {
@@ -263,7 +263,7 @@ async function rangeListeners(proto: 'udp' | 'tcp', size: number) {
         srv.listen(port, '127.0.0.1', () => { closers.push(() => srv.close()); resolve(true); });
       }
     })));
-    const close = () => closers.forEach((c) => c());
+    const close = () => { for (const c of closers) c(); };
     if (ok.every(Boolean)) return { low, high: low + size - 1, got, close };
     close();
   }

@@ -1,4 +1,4 @@
-process.env.TZ = 'UTC'; // year-less syslog stamps are local time; pin the zone before any Date is made
+process.env['TZ'] = 'UTC'; // year-less syslog stamps are local time; pin the zone before any Date is made
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

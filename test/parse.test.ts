@@ -1,4 +1,4 @@
-process.env.TZ = 'UTC'; // year-less syslog stamps are local time; pin the zone before any Date is made
+process.env['TZ'] = 'UTC'; // year-less syslog stamps are local time; pin the zone before any Date is made
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { canonicalAddress } from '../src/net.js';
 import { parseLine, type ParseOptions } from '../src/parse/index.js';
-import { fastParse, parseTokens, Reject } from '../src/parse/record.js';
+import { fastParse, parseTokens, type Reject } from '../src/parse/record.js';
 import type { KnockEvent } from '../src/types.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -89,7 +89,7 @@ function journaldKernelRecord(facility: string | undefined): string {
     __REALTIME_TIMESTAMP: '1795994492390945', _TRANSPORT: 'kernel', PRIORITY: '4', _SOURCE_MONOTONIC_TIMESTAMP: '9279394318',
     _HOSTNAME: 'vm', MESSAGE: KERNEL_LINE.slice(KERNEL_LINE.indexOf('KNOCK')),
   };
-  if (facility !== undefined) r.SYSLOG_FACILITY = facility;
+  if (facility !== undefined) r['SYSLOG_FACILITY'] = facility;
   return JSON.stringify(r);
 }
 

@@ -33,10 +33,10 @@ case "$*" in *--after-cursor*) ;; *) cat '${join(l.dir, 'record.json')}';; esac
 while :; do sleep 0.05; done
 `);
   chmodSync(fake, 0o755);
-  const path = process.env.PATH;
-  process.env.PATH = `${l.dir}:${path ?? ''}`; // the reader runs `journalctl` from the PATH it inherits
+  const path = process.env['PATH'];
+  process.env['PATH'] = `${l.dir}:${path ?? ''}`; // the reader runs `journalctl` from the PATH it inherits
   const d = new DaemonProcess(['-v', '-c', l.conf, '-s', 'journal', '--state-dir', l.state]);
-  process.env.PATH = path;
+  process.env['PATH'] = path;
   try {
     await d.waitFor(/^10\.0\.0\.8: ssh: Stage 1$/);
     const reader = d.readerPid();

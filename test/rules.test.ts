@@ -104,7 +104,7 @@ test('a time-based door logs its whole port range in one rule, not one per port'
   const nft = generateRules(c, NFT);
   assert.match(nft, /^\t\ttcp dport 20000-29999 tcp flags & \(fin \| syn \| rst \| ack\) == syn goto knock$/m);
   assert.match(nft, /^\t\tip6 daddr fd00::1 udp dport 40000-40999 goto knock$/m);
-  assert.match(nft, /^#   \[timed\] time-based, 3 ports of 20000-29999:tcp, a new sequence every 30 s$/m);
+  assert.match(nft, /^# {3}\[timed\] time-based, 3 ports of 20000-29999:tcp, a new sequence every 30 s$/m);
   assert.ok(!nft.includes(SECRET) && !nft.includes(Buffer.from('12345678901234567890').toString('hex')), 'the secret stays out of the rules');
 });
 
@@ -156,7 +156,7 @@ test('the prefix: one space before IN= for LOG, none for NFLOG (ulogd2 adds it);
   assert.match(generateRules(c, NFT), /log prefix "KNOCK " level warn\n/);
   const p28 = 'P'.repeat(28);
   assert.match(generateRules(c, { ...IPT, prefix: p28 }), new RegExp(`--log-prefix "${p28} "`));
-  assert.throws(() => generateRules(c, { ...IPT, prefix: p28 + 'X' }),
+  assert.throws(() => generateRules(c, { ...IPT, prefix: `${p28}X` }),
     (e: Error) => e instanceof RulesError
       && /is 30 bytes with the space before IN=; the kernel's LOG target keeps at most 29/.test(e.message));
   // The kernel counts bytes: 14 two-byte characters and the space fit, 20 (41 bytes) do not.
@@ -219,7 +219,7 @@ test('knocklog rules: option errors and config errors exit 1 with a message', ()
 
 // ---- The real tools, in a network namespace of our own ----
 
-const requireE2E = process.env.KNOCKLOG_REQUIRE_E2E === '1';
+const requireE2E = process.env['KNOCKLOG_REQUIRE_E2E'] === '1';
 
 function e2eUnavailable(): string | false {
   if (process.platform !== 'linux') return 'network namespaces need Linux';

@@ -414,7 +414,7 @@ const canKmsg = (() => {
 })();
 
 if (canKmsg !== null) {
-  if (process.env.KNOCKLOG_REQUIRE_E2E === '1') test('kmsg: real /dev/kmsg', () => assert.fail(`cannot run: ${canKmsg}`));
+  if (process.env['KNOCKLOG_REQUIRE_E2E'] === '1') test('kmsg: real /dev/kmsg', () => assert.fail(`cannot run: ${canKmsg}`));
   else console.log(`# skipping the kmsg test: ${canKmsg}`);
 }
 

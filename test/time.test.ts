@@ -1,7 +1,7 @@
 // Time stamps at the edges: early ISO years, and the hour a DST change repeats.
 // The zone is pinned before any Date is made: in America/New_York 2026-11-01
 // 01:00-01:59 happens twice, first as EDT (UTC-4), then as EST (UTC-5).
-process.env.TZ = 'America/New_York';
+process.env['TZ'] = 'America/New_York';
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -35,22 +35,22 @@ function isRecord(v: unknown): v is OpenDoorRecord {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
   return (
-    typeof r.door === 'string' &&
-    typeof r.src === 'string' &&
-    canonicalAddress(r.src) === r.src &&
-    typeof r.closeAt === 'number' &&
-    Number.isFinite(r.closeAt) &&
-    (typeof r.stopCommand === 'string' || r.stopCommand === null) &&
-    (r.pending === undefined || typeof r.pending === 'boolean')
+    typeof r['door'] === 'string' &&
+    typeof r['src'] === 'string' &&
+    canonicalAddress(r['src']) === r['src'] &&
+    typeof r['closeAt'] === 'number' &&
+    Number.isFinite(r['closeAt']) &&
+    (typeof r['stopCommand'] === 'string' || r['stopCommand'] === null) &&
+    (r['pending'] === undefined || typeof r['pending'] === 'boolean')
   );
 }
 
 export function stateStore(dir: string): JsonStore<OpenDoorRecord[]> {
   return new JsonStore(dir, STATE_FILE, 1, (body) => {
-    if (!Array.isArray(body.open)) return { problem: '"open" is not a list' };
-    const bad = body.open.findIndex((r) => !isRecord(r));
+    if (!Array.isArray(body['open'])) return { problem: '"open" is not a list' };
+    const bad = body['open'].findIndex((r) => !isRecord(r));
     if (bad !== -1) return { problem: `open[${bad}] lacks a door, canonical src, numeric closeAt or stopCommand` };
-    return body.open as OpenDoorRecord[];
+    return body['open'] as OpenDoorRecord[];
   });
 }
 

@@ -21,7 +21,7 @@ export interface UsedByDoor {
 
 function store(dir: string): JsonStore<Map<string, Set<number>>> {
   return new JsonStore(dir, USED_STEPS_FILE, 1, (body) => {
-    const used = body.used;
+    const used = body['used'];
     if (typeof used !== 'object' || used === null || Array.isArray(used)) return { problem: '"used" is not an object' };
     const out = new Map<string, Set<number>>();
     for (const [door, steps] of Object.entries(used)) {

@@ -98,11 +98,11 @@ export function runCheck(
     config = loadConfig(path);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    err.write(e.errors.map((m) => m + '\n').join(''));
+    err.write(e.errors.map((m) => `${m}\n`).join(''));
     err.write(`knocklog check: ${e.errors.length} error${e.errors.length === 1 ? '' : 's'} in ${path}\n`);
     return 1;
   }
-  out.write(formatSummary(config, showAt).join('\n') + '\n');
+  out.write(`${formatSummary(config, showAt).join('\n')}\n`);
   // Not errors, but worth saying: nothing could ever open.
   for (const d of config.doors) {
     if (d.oneTime !== null && d.sequence.length === 0) {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/index.js';
 import {
-  type Backend, DEFAULT_SOCKET, type Family, generateRules, orderingWarnings, RulesError, ulogdConf, type Via,
+  type Backend, DEFAULT_SOCKET, generateRules, orderingWarnings, RulesError, ulogdConf, type Via,
 } from '../rules/index.js';
 import { configOption } from './check.js';
 

@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { runDaemon } from '../daemon/daemon.js';
-import type { Options } from '../types.js';
+import type { OptionOverrides } from '../types.js';
 import { configOption } from './check.js';
 
 interface RunFlags {
@@ -32,7 +32,7 @@ export function registerRun(program: Command): void {
     .option('-v, --verbose', 'debug messages; human-readable on a terminal')
     .option('-D, --debug', 'the same as -v (knockd\'s flag)')
     .action(async (f: RunFlags) => {
-      const overrides: Partial<Options> = {};
+      const overrides: OptionOverrides = {};
       if (f.source !== undefined) overrides.sources = f.source;
       if (f.stateDir !== undefined) overrides.stateDir = f.stateDir;
       if (f.interface !== undefined) overrides.interface = f.interface;

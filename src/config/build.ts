@@ -3,7 +3,7 @@
 import { dirname, resolve } from 'node:path';
 import { trustProblem } from '../state/trust.js';
 import type { Config, Door, OneTimeSequences, Options, SequenceStep, TcpFlagRule } from '../types.js';
-import { type Checked, invalid, Problems, valid } from './errors.js';
+import { type Checked, invalid, type Problems, valid } from './errors.js';
 import type { ConfigIO } from './io.js';
 import { isTimedKey, type KeyName, lookupKey, unknownKeyHint } from './keys.js';
 import { loadOneTimeSequences } from './onetime.js';

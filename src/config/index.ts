@@ -1,7 +1,7 @@
 // knockd.conf -> typed, validated Config. The README, "The configuration file", has
 // the grammar and what differs from knockd.
 
-import type { Config, Options } from '../types.js';
+import type { Config, OptionOverrides, Options } from '../types.js';
 import { buildConfig } from './build.js';
 import { ConfigError, Problems } from './errors.js';
 import { type ConfigIO, describeFsError, nodeIO } from './io.js';
@@ -42,7 +42,7 @@ export function parseConfig(text: string, path: string, opts: LoadOptions = {}):
 }
 
 /** Reads and parses the config at `path`; `overrides` (the command line) win over [options]. */
-export function loadConfig(path: string, overrides: Partial<Options> = {}, opts: LoadOptions = {}): Config {
+export function loadConfig(path: string, overrides: OptionOverrides = {}, opts: LoadOptions = {}): Config {
   let text: string;
   try {
     text = (opts.io ?? nodeIO).readFile(path);

@@ -1,13 +1,13 @@
 // Command-line settings override [options]; they are checked like config values
 // and reported as `command line: ...`.
 
-import type { Options } from '../types.js';
+import type { OptionOverrides, Options } from '../types.js';
 import type { Checked, Problems } from './errors.js';
 import { parseInterface, parseSource, parseUser } from './values.js';
 
 const WHERE = 'command line';
 
-export function applyOverrides(options: Options, o: Partial<Options>, problems: Problems): Options {
+export function applyOverrides(options: Options, o: OptionOverrides, problems: Problems): Options {
   const out: Options = { ...options };
   const take = <T>(c: Checked<T>, set: (v: T) => void): void => {
     if (c.ok) set(c.value);

@@ -7,7 +7,7 @@
 // words like `UseSyslog`. knockd's grammar is simple enough that a scanner of
 // a few lines is both exact and able to say where each problem is.
 
-import { Problems } from './errors.js';
+import type { Problems } from './errors.js';
 
 export interface Directive {
   /** The key as written, trimmed (case is kept for messages). */

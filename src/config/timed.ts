@@ -214,7 +214,7 @@ export function settleTimedDoors(doors: Door[], path: string, problems: Problems
     for (const o of doors) {
       if (o === d) continue;
       for (const s of o.sequence) if (o.oneTime === null && overlaps(t, s.proto, s.port, s.port)) excluded.add(s.port);
-      if (o.oneTime !== null && o.oneTime.entries.some((e) => e.sequence.some((s) => overlaps(t, s.proto, s.port, s.port)))) {
+      if (o.oneTime?.entries.some((e) => e.sequence.some((s) => overlaps(t, s.proto, s.port, s.port)))) {
         problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} holds ports of door [${o.name}]'s one_time_sequences`,
           'choose a range apart from the other doors\' ports');
       }
@@ -234,10 +234,11 @@ export function settleTimedDoors(doors: Door[], path: string, problems: Problems
 /** A time-based sequence's settings as text, as the knock client's options give them. */
 export interface TimedSettings {
   secretFile: string;
-  length?: string;
-  step?: string;
+  /** Absent options of the command line come as undefined. */
+  length?: string | undefined;
+  step?: string | undefined;
   ports: string;
-  exclude?: string;
+  exclude?: string | undefined;
 }
 
 /** The same checks as a door's Sequence_* keys, for settings given outside a config (each error names its option). */

@@ -11,7 +11,7 @@ import { retryDelay, type RetryDelays } from '../backoff.js';
 import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
 import { ConfigError, formatSequence, loadConfig } from '../config/index.js';
-import type { Config, Decision, OneTimeSequences, Options } from '../types.js';
+import type { Config, Decision, OneTimeSequences, OptionOverrides } from '../types.js';
 import { FirstKnocks } from './first-knocks.js';
 import { createLogger, escapeControl, type Logger } from './log.js';
 import { prepareStateDir, sharedUserWarning, trustProblems, unreadableByReader } from './preflight.js';
@@ -20,7 +20,7 @@ import { readerIdentity, type Identity } from './users.js';
 
 export interface RunOptions {
   config: string;
-  overrides: Partial<Options>;
+  overrides: OptionOverrides;
   dryRun: boolean;
   verbose: boolean;
 }

@@ -19,7 +19,6 @@ export interface LogOptions {
 
 /** Control characters as `\xNN` (a newline as `\n`), so that a message is one line of a text log. */
 export function escapeControl(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) =>
     c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -48,16 +48,16 @@ const isCount = (v: unknown, max: number) => typeof v === 'number' && Number.isI
 export function validDecision(m: unknown, config: Config): Decision | null {
   if (typeof m !== 'object' || m === null) return null;
   const d = m as Record<string, unknown>;
-  if (typeof d.event !== 'string' || !EVENTS.has(d.event)) return null;
-  if (typeof d.door !== 'string' || !config.doors.some((door) => door.name === d.door)) return null;
-  if (typeof d.src !== 'string' || canonicalAddress(d.src) !== d.src) return null;
-  if (typeof d.at !== 'number' || !Number.isFinite(d.at)) return null;
-  if (d.stage !== undefined && !isCount(d.stage, MAX_SEQUENCE_LENGTH)) return null;
-  if (d.oneTimeLine !== undefined && !isCount(d.oneTimeLine, 2 ** 31)) return null;
-  if (d.step !== undefined && !isCount(d.step, Number.MAX_SAFE_INTEGER)) return null;
-  const out: Decision = { event: d.event as Decision['event'], at: d.at, door: d.door, src: d.src };
-  if (d.stage !== undefined) out.stage = d.stage as number;
-  if (d.oneTimeLine !== undefined) out.oneTimeLine = d.oneTimeLine as number;
-  if (d.step !== undefined) out.step = d.step as number;
+  if (typeof d['event'] !== 'string' || !EVENTS.has(d['event'])) return null;
+  if (typeof d['door'] !== 'string' || !config.doors.some((door) => door.name === d['door'])) return null;
+  if (typeof d['src'] !== 'string' || canonicalAddress(d['src']) !== d['src']) return null;
+  if (typeof d['at'] !== 'number' || !Number.isFinite(d['at'])) return null;
+  if (d['stage'] !== undefined && !isCount(d['stage'], MAX_SEQUENCE_LENGTH)) return null;
+  if (d['oneTimeLine'] !== undefined && !isCount(d['oneTimeLine'], 2 ** 31)) return null;
+  if (d['step'] !== undefined && !isCount(d['step'], Number.MAX_SAFE_INTEGER)) return null;
+  const out: Decision = { event: d['event'] as Decision['event'], at: d['at'], door: d['door'], src: d['src'] };
+  if (d['stage'] !== undefined) out.stage = d['stage'] as number;
+  if (d['oneTimeLine'] !== undefined) out.oneTimeLine = d['oneTimeLine'] as number;
+  if (d['step'] !== undefined) out.step = d['step'] as number;
   return out;
 }

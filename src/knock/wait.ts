@@ -38,7 +38,10 @@ export function waitForPort(address: string, port: number, o: WaitOptions): Prom
     };
     const attempt = (): void => {
       const left = deadline - performance.now();
-      if (left <= 0) return finish(false);
+      if (left <= 0) {
+        finish(false);
+        return;
+      }
       const s = net.connect({ host: address, port });
       pending.add(s);
       const end = (): void => {

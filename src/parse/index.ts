@@ -2,7 +2,7 @@
 // only clock is `now`, used to give year-less syslog stamps their year.
 
 import type { KnockEvent } from '../types.js';
-import { textEnvelope, type Envelope, type Family } from './envelope.js';
+import { textEnvelope, type Envelope, } from './envelope.js';
 import { journalEnvelope, ulogdJsonEvent } from './json.js';
 import { parseRecord, Reject } from './record.js';
 

@@ -35,20 +35,20 @@ function micros(v: unknown): bigint | null {
  */
 export function journalEnvelope(line: string): Envelope {
   const o = object(line);
-  if (o._TRANSPORT !== 'kernel') {
-    throw new Reject(`journal record not from the kernel (_TRANSPORT=${String(o._TRANSPORT).slice(0, 20)})`);
+  if (o['_TRANSPORT'] !== 'kernel') {
+    throw new Reject(`journal record not from the kernel (_TRANSPORT=${String(o['_TRANSPORT']).slice(0, 20)})`);
   }
-  if (o.SYSLOG_FACILITY !== '0') {
-    throw new Reject(`journal record not from the kernel facility (SYSLOG_FACILITY=${String(o.SYSLOG_FACILITY).slice(0, 20)})`);
+  if (o['SYSLOG_FACILITY'] !== '0') {
+    throw new Reject(`journal record not from the kernel facility (SYSLOG_FACILITY=${String(o['SYSLOG_FACILITY']).slice(0, 20)})`);
   }
-  let message = o.MESSAGE;
+  let message = o['MESSAGE'];
   // journald exports a message that is not valid UTF-8 as an array of bytes.
   if (Array.isArray(message) && message.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
     message = Buffer.from(message as number[]).toString('utf8');
   }
   if (typeof message !== 'string') throw new Reject('journal record without MESSAGE');
-  const real = micros(o.__REALTIME_TIMESTAMP);
-  const mono = micros(o._SOURCE_MONOTONIC_TIMESTAMP);
+  const real = micros(o['__REALTIME_TIMESTAMP']);
+  const mono = micros(o['_SOURCE_MONOTONIC_TIMESTAMP']);
   return {
     time: () => {
       const t = real === null ? null : fromEpochMicros(real);
@@ -56,7 +56,7 @@ export function journalEnvelope(line: string): Envelope {
       return t;
     },
     uptime: mono === null ? null : Number(mono) / 1e6,
-    host: typeof o._HOSTNAME === 'string' ? o._HOSTNAME : null,
+    host: typeof o['_HOSTNAME'] === 'string' ? o['_HOSTNAME'] : null,
     message,
     printer: 'kernel',
   };
@@ -88,8 +88,8 @@ export function ulogdJsonEvent(line: string, prefix: string): KnockEvent {
   const family = o['oob.family'];
   if (family !== 2 && family !== 10) throw new Reject('not an IP packet (oob.family)');
   const v6 = family === 10;
-  const srcRaw = o.src_ip;
-  const dstRaw = o.dest_ip;
+  const srcRaw = o['src_ip'];
+  const dstRaw = o['dest_ip'];
   const src = typeof srcRaw === 'string' ? (v6 ? canonicalIPv6(srcRaw) : canonicalIPv4(srcRaw)) : null;
   const dst = typeof dstRaw === 'string' ? (v6 ? canonicalIPv6(dstRaw) : canonicalIPv4(dstRaw)) : null;
   if (src === null) throw new Reject('bad src_ip');

@@ -215,7 +215,9 @@ function parseTokens(body: string, printer: Printer): RecordFields {
 
   const spt = uint('SPT', c.req('SPT'), 65535);
   const dpt = uint('DPT', c.req('DPT'), 65535);
-  const flags = proto === 'tcp' ? tcp(c, printer) : (uint('LEN', c.req('LEN'), 65535), []);
+  // UDP: its LEN= is checked, and it has no flags.
+  if (proto === 'udp') uint('LEN', c.req('LEN'), 65535);
+  const flags = proto === 'tcp' ? tcp(c, printer) : [];
 
   const uid = c.opt('UID');
   if (uid !== null) {

@@ -110,5 +110,5 @@ export function iptablesRules(groups: readonly PortGroup[], o: IptablesOptions):
     for (const [low, high] of g.ranges ?? []) lines.push(`-A ${CHAIN} ${match(g, `${low}:${high}`)} -g ${LOG_CHAIN}`);
   }
   lines.push(...logRules(groups, o), 'COMMIT');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

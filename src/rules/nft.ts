@@ -69,7 +69,7 @@ const limit = (r: { rate: number; burst: number }) => `limit rate ${r.rate}/seco
 
 /** The sets and the chains after "input" for --via log: per source, then per port (a range: one limit of its own). */
 function logChains(groups: readonly PortGroup[], log: string): { sets: string[]; chains: string[] } {
-  const mask6 = 'ffff:'.repeat(IPV6_SOURCE_BITS / 16) + ':';
+  const mask6 = `${'ffff:'.repeat(IPV6_SOURCE_BITS / 16)}:`;
   const ranges = groups.flatMap((g) => (g.ranges ?? []).map(([low, high]) => match(g, `${low}-${high}`)));
   return {
     sets: [
@@ -115,5 +115,5 @@ export function nftRules(groups: readonly PortGroup[], o: NftOptions): string {
     ...chains,
     '}',
   ];
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

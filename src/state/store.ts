@@ -50,8 +50,8 @@ export class JsonStore<T> {
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return { problem: 'not a JSON object' };
     const body = v as Record<string, unknown>;
-    if (body.version !== this.version) {
-      return { problem: `unknown version ${JSON.stringify(body.version)} (expected ${this.version})` };
+    if (body['version'] !== this.version) {
+      return { problem: `unknown version ${JSON.stringify(body['version'])} (expected ${this.version})` };
     }
     return this.validate(body);
   }

@@ -22,7 +22,7 @@ const NEED_COMMANDS: Record<Need, string[]> = {
 const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd hping3 util-linux systemd';
 
 function onPath(cmd: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${cmd}`));
+  return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${cmd}`));
 }
 
 /** Other processes holding /proc/kmsg (a system rsyslog's imklog): a second reader would get only part of the lines. */
@@ -136,7 +136,7 @@ export function e2eAvailable(needs: readonly Need[] = []): Availability {
 export function requireLabOrSkip(t: TestContext, needs: readonly Need[] = []): boolean {
   const a = e2eAvailable(needs);
   if (a.ok) return true;
-  if (process.env.KNOCKLOG_REQUIRE_E2E === '1') {
+  if (process.env['KNOCKLOG_REQUIRE_E2E'] === '1') {
     throw new Error(`the real lab cannot run here, and KNOCKLOG_REQUIRE_E2E=1 makes that a failure: ${a.reason}`);
   }
   t.skip(`e2e lab unavailable: ${a.reason}`);

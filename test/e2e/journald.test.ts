@@ -122,9 +122,9 @@ test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries 
   assert.ok(real !== undefined, lab.kmsg.lines().join('\n'));
   const [record] = await jd.records(`SRC=${client} `);
   assert.ok(record !== undefined);
-  assert.equal(record._TRANSPORT, 'kernel');
-  assert.equal(record.SYSLOG_FACILITY, '0');
-  assert.equal(record._SOURCE_MONOTONIC_TIMESTAMP, /^\d+,\d+,(\d+),/.exec(real)?.[1], 'the kernel\'s own stamp of the record');
+  assert.equal(record['_TRANSPORT'], 'kernel');
+  assert.equal(record['SYSLOG_FACILITY'], '0');
+  assert.equal(record['_SOURCE_MONOTONIC_TIMESTAMP'], /^\d+,\d+,(\d+),/.exec(real)?.[1], 'the kernel\'s own stamp of the record');
 
   // 2. Forgeries of the whole sequence from `forger`, each way a local process can write to journald.
   const message = real.slice(real.indexOf(';') + 1);
@@ -143,7 +143,7 @@ test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries 
     const r = await jd.records(`SRC=${forger} `);
     return r.length === 9 ? r : undefined;
   });
-  const how = kept.map((r) => `${String(r._TRANSPORT)} facility ${String(r.SYSLOG_FACILITY)}`).sort();
+  const how = kept.map((r) => `${String(r['_TRANSPORT'])} facility ${String(r['SYSLOG_FACILITY'])}`).sort();
   t.diagnostic(`journald holds the forgeries as: ${[...new Set(how)].join('; ')}`);
   assert.deepEqual(new Set(how), new Set(['kernel facility 1', 'syslog facility 1', 'journal facility 0']));
   // A real knock logged after them: once each knocklog counts it, it has read past the forgeries.

@@ -114,7 +114,7 @@ export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Prom
         .split('\n')
         .filter((l) => l.includes(text))
         .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((r) => typeof r.MESSAGE === 'string' && r.MESSAGE.includes(text));
+        .filter((r) => typeof r['MESSAGE'] === 'string' && r['MESSAGE'].includes(text));
     };
     return { daemon: jd, syslogSocket: `${RUNTIME_DIR}/dev-log`, records, stop };
   } catch (e) {

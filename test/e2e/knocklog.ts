@@ -38,13 +38,13 @@ export function writeKnocklogConf(lab: Lab, name: string, doors: string, options
 /** A log message that says the source now reads what comes next (a file source starts at the file's end). */
 function readyMessage(spec: string): RegExp | null {
   const file = /^(?:file|ulogd):(.*)$/.exec(spec);
-  if (file) return new RegExp(`^${escape(spec)}: reading ${escape(file[1]!)} from byte \\d+$`);
-  if (spec.startsWith('ulogd-socket:')) return new RegExp(`^${escape(spec)}: listening \\(`);
+  if (file) return new RegExp(`^${escapeRe(spec)}: reading ${escapeRe(file[1]!)} from byte \\d+$`);
+  if (spec.startsWith('ulogd-socket:')) return new RegExp(`^${escapeRe(spec)}: listening \\(`);
   if (spec === 'kmsg') return /^kmsg: skipped \d+ older records; reading new ones$/;
   return null; // stdin: the pipe keeps what is written before the reader starts
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function messagesOf(output: string): string[] {
   const out: string[] = [];

@@ -20,7 +20,7 @@ import {
 
 /** The knock records in `lines`, as the real CLI parses them from a file. */
 async function parseWithCli(lab: Lab, log: LabLog, lines: string[]): Promise<KnockEvent[]> {
-  const file = lab.writeFile(`${log.name.replace(/\W+/g, '_')}.lines`, lines.join('\n') + '\n');
+  const file = lab.writeFile(`${log.name.replace(/\W+/g, '_')}.lines`, `${lines.join('\n')}\n`);
   const { stdout } = await runKnocklog(['parse', '--format', log.format, '--prefix', lab.prefix, file]);
   return stdout
     .split('\n')

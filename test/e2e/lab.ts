@@ -126,7 +126,7 @@ export class Lab {
     ] as const) {
       // nodad: the IPv6 address is usable at once instead of after duplicate detection.
       const batch = [`addr add ${a.v4}/24 dev ${dev}`, `addr add ${a.v6}/64 dev ${dev} nodad`, 'link set lo up', `link set ${dev} up`];
-      await run(['ip', '-n', ns, '-batch', '-'], batch.join('\n') + '\n');
+      await run(['ip', '-n', ns, '-batch', '-'], `${batch.join('\n')}\n`);
     }
   }
 
