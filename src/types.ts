@@ -128,19 +128,30 @@ export interface Config {
   doors: Door[];
 }
 
-export type DecisionEvent = 'stage' | 'open' | 'extend' | 'timeout' | 'close' | 'disable';
+/** Every kind of decision, defined once: the reader's messages are checked against this list. */
+export const DECISION_EVENTS = ['stage', 'open', 'extend', 'timeout', 'close', 'disable'] as const;
+export type DecisionEvent = (typeof DECISION_EVENTS)[number];
+
+interface DecisionBase {
+  /** Clock value (ms) the decision belongs to. */
+  readonly at: number;
+  readonly door: string;
+  readonly src: string;
+}
+
+/** A source completed a door's sequence: open it (or, already open for it, extend it). */
+export interface OpenDecision extends DecisionBase {
+  readonly event: 'open' | 'extend';
+  /** A one-time door's one_time_sequences line now used (to be marked). */
+  readonly oneTimeLine?: number;
+  /** A time-based door's time step whose sequence was knocked (used up now). */
+  readonly step?: number;
+}
 
 /** What the engine decided; the actions layer turns these into commands. */
-export interface Decision {
-  event: DecisionEvent;
-  /** Clock value (ms) the decision belongs to. */
-  at: number;
-  door: string;
-  src: string;
-  /** For stage and timeout: the stage reached (1-based). */
-  stage?: number;
-  /** For the open of a one-time door: the one_time_sequences line now used (to be marked). */
-  oneTimeLine?: number;
-  /** For the open or extend of a time-based door: the time step whose sequence was knocked (used up now). */
-  step?: number;
-}
+export type Decision =
+  /** `stage`: the stage reached (1-based); `timeout`: the stage the attempt had reached. */
+  | (DecisionBase & { readonly event: 'stage' | 'timeout'; readonly stage: number })
+  | OpenDecision
+  /** `close`: cmd_timeout after an open (replay prints it; the executor closes on its own timer). */
+  | (DecisionBase & { readonly event: 'close' | 'disable' });

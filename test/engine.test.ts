@@ -7,6 +7,7 @@ import { runInNewContext } from 'node:vm';
 import { parseConfig } from '../src/config/index.js';
 import { Engine, type EngineOptions } from '../src/engine/index.js';
 import type { Decision, Door, KnockEvent, Proto } from '../src/types.js';
+import { stageOf } from './helpers/decisions.js';
 
 const doorsOf = (text: string): Door[] => parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
 const opts = (o: Partial<EngineOptions> = {}): EngineOptions => ({ isLocal: () => true, maxSources: 1000, iface: null, ...o });
@@ -18,7 +19,7 @@ function ev(src: string, dpt: number, o: Partial<KnockEvent> = {}): KnockEvent {
     proto: 'tcp' as Proto, spt: spt++, dpt, flags: ['SYN'], ...o,
   };
 }
-const kinds = (ds: Decision[]) => ds.map((d) => (d.stage === undefined ? d.event : `${d.event}${d.stage}`));
+const kinds = (ds: Decision[]) => ds.map((d) => (stageOf(d) === undefined ? d.event : `${d.event}${stageOf(d)}`));
 
 // With start and stop commands: only a door that has something to close is kept open.
 const A = doorsOf('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\ncmd_timeout = 10\n'

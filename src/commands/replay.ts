@@ -42,7 +42,7 @@ function isoTime(at: number): string {
  */
 export function decisionJson(d: Decision, absolute: boolean): string {
   const time = absolute ? isoTime(d.at) : 'null';
-  const stage = d.stage === undefined ? '' : `,"stage":${d.stage}`;
+  const stage = d.event === 'stage' || d.event === 'timeout' ? `,"stage":${d.stage}` : '';
   const who = `"door":${JSON.stringify(d.door)},"src":${JSON.stringify(d.src)}`;
   return `{"time":${time},${who},"event":"${d.event}"${stage}}`;
 }

@@ -11,7 +11,7 @@ import { retryDelay, type RetryDelays } from '../backoff.js';
 import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
 import { ConfigError, formatSequence, loadConfig } from '../config/index.js';
-import type { Config, Decision, OneTimeSequences, OptionOverrides } from '../types.js';
+import type { Config, Decision, OneTimeSequences, OpenDecision, OptionOverrides } from '../types.js';
 import { FirstKnocks } from './first-knocks.js';
 import { createLogger, escapeControl, type Logger } from './log.js';
 import { prepareStateDir, sharedUserWarning, trustProblems, unreadableByReader } from './preflight.js';
@@ -208,7 +208,7 @@ class Daemon {
    * only once that line is marked used in the file (found there by content).
    * Line numbers are those of the file as last loaded, as the reader knows them.
    */
-  private async useOneTime(d: Decision): Promise<boolean> {
+  private async useOneTime(d: OpenDecision): Promise<boolean> {
     const ot = this.oneTime.get(d.door);
     if (ot === undefined) return d.oneTimeLine === undefined;
     const current = ot.entries[0];
@@ -232,17 +232,17 @@ class Daemon {
    * A time-based open must name a step within the skew of this process's clock
    * that no sequence used yet; it is recorded (on disk) before the door opens.
    */
-  private async useStep(d: Decision): Promise<boolean> {
+  private async useStep(d: OpenDecision): Promise<boolean> {
     const timed = this.config.doors.find((x) => x.name === d.door)?.timed;
     if (timed === undefined) return d.step === undefined;
     const now = Date.now();
     const refusal = this.usedSteps.refusal(d.door, d.step, timed.stepMs, now);
-    if (refusal !== null) {
-      this.log.error(`${d.src}: ${d.door}: refused: ${refusal}`);
+    if (refusal !== null || d.step === undefined) {
+      this.log.error(`${d.src}: ${d.door}: refused: ${refusal ?? 'the request names no time step'}`);
       return false;
     }
     try {
-      await this.usedSteps.use(d.door, d.step!);
+      await this.usedSteps.use(d.door, d.step);
       return true;
     } catch (e) {
       this.log.error(`${d.src}: ${d.door}: cannot record time step ${d.step} used in ${this.usedSteps.path}: ` +

@@ -4,7 +4,7 @@
 
 import { MAX_SEQUENCE_LENGTH } from '../config/index.js';
 import { canonicalAddress } from '../net.js';
-import type { Config, Decision } from '../types.js';
+import { type Config, DECISION_EVENTS, type Decision, type DecisionEvent } from '../types.js';
 
 /** What the executor tells the reader at start and on every reload. */
 export interface ReaderSetup {
@@ -37,27 +37,39 @@ export type ExecutorMessage =
   | { type: 'setup'; setup: ReaderSetup }
   | { type: 'reload'; config: Config };
 
-const EVENTS = new Set(['stage', 'open', 'extend', 'timeout', 'close', 'disable']);
-
-const isCount = (v: unknown, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+const isCount = (v: unknown, max: number): v is number =>
+  typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+const isEvent = (v: unknown): v is DecisionEvent => DECISION_EVENTS.some((e) => e === v);
 
 /**
- * A decision from the reader, re-validated: a known event, a door of the
- * current config, a canonical address, finite numbers. Null when anything is off.
+ * A decision from the reader (untrusted), parsed into a Decision: a known
+ * event with exactly its fields, a door of the current config, a canonical
+ * address, finite numbers. Null when anything is off.
  */
 export function validDecision(m: unknown, config: Config): Decision | null {
   if (typeof m !== 'object' || m === null) return null;
   const d = m as Record<string, unknown>;
-  if (typeof d['event'] !== 'string' || !EVENTS.has(d['event'])) return null;
-  if (typeof d['door'] !== 'string' || !config.doors.some((door) => door.name === d['door'])) return null;
-  if (typeof d['src'] !== 'string' || canonicalAddress(d['src']) !== d['src']) return null;
-  if (typeof d['at'] !== 'number' || !Number.isFinite(d['at'])) return null;
-  if (d['stage'] !== undefined && !isCount(d['stage'], MAX_SEQUENCE_LENGTH)) return null;
-  if (d['oneTimeLine'] !== undefined && !isCount(d['oneTimeLine'], 2 ** 31)) return null;
-  if (d['step'] !== undefined && !isCount(d['step'], Number.MAX_SAFE_INTEGER)) return null;
-  const out: Decision = { event: d['event'] as Decision['event'], at: d['at'], door: d['door'], src: d['src'] };
-  if (d['stage'] !== undefined) out.stage = d['stage'] as number;
-  if (d['oneTimeLine'] !== undefined) out.oneTimeLine = d['oneTimeLine'] as number;
-  if (d['step'] !== undefined) out.step = d['step'] as number;
-  return out;
+  const { event, door, src, at } = d;
+  if (!isEvent(event)) return null;
+  if (typeof door !== 'string' || !config.doors.some((x) => x.name === door)) return null;
+  if (typeof src !== 'string' || canonicalAddress(src) !== src) return null;
+  if (typeof at !== 'number' || !Number.isFinite(at)) return null;
+  const base = { at, door, src };
+  switch (event) {
+    case 'stage':
+    case 'timeout':
+      return isCount(d['stage'], MAX_SEQUENCE_LENGTH) ? { ...base, event, stage: d['stage'] } : null;
+    case 'open':
+    case 'extend': {
+      const { oneTimeLine, step } = d;
+      if (oneTimeLine !== undefined && !isCount(oneTimeLine, 2 ** 31)) return null;
+      if (step !== undefined && !isCount(step, Number.MAX_SAFE_INTEGER)) return null;
+      return {
+        ...base, event, ...(oneTimeLine === undefined ? {} : { oneTimeLine }), ...(step === undefined ? {} : { step }),
+      };
+    }
+    case 'close':
+    case 'disable':
+      return { ...base, event };
+  }
 }

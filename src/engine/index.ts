@@ -294,11 +294,10 @@ export class Engine {
     const closes = d.closes(src);
     // A door open for this source already is extended; a one-time line is used up either way.
     const event = closes && this.open.has(openKey(d.name, src)) ? 'extend' : 'open';
-    const decision: Decision = { event, at, door: d.name, src };
     const line = d.oneTimeLine;
-    if (line !== undefined) decision.oneTimeLine = line;
-    if (step !== undefined) decision.step = step;
-    out.push(decision);
+    out.push({
+      event, at, door: d.name, src, ...(line === undefined ? {} : { oneTimeLine: line }), ...(step === undefined ? {} : { step }),
+    });
     if (closes) this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
     // The used sequence stops working at once, for every source.
