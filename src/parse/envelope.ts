@@ -80,6 +80,7 @@ function afterStamp(rest: string, time: () => string | null, family: Family): En
 }
 
 let lastBsdStamp = '';
+let lastBsdNow = NaN;
 let lastBsdTime = '';
 
 function bsd(line: string, now: Date, family: Family): Envelope | string | null {
@@ -87,12 +88,13 @@ function bsd(line: string, now: Date, family: Family): Envelope | string | null 
   if (m === null) return null;
   const stamp = m[0];
   const time = () => {
-    // Lines come in runs with the same stamp: convert each stamp once.
-    if (stamp === lastBsdStamp) return lastBsdTime;
+    // Lines come in runs with the same stamp: convert each stamp once (for one `now`: it gives the year).
+    if (stamp === lastBsdStamp && now.getTime() === lastBsdNow) return lastBsdTime;
     const [, mon, d, h, mi, s, frac = ''] = m;
     const t = yearlessLocal(monthIndex(mon!), Number(d), Number(h), Number(mi), Number(s), frac, now);
     if (t === null) throw new Reject('bad time stamp');
     lastBsdStamp = stamp;
+    lastBsdNow = now.getTime();
     lastBsdTime = t;
     return t;
   };
