@@ -27,6 +27,19 @@ export class LineSink {
   }
 
   /**
+   * Room for `n` more bytes: the Buffer to write them into from `length` on
+   * (then `commit` the new length). Bytes written and not committed are dropped.
+   */
+  room(n: number): Buffer {
+    if (this.n + n > this.buf.length) this.grow(this.n + n);
+    return this.buf;
+  }
+
+  commit(length: number): void {
+    this.n = length;
+  }
+
+  /**
    * The bytes so far, in a Buffer that owns its whole ArrayBuffer (so that it
    * can be transferred to another thread); the sink starts over empty.
    */

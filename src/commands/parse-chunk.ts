@@ -4,6 +4,7 @@
 
 import { isAscii } from 'node:buffer';
 import { eventJson } from '../parse/event-json.js';
+import { fastLineFor } from '../parse/fast.js';
 import { parseLine, type ParseOptions } from '../parse/index.js';
 import { LineSink } from './line-sink.js';
 
@@ -45,6 +46,8 @@ export function parseChunk(chunk: Buffer, firstLine: number, job: ChunkJob): Chu
   const sink = new LineSink(chunk.length + 4096);
   const latin1 = isAscii(chunk);
   const find = needle(job);
+  const fast = fastLineFor(job.opts);
+  const now = job.opts.now;
   // Where `find` next occurs at or after the current line's start (-1: nowhere).
   let hit = find === null ? -1 : chunk.indexOf(find);
   let lines = 0;
@@ -61,6 +64,12 @@ export function parseChunk(chunk: Buffer, firstLine: number, job: ChunkJob): Chu
       }
     }
     if (end > start && chunk[end - 1] === 13) end--;
+    if (fast?.scan(chunk, start, end, now)) {
+      knocks++;
+      fast.json(sink);
+      start = next;
+      continue;
+    }
     const line = latin1 ? chunk.toString('latin1', start, end) : chunk.toString('utf8', start, end);
     start = next;
     const r = parseLine(line, job.opts);
