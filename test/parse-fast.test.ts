@@ -48,7 +48,7 @@ function same(line: string, opts: ParseOptions, tally: Tally, around = Buffer.fr
   const sink = new LineSink(8);
   sink.line('before');
   fast.json(sink);
-  assert.equal(sink.take().toString('latin1'), `before\n${eventJson(strict.event)}\n`, line);
+  assert.equal(sink.bytes().toString('latin1'), `before\n${eventJson(strict.event)}\n`, line);
 }
 
 // Lines of the shapes the fast path takes, with every field drawn from values

@@ -1,11 +1,12 @@
 // Buffered stdout for commands that print a line per input line: one write
-// per ~64 KiB, waiting for the pipe to drain instead of queueing unboundedly.
+// per ~64 KiB or more, each awaited before its memory is written again (which
+// also bounds what is queued for a slow reader).
 
-import { once } from 'node:events';
 import { LineSink } from './line-sink.js';
 
 export class Output {
-  private readonly sink = new LineSink(1 << 17);
+  /** Where the lines go before they are written: callers may fill it directly (LineSink.room). */
+  readonly sink = new LineSink(1 << 17);
 
   constructor(private readonly stream: NodeJS.WritableStream = process.stdout) {}
 
@@ -16,13 +17,8 @@ export class Output {
   /** Writes what is buffered once it is large enough (or always, with force). */
   async flush(force = false): Promise<void> {
     if (this.sink.length < 65536 && !(force && this.sink.length > 0)) return;
-    await this.write(this.sink.take());
-  }
-
-  /** Writes a block of ready-made lines (after what is buffered). */
-  async write(bytes: Buffer): Promise<void> {
-    if (this.sink.length > 0) await this.flush(true);
-    if (bytes.length === 0) return;
-    if (!this.stream.write(bytes)) await once(this.stream, 'drain');
+    // Failures surface as the stream's 'error' event, as with any write.
+    await new Promise<void>((resolve) => this.stream.write(this.sink.bytes(), () => resolve()));
+    this.sink.clear();
   }
 }
