@@ -7,11 +7,12 @@ import { LogClock } from '../clock.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Engine } from '../engine/index.js';
 import { canonicalAddress } from '../net.js';
-import { parseLine, type Format } from '../parse/index.js';
-import { inputBatches } from '../sources/lines.js';
-import type { Decision } from '../types.js';
+import type { Format } from '../parse/index.js';
+import { inputChunks } from '../sources/lines.js';
+import type { Decision, KnockEvent } from '../types.js';
 import { configOption } from './check.js';
 import { Output } from './output.js';
+import { visitChunk, type ChunkJob } from './parse-chunk.js';
 import { formatOption } from './parse.js';
 
 export interface ReplayOptions {
@@ -53,7 +54,7 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
     return 1;
   }
   const engine = new Engine(config.doors, { isLocal, maxSources: config.options.maxSources, iface: config.options.interface });
-  const opts = { prefix: config.options.prefix, format: o.format, now: new Date() };
+  const job: ChunkJob = { opts: { prefix: config.options.prefix, format: o.format, now: new Date() }, rejects: false };
   const clock = new LogClock();
   const out = new Output();
   let lines = 0;
@@ -62,20 +63,17 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
   const emit = (ds: Decision[]) => {
     for (const d of ds) out.line(decisionJson(d, clock.absolute));
   };
+  const knock = (e: KnockEvent) => {
+    const at = clock.at(e);
+    if (at === null) untimed++;
+    else emit(engine.knock(e, at));
+  };
+  const visitor = { fast: (f: { event(): KnockEvent }) => knock(f.event()), event: knock, reject: () => {} };
   try {
-    for await (const batch of inputBatches(files)) {
-      for (const line of batch) {
-        lines++;
-        const r = parseLine(line, opts);
-        if (!r.ok) continue;
-        knocks++;
-        const at = clock.at(r.event);
-        if (at === null) {
-          untimed++;
-          continue;
-        }
-        emit(engine.knock(r.event, at));
-      }
+    for await (const chunk of inputChunks(files)) {
+      const r = visitChunk(chunk, lines + 1, job, visitor);
+      lines += r.lines;
+      knocks += r.knocks;
       await out.flush();
     }
   } catch (e) {

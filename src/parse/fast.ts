@@ -175,12 +175,33 @@ function ipv6(b: Buffer, p: number, e: number, groups: number[]): number {
   return p;
 }
 
+/** The text of a field, reused while the field's bytes repeat from line to line (host, interface, own address). */
+class Text {
+  private bytes = Buffer.alloc(0);
+  private text = '';
+
+  of(b: Buffer, a: number, z: number): string {
+    const last = this.bytes;
+    const n = z - a;
+    let i = 0;
+    if (last.length === n) while (i < n && last[i] === b[a + i]) i++;
+    if (i !== n || last.length !== n) {
+      this.bytes = Buffer.from(b.subarray(a, z));
+      this.text = this.bytes.toString('latin1');
+    }
+    return this.text;
+  }
+}
+
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
 /** A converted time stamp (the second; the fraction is kept as written, see time.ts). */
 interface Stamp {
   key: number;
   zone: number;
-  /** `YYYY-MM-DDTHH:MM:SS` */
+  /** `YYYY-MM-DDTHH:MM:SS`, and the whole time without a fraction */
   base: string;
+  text: string;
   /** The JSON up to the uptime's value: without a fraction, and up to the fraction. */
   head: Buffer;
   headFrac: Buffer;
@@ -189,7 +210,7 @@ interface Stamp {
 function stampOf(key: number, zone: number, iso: string): Stamp {
   // The conversion of a stamp without a fraction ends in Z.
   const base = iso.slice(0, -1);
-  return { key, zone, base, head: ascii(`{"time":"${base}Z","uptime":`), headFrac: ascii(`{"time":"${base}.`) };
+  return { key, zone, base, text: iso, head: ascii(`{"time":"${base}Z","uptime":`), headFrac: ascii(`{"time":"${base}.`) };
 }
 
 /** Two digits' value, then the byte `then` (none when -1); -1 when not. */
@@ -214,7 +235,7 @@ export class FastLine {
   private readonly prefixJson: Buffer;
   private readonly prefixAndIn: Buffer;
   private readonly noHostJson: Buffer;
-  private lastHost = Buffer.alloc(0);
+  private lastHost = '';
   private lastHostJson = Buffer.alloc(0);
   /** Conversions are valid for one `now` only (a year-less stamp takes its year from it). */
   private nowMs = NaN;
@@ -223,6 +244,9 @@ export class FastLine {
   /** The groups of IPv6 addresses (canonical text made only when printed). */
   private readonly src6 = [0, 0, 0, 0, 0, 0, 0, 0];
   private readonly dst6 = [0, 0, 0, 0, 0, 0, 0, 0];
+  private readonly hostText = new Text();
+  private readonly inText = new Text();
+  private readonly dstText = new Text();
 
   // The line of the last scan, and where its fields are: [xA, xZ) byte ranges.
   private b: Buffer = Buffer.alloc(0);
@@ -234,7 +258,6 @@ export class FastLine {
   private fracZ = 0;
   /** Uptime digits, upA -1 when none; JSON prints from upIntA (no leading zeros) to upFracZ (no trailing ones). */
   private upA = -1;
-  private upZ = 0;
   private upIntA = 0;
   private upDot = 0;
   private upFracZ = 0;
@@ -336,16 +359,17 @@ export class FastLine {
   event(): KnockEvent {
     const b = this.b;
     const s = this.stamp;
-    const frac = this.fracZ > this.fracA ? `.${b.toString('latin1', this.fracA, this.fracZ)}` : '';
     const proto: Proto = this.tcp ? 'tcp' : 'udp';
+    let time: string | null = null;
+    if (s !== null) time = this.fracZ > this.fracA ? `${s.base}.${b.toString('latin1', this.fracA, this.fracZ)}Z` : s.text;
     return {
-      time: s === null ? null : `${s.base}${frac}Z`,
-      uptime: this.upA < 0 ? null : Number(b.toString('latin1', this.upA, this.upZ)),
-      host: this.hostA < 0 ? null : b.toString('latin1', this.hostA, this.hostZ),
+      time,
+      uptime: this.upA < 0 ? null : this.uptimeValue(),
+      host: this.hostA < 0 ? null : this.hostText.of(b, this.hostA, this.hostZ),
       prefix: this.prefix,
-      in: b.toString('latin1', this.inA, this.inZ),
+      in: this.inText.of(b, this.inA, this.inZ),
       src: this.v6 ? formatIPv6(this.src6) : b.toString('latin1', this.srcA, this.srcZ),
-      dst: this.v6 ? formatIPv6(this.dst6) : b.toString('latin1', this.dstA, this.dstZ),
+      dst: this.v6 ? formatIPv6(this.dst6) : this.dstText.of(b, this.dstA, this.dstZ),
       proto,
       spt: this.spt,
       dpt: this.dpt,
@@ -353,17 +377,25 @@ export class FastLine {
     };
   }
 
+  /**
+   * Number() of the uptime's digits, without a string: at most 15 significant
+   * digits (uptime() sees to it) make an integer that a double holds exactly,
+   * and dividing it by an exact power of ten rounds once, as Number() does.
+   */
+  private uptimeValue(): number {
+    const b = this.b;
+    let m = 0;
+    for (let i = this.upIntA; i < this.upDot; i++) m = m * 10 + b[i]! - 48;
+    for (let i = this.upDot + 1; i < this.upFracZ; i++) m = m * 10 + b[i]! - 48;
+    return m / POW10[this.upFracZ - this.upDot - 1]!;
+  }
+
   /** `,"host":"HOST","prefix":PREFIX,"in":"` for the last scan's host, made anew only when the host changes. */
   private hostJson(): Buffer {
-    const b = this.b;
-    const a = this.hostA;
-    const n = this.hostZ - a;
-    const last = this.lastHost;
-    let i = 0;
-    if (last.length === n) while (i < n && last[i] === b[a + i]) i++;
-    if (i !== n || last.length !== n) {
-      this.lastHost = Buffer.from(b.subarray(a, this.hostZ));
-      this.lastHostJson = Buffer.concat([J_HOST, ascii(`"${this.lastHost.toString('latin1')}"`), this.prefixAndIn]);
+    const host = this.hostText.of(this.b, this.hostA, this.hostZ);
+    if (host !== this.lastHost) {
+      this.lastHost = host;
+      this.lastHostJson = Buffer.concat([J_HOST, ascii(`"${host}"`), this.prefixAndIn]);
     }
     return this.lastHostJson;
   }
@@ -480,7 +512,6 @@ export class FastLine {
     let last = ++p;
     while (p < e && isDigit(b[p]!)) if (b[p++] !== 48) last = p;
     if (p === dot + 1 || p - dot > 10) return -1;
-    const z = p;
     if (p < e && b[p] === 64 /* @ */) {
       const c = ++p;
       while (p < e && isDigit(b[p]!)) p++;
@@ -491,7 +522,6 @@ export class FastLine {
     while (int < dot && b[int] === 48) int++;
     if (int === dot || dot - int + (last - dot - 1) > 15) return -2;
     this.upA = a;
-    this.upZ = z;
     this.upIntA = int;
     this.upDot = dot;
     this.upFracZ = last;
