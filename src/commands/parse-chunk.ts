@@ -52,7 +52,8 @@ export interface ChunkVisitor {
  * chunk's first line in the whole input.
  */
 export function visitChunk(chunk: Buffer, firstLine: number, job: ChunkJob, v: ChunkVisitor): ChunkCounts {
-  const latin1 = isAscii(chunk);
+  // Whether lines can be decoded as latin1; found out at the first line that needs a string.
+  let latin1: boolean | null = null;
   const find = needle(job);
   const fast = fastLineFor(job.opts);
   const now = job.opts.now;
@@ -78,6 +79,7 @@ export function visitChunk(chunk: Buffer, firstLine: number, job: ChunkJob, v: C
       start = next;
       continue;
     }
+    latin1 ??= isAscii(chunk);
     const line = latin1 ? chunk.toString('latin1', start, end) : chunk.toString('utf8', start, end);
     start = next;
     const r = parseLine(line, job.opts);
@@ -91,11 +93,24 @@ export function visitChunk(chunk: Buffer, firstLine: number, job: ChunkJob, v: C
   return { lines, knocks };
 }
 
+/** Prints each line's JSON. A class, not closures: one method for every chunk keeps its call site inlinable. */
+class Printer implements ChunkVisitor {
+  constructor(private readonly sink: LineSink) {}
+
+  fast(f: FastLine): void {
+    f.json(this.sink);
+  }
+
+  event(e: KnockEvent): void {
+    this.sink.line(eventJson(e));
+  }
+
+  reject(line: number, reason: string): void {
+    this.sink.line(JSON.stringify({ line, reject: reason }));
+  }
+}
+
 /** `knocklog parse` over a chunk: the JSON lines (and reject lines) go into `sink`, in input order. */
 export function parseChunk(chunk: Buffer, firstLine: number, job: ChunkJob, sink: LineSink): ChunkCounts {
-  return visitChunk(chunk, firstLine, job, {
-    fast: (f) => f.json(sink),
-    event: (e) => sink.line(eventJson(e)),
-    reject: (line, reason) => sink.line(JSON.stringify({ line, reject: reason })),
-  });
+  return visitChunk(chunk, firstLine, job, new Printer(sink));
 }

@@ -103,8 +103,13 @@ function lit(b: Buffer, p: number, e: number, word: Buffer): number {
 function decimal(b: Buffer, p: number, e: number, max: number): number {
   if (p < 0) return -1;
   const a = p;
+  const stop = Math.min(e, p + 11);
   let v = 0;
-  for (let c = b[p]!; p < e && p - a < 11 && c >= 48 && c <= 57; c = b[++p]!) v = v * 10 + c - 48;
+  for (; p < stop; p++) {
+    const d = b[p]! - 48;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+  }
   if (p === a || p - a > 10 || (b[a] === 48 && p - a > 1) || v > max) return -1;
   num = v;
   return p;
