@@ -101,7 +101,8 @@ const envelope = fc.oneof(
 );
 const iface = or(pick('eth0', 'kls0', '', 'br-1a2b', 'x'.repeat(15)), pick('a/b', 'x'.repeat(16), 'é0', 'e"0', 'e\\0', 'e=0'));
 const octet = or(fc.integer({ min: 0, max: 255 }).map(String), pick('256', '300', '00', '01', ''));
-const v4 = fc.tuple(octet, octet, octet, octet).map((o) => o.join('.'));
+// Few distinct addresses and ports too, so that consecutive lines share some (the fast path reuses their JSON).
+const v4 = fc.oneof(pick('10.0.0.1', '10.0.0.2'), fc.tuple(octet, octet, octet, octet).map((o) => o.join('.')));
 const group = or(fc.oneof(pick('0000', 'ffff', 'FD31', '0001'), fc.stringMatching(/^[0-9a-f]{4}$/)), pick('0', 'abcde', 'g000'));
 const v6 = or(
   fc.array(group, { minLength: 8, maxLength: 8 }).map((g) => g.join(':')),
@@ -117,15 +118,16 @@ const ipv6Header = fc
   .tuple(num(4294967295), num(255), num(255), num(1048575))
   .map(([len, tc, hl, fl]) => `LEN=${len} TC=${tc} HOPLIMIT=${hl} FLOWLBL=${fl} `);
 const FLAGS = ['CWR', 'ECE', 'URG', 'ACK', 'PSH', 'RST', 'SYN', 'FIN'];
+const port = fc.oneof(pick('7000', '8000'), num(65535));
 const flagWords = or(
   fc.subarray(FLAGS),
   fc.array(pick(...FLAGS), { maxLength: 4 }),
 );
 const tcp = fc
-  .tuple(num(65535), num(65535), fc.option(fc.tuple(num(4294967295), num(4294967295)), { nil: null }), num(65535), or(pick('0x00', '0x0F'), pick('0xZZ')), flagWords, num(65535))
+  .tuple(num(65535), port, fc.option(fc.tuple(num(4294967295), num(4294967295)), { nil: null }), num(65535), or(pick('0x00', '0x0F'), pick('0xZZ')), flagWords, num(65535))
   .map(([s, d, seq, w, res, f, u]) =>
     `PROTO=TCP SPT=${s} DPT=${d} ${seq === null ? '' : `SEQ=${seq[0]} ACK=${seq[1]} `}WINDOW=${w} RES=${res} ${f.map((x) => `${x} `).join('')}URGP=${u}`);
-const udp = fc.tuple(num(65535), num(65535), num(65535)).map(([s, d, l]) => `PROTO=UDP SPT=${s} DPT=${d} LEN=${l}`);
+const udp = fc.tuple(num(65535), port, num(65535)).map(([s, d, l]) => `PROTO=UDP SPT=${s} DPT=${d} LEN=${l}`);
 const record = fc
   .tuple(iface, iface, mac,
     or(fc.oneof(fc.tuple(v4, v4, ipv4Header), fc.tuple(v6, v6, ipv6Header)), fc.tuple(v4, v6, ipv4Header)),
@@ -237,4 +239,29 @@ test('a stamp is converted once, and no other stamp shares its conversion', () =
     assert.equal(parseLine(line(invalid), o).ok, false);
   }
   assert.deepEqual(tally, { fast: 3, strict: 3 });
+});
+
+test('JSON reused from line to line only while what it holds repeats: host, interface, address, protocol, port, flags', () => {
+  const o = opts('KNOCK', 'kernel', NOWS[0]!);
+  const tally = { fast: 0, strict: 0 };
+  const v4 = 'SRC=10.0.0.2 DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF';
+  const v6 = 'SRC=fd31:0000:0000:0000:0000:0000:0000:0002 DST=fd31:0000:0000:0000:0000:0000:0000:0001 LEN=80 TC=0 HOPLIMIT=64 FLOWLBL=1';
+  const tcp = (dpt: number, flags: string) => `PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=64240 RES=0x00 ${flags}URGP=0 `;
+  const udp = (dpt: number) => `PROTO=UDP SPT=40000 DPT=${dpt} LEN=9 `;
+  const line = (host: string, iface: string, addrs: string, proto: string) =>
+    `Nov 24 23:21:32 ${host}kernel: KNOCK IN=${iface} OUT= ${addrs} ${proto}`;
+  for (const [host, iface, addrs, proto] of [
+    ['vm ', 'eth0', v4, tcp(7000, 'SYN ')],
+    ['vm ', 'eth0', v4, udp(7000)],
+    ['vm ', 'eth0', v4, tcp(7000, 'ACK SYN ')],
+    ['vm ', 'eth1', v4, tcp(7000, 'ACK SYN ')],
+    ['', 'eth1', v4, tcp(8000, 'ACK SYN ')],
+    ['eth1 ', '', v4, tcp(8000, 'ACK SYN ')],
+    ['eth1 ', '', v6, tcp(8000, 'ACK SYN ')],
+    ['eth1 ', '', v6, udp(8000)],
+    ['eth1 ', '', v4, udp(8000)],
+  ]) {
+    same(line(host!, iface!, addrs!, proto!), o, tally);
+  }
+  assert.deepEqual(tally, { fast: 9, strict: 0 });
 });

@@ -57,24 +57,16 @@ const FLAGS: readonly TcpFlagWord[] = ['CWR', 'ECE', 'URG', 'ACK', 'PSH', 'RST',
 const FLAG_KEYS = FLAGS.map(word3);
 const FLAG_WORDS: TcpFlagWord[][] = [];
 /** The end of a JSON line for each mask: the flags, `}` and the newline. */
-const FLAG_JSON: Buffer[] = [];
+const FLAG_JSON: string[] = [];
 for (let mask = 0; mask < 256; mask++) {
   const words = FLAGS.filter((_, i) => (mask & (1 << i)) !== 0);
   FLAG_WORDS.push(words);
-  FLAG_JSON.push(ascii(`,"flags":${JSON.stringify(words)}}\n`));
+  FLAG_JSON.push(`,"flags":${JSON.stringify(words)}}\n`);
 }
 
 const J_NULL = ascii('null');
 const J_NO_TIME = ascii('{"time":null,"uptime":');
 const J_FRAC_END = ascii('Z","uptime":');
-const J_HOST = ascii(',"host":');
-const J_PREFIX = ascii(',"prefix":');
-const J_IN = ascii(',"in":"');
-const J_SRC = ascii('","src":"');
-const J_DST = ascii('","dst":"');
-const J_TCP = ascii('","proto":"tcp","spt":');
-const J_UDP = ascii('","proto":"udp","spt":');
-const J_DPT = ascii(',"dpt":');
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 const hexValue = (c: number) =>
@@ -200,6 +192,37 @@ class Text {
 
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
 
+/**
+ * A run of JSON around fields that mostly repeat from line to line, made anew
+ * only when their bytes change: one copy of the run, instead of a copy for
+ * each of its pieces.
+ */
+class Run {
+  /** The bytes it was made for: the first field, a 0 (no field holds one), the second field, a tag. */
+  private key = Buffer.alloc(0);
+  json: Buffer = Buffer.alloc(0);
+
+  /** Whether b[a1, z1), b[a2, z2) and `tag` are what `json` was made for; if not, they are now (set `json`). */
+  same(b: Buffer, a1: number, z1: number, a2: number, z2: number, tag: number): boolean {
+    const k = this.key;
+    const n1 = z1 - a1;
+    const n2 = z2 - a2;
+    if (k.length === n1 + n2 + 2 && k[n1] === 0 && k[n1 + n2 + 1] === tag) {
+      let i = 0;
+      while (i < n1 && k[i] === b[a1 + i]) i++;
+      let j = 0;
+      while (j < n2 && k[n1 + 1 + j] === b[a2 + j]) j++;
+      if (i === n1 && j === n2) return true;
+    }
+    const key = Buffer.alloc(n1 + n2 + 2);
+    b.copy(key, 0, a1, z1);
+    b.copy(key, n1 + 1, a2, z2);
+    key[n1 + n2 + 1] = tag;
+    this.key = key;
+    return false;
+  }
+}
+
 /** A converted time stamp (the second; the fraction is kept as written, see time.ts). */
 interface Stamp {
   key: number;
@@ -238,10 +261,12 @@ function fraction(b: Buffer, p: number, e: number): number {
 export class FastLine {
   private readonly prefixBytes: Buffer;
   private readonly prefixJson: Buffer;
-  private readonly prefixAndIn: Buffer;
-  private readonly noHostJson: Buffer;
-  private lastHost = '';
-  private lastHostJson = Buffer.alloc(0);
+  /** `,"host":HOST,"prefix":PREFIX,"in":"IN","src":"` */
+  private readonly hostIn = new Run();
+  /** `","dst":"DST","proto":"PROTO","spt":`, by family and protocol (lines alternate between them). */
+  private readonly dstProto = [new Run(), new Run(), new Run(), new Run()];
+  /** `,"dpt":DPT,"flags":[FLAGS]}\n` by DPT * 256 + FLAGS: a handful of knock ports and flag sets. */
+  private readonly tails = new Map<number, Buffer>();
   /** Conversions are valid for one `now` only (a year-less stamp takes its year from it). */
   private nowMs = NaN;
   private lastBsd: Stamp | null = null;
@@ -277,8 +302,6 @@ export class FastLine {
   private v6 = false;
   private tcp = false;
   private sptA = 0;
-  private dptA = 0;
-  private dptZ = 0;
   private spt = 0;
   private dpt = 0;
   private flags = 0;
@@ -287,8 +310,6 @@ export class FastLine {
   constructor(readonly prefix: string) {
     this.prefixBytes = ascii(prefix);
     this.prefixJson = ascii(JSON.stringify(prefix));
-    this.prefixAndIn = Buffer.concat([J_PREFIX, this.prefixJson, J_IN]);
-    this.noHostJson = Buffer.concat([J_HOST, J_NULL, this.prefixAndIn]);
   }
 
   /**
@@ -346,17 +367,11 @@ export class FastLine {
       p = copy(o, p, b, this.upIntA, this.upDot);
       if (this.upFracZ > this.upDot + 1) p = copy(o, p, b, this.upDot, this.upFracZ);
     }
-    p = put(o, p, this.hostA < 0 ? this.noHostJson : this.hostJson());
-    p = copy(o, p, b, this.inA, this.inZ);
-    p = put(o, p, J_SRC);
+    p = put(o, p, this.hostInJson());
     p = this.v6 ? writeIPv6(this.src6, o, p) : copy(o, p, b, this.srcA, this.srcZ);
-    p = put(o, p, J_DST);
-    p = this.v6 ? writeIPv6(this.dst6, o, p) : copy(o, p, b, this.dstA, this.dstZ);
-    p = put(o, p, this.tcp ? J_TCP : J_UDP);
+    p = put(o, p, this.dstProtoJson());
     p = copy(o, p, b, this.sptA, this.sptA + digitCount(this.spt));
-    p = put(o, p, J_DPT);
-    p = copy(o, p, b, this.dptA, this.dptZ);
-    p = put(o, p, FLAG_JSON[this.flags]!);
+    p = put(o, p, this.tailJson());
     sink.commit(p);
   }
 
@@ -395,14 +410,38 @@ export class FastLine {
     return m / POW10[this.upFracZ - this.upDot - 1]!;
   }
 
-  /** `,"host":"HOST","prefix":PREFIX,"in":"` for the last scan's host, made anew only when the host changes. */
-  private hostJson(): Buffer {
-    const host = this.hostText.of(this.b, this.hostA, this.hostZ);
-    if (host !== this.lastHost) {
-      this.lastHost = host;
-      this.lastHostJson = Buffer.concat([J_HOST, ascii(`"${host}"`), this.prefixAndIn]);
+  // The runs of JSON between the fields that change with every line.
+
+  private hostInJson(): Buffer {
+    const run = this.hostIn;
+    const host = this.hostA;
+    if (!run.same(this.b, host < 0 ? 0 : host, host < 0 ? 0 : this.hostZ, this.inA, this.inZ, host < 0 ? 0 : 1)) {
+      const text = host < 0 ? 'null' : `"${this.b.toString('latin1', host, this.hostZ)}"`;
+      const prefix = this.prefixJson.toString('latin1');
+      run.json = ascii(`,"host":${text},"prefix":${prefix},"in":"${this.b.toString('latin1', this.inA, this.inZ)}","src":"`);
     }
-    return this.lastHostJson;
+    return run.json;
+  }
+
+  private dstProtoJson(): Buffer {
+    const run = this.dstProto[(this.v6 ? 2 : 0) + (this.tcp ? 1 : 0)]!;
+    if (!run.same(this.b, this.dstA, this.dstZ, 0, 0, 0)) {
+      const dst = this.v6 ? formatIPv6(this.dst6) : this.b.toString('latin1', this.dstA, this.dstZ);
+      run.json = ascii(`","dst":"${dst}","proto":"${this.tcp ? 'tcp' : 'udp'}","spt":`);
+    }
+    return run.json;
+  }
+
+  private tailJson(): Buffer {
+    const key = this.dpt * 256 + this.flags;
+    let json = this.tails.get(key);
+    if (json === undefined) {
+      // Bounded: a scan of every port makes a new tail per line, and must not keep them all.
+      if (this.tails.size >= 1024) this.tails.clear();
+      json = ascii(`,"dpt":${this.dpt}${FLAG_JSON[this.flags]!}`);
+      this.tails.set(key, json);
+    }
+    return json;
   }
 
   /** `Mmm dd hh:mm:ss[.f] ` (envelope.ts's BSD, English months only). */
@@ -565,10 +604,8 @@ export class FastLine {
     this.sptA = p + 4;
     p = field(b, p, e, SPT, 65535);
     this.spt = num;
-    this.dptA = p + 4;
     p = field(b, p, e, DPT, 65535);
     this.dpt = num;
-    this.dptZ = p - 1;
     if (p < 0) return false;
     if (tcp < 0) {
       this.flags = 0;
