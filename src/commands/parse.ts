@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { FORMATS, type Format } from '../parse/index.js';
+import { readAhead } from '../sources/ahead.js';
 import { inputChunks } from '../sources/lines.js';
 import { Output } from './output.js';
 import { parseChunk, type ChunkJob } from './parse-chunk.js';
@@ -28,7 +29,7 @@ export async function runParse(files: string[], o: ParseCommandOptions): Promise
   let knocks = 0;
   let failure: Error | null = null;
   try {
-    for await (const chunk of inputChunks(files)) {
+    for await (const chunk of readAhead(inputChunks(files))) {
       const r = parseChunk(chunk, lines + 1, job, out.sink);
       lines += r.lines;
       knocks += r.knocks;

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { Engine } from '../engine/index.js';
 import { canonicalAddress } from '../net.js';
 import type { Format } from '../parse/index.js';
+import { readAhead } from '../sources/ahead.js';
 import { inputChunks } from '../sources/lines.js';
 import type { Decision, KnockEvent } from '../types.js';
 import { configOption } from './check.js';
@@ -70,7 +71,7 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
   };
   const visitor = { fast: (f: { event(): KnockEvent }) => knock(f.event()), event: knock, reject: () => {} };
   try {
-    for await (const chunk of inputChunks(files)) {
+    for await (const chunk of readAhead(inputChunks(files))) {
       const r = visitChunk(chunk, lines + 1, job, visitor);
       lines += r.lines;
       knocks += r.knocks;

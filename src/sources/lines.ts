@@ -85,6 +85,13 @@ export function splitLines(chunk: Buffer): string[] {
   return lines;
 }
 
+/** How many lines a chunk holds (its last line may lack the newline). */
+export function countLines(chunk: Buffer): number {
+  let n = 0;
+  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
+  return chunk.length > 0 && chunk[chunk.length - 1] !== 10 ? n + 1 : n;
+}
+
 /** Splits a byte stream into lines, a batch per chunk read. */
 export async function* lineBatches(input: Readable): AsyncGenerator<string[]> {
   for await (const chunk of lineChunks(input)) yield splitLines(chunk);
@@ -97,4 +104,9 @@ export async function* inputChunks(files: string[]): AsyncGenerator<Buffer> {
     return;
   }
   for (const f of files) yield* fileChunks(f);
+}
+
+/** The named files' lines one after another, or stdin's when there are none. */
+export async function* inputBatches(files: string[]): AsyncGenerator<string[]> {
+  for await (const chunk of inputChunks(files)) yield splitLines(chunk);
 }
