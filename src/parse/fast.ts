@@ -666,7 +666,9 @@ const scratch = Buffer.allocUnsafeSlow(3 * MAX_LINE);
 /** parseLine, through the fast path where it applies: the same results. */
 export function parseLineFast(line: string, opts: ParseOptions): ParseResult {
   const fast = line.length <= MAX_LINE ? fastLineFor(opts) : null;
+  // Most lines are other messages: those go straight to parseLine, which rejects them at once.
+  if (fast === null || !line.includes(fast.prefix)) return parseLine(line, opts);
   // UTF-8, not latin1: any other character becomes bytes the fast path declines.
-  if (fast !== null && fast.scan(scratch, 0, scratch.write(line, 'utf8'), opts.now)) return { ok: true, event: fast.event() };
+  if (fast.scan(scratch, 0, scratch.write(line, 'utf8'), opts.now)) return { ok: true, event: fast.event() };
   return parseLine(line, opts);
 }
