@@ -2,8 +2,11 @@ process.env.TZ = 'UTC'; // year-less syslog stamps are local time; pin the zone 
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { canonicalAddress } from '../src/net.js';
@@ -205,4 +208,28 @@ test('a year-less stamp takes its year from each call\'s `now`, not from an earl
   };
   assert.equal(at('2026-11-24T12:00:00Z'), '2026-01-08T23:21:32Z');
   assert.equal(at('2027-01-05T00:00:00Z'), '2027-01-08T23:21:32Z');
+});
+
+test('knocklog parse and replay: a reader that goes away (EPIPE) ends the command with its message and exit 1', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-epipe-'));
+  try {
+    // Several MiB of knock records, each a first knock from a source of its own: many writes after the reader is gone.
+    const file = join(dir, 'kern.log');
+    const lines = Array.from({ length: 40000 }, (_, i) =>
+      KERNEL_LINE.replace('SRC=10.231.0.2', `SRC=10.${i >> 8}.${i & 255}.2`).replace('DPT=9000', 'DPT=7000'));
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const conf = join(dir, 'knockd.conf');
+    writeFileSync(conf, '[options]\n[d]\n  sequence = 7000,8000,9000\n  command = true\n');
+    for (const args of [['parse', file], ['replay', '-c', conf, file]]) {
+      const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const [code] = (await once(child, 'close')) as [number];
+      assert.equal(code, 1, `${args[0]}: ${err}`);
+      assert.equal(err, `knocklog ${args[0]}: write EPIPE\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -8,17 +8,22 @@ export class Output {
   /** Where the lines go before they are written: callers may fill it directly (LineSink.room). */
   readonly sink = new LineSink(1 << 17);
 
-  constructor(private readonly stream: NodeJS.WritableStream = process.stdout) {}
+  constructor(private readonly stream: NodeJS.WritableStream = process.stdout) {
+    // A failed write is reported by flush() (its callback has the error); the stream's 'error' event, which follows,
+    // must not end the process before the command says what went wrong (`knocklog parse: write EPIPE`).
+    stream.on('error', () => {});
+  }
 
   line(s: string): void {
     this.sink.line(s);
   }
 
-  /** Writes what is buffered once it is large enough (or always, with force). */
+  /** Writes what is buffered once it is large enough (or always, with force). Rejects when the write fails. */
   async flush(force = false): Promise<void> {
     if (this.sink.length < 65536 && !(force && this.sink.length > 0)) return;
-    // Failures surface as the stream's 'error' event, as with any write.
-    await new Promise<void>((resolve) => this.stream.write(this.sink.bytes(), () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      this.stream.write(this.sink.bytes(), (e?: Error | null) => (e ? reject(e) : resolve()));
+    });
     this.sink.clear();
   }
 }

@@ -38,8 +38,12 @@ export async function runParse(files: string[], o: ParseCommandOptions): Promise
   } catch (e) {
     failure = e as Error;
   }
-  // The lines read before a read error are printed too.
-  await out.flush(true);
+  try {
+    // The lines read before a read error are printed too.
+    await out.flush(true);
+  } catch (e) {
+    failure ??= e as Error;
+  }
   if (failure !== null) {
     process.stderr.write(`knocklog parse: ${failure.message}\n`);
     return 1;

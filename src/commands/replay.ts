@@ -70,6 +70,7 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
     else emit(engine.knock(e, at));
   };
   const visitor = { fast: (f: { event(): KnockEvent }) => knock(f.event()), event: knock, reject: () => {} };
+  let failure: Error | null = null;
   try {
     for await (const chunk of readAhead(inputChunks(files))) {
       const r = visitChunk(chunk, lines + 1, job, visitor);
@@ -77,14 +78,21 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
       knocks += r.knocks;
       await out.flush();
     }
+    // What was still pending when the log ended: timeouts and closes, at their own times.
+    emit(engine.tick(Number.MAX_SAFE_INTEGER));
   } catch (e) {
+    failure = e as Error;
+  }
+  try {
+    // The decisions made before a read error are printed too.
     await out.flush(true);
-    process.stderr.write(`knocklog replay: ${(e as Error).message}\n`);
+  } catch (e) {
+    failure ??= e as Error;
+  }
+  if (failure !== null) {
+    process.stderr.write(`knocklog replay: ${failure.message}\n`);
     return 1;
   }
-  // What was still pending when the log ended: timeouts and closes, at their own times.
-  emit(engine.tick(Number.MAX_SAFE_INTEGER));
-  await out.flush(true);
   const s = engine.stats();
   process.stderr.write(
     `knocklog replay: ${lines} lines, ${knocks} knock records${untimed ? `, ${untimed} without a time stamp (skipped)` : ''}, ${s.evictions} attempts evicted\n`,
