@@ -18,14 +18,15 @@ export class LogClock {
 
   /** Milliseconds since the epoch (or since boot, for a log with uptime stamps only); null without any stamp. */
   at(ev: KnockEvent): number | null {
-    const abs = ev.time === null ? null : isoToMs(ev.time);
     if (ev.uptime === null) {
+      const abs = ev.time === null ? null : isoToMs(ev.time);
       if (abs !== null) this.absolute = true;
       return abs;
     }
     if (ev.uptime < this.lastUptime) this.boot = null;
     this.lastUptime = ev.uptime;
-    if (this.boot === null && abs !== null) this.boot = abs - ev.uptime * 1000;
+    // The absolute time only matters until the boot is known (converting it costs as much as parsing the line).
+    if (this.boot === null && ev.time !== null) this.boot = isoToMs(ev.time) - ev.uptime * 1000;
     this.absolute = this.boot !== null;
     return (this.boot ?? 0) + ev.uptime * 1000;
   }

@@ -54,8 +54,13 @@ function ipv6Groups(s: string): number[] | null {
   return [...left, ...new Array<number>(zeros).fill(0), ...right, ...tail4];
 }
 
-/** Formats 8 groups as glibc's inet_ntop does (RFC 5952, embedded IPv4 for ::ffff:a.b.c.d and ::a.b.c.d). */
-function formatIPv6(w: number[]): string {
+/**
+ * Writes 8 groups as glibc's inet_ntop does (RFC 5952, embedded IPv4 for
+ * ::ffff:a.b.c.d and ::a.b.c.d) into `out` from `p`, at most 45 bytes;
+ * returns the end. Bytes, so that `knocklog parse` can print an address
+ * without making a string of it.
+ */
+export function writeIPv6(w: readonly number[], out: Uint8Array, p: number): number {
   let bestBase = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
@@ -66,22 +71,47 @@ function formatIPv6(w: number[]): string {
     i = j;
   }
   if (bestLen < 2) bestBase = -1;
-  let out = '';
   for (let i = 0; i < 8; i++) {
     if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
-      if (i === bestBase) out += ':';
+      if (i === bestBase) out[p++] = 58; /* : */
       continue;
     }
-    if (i !== 0) out += ':';
+    if (i !== 0) out[p++] = 58;
     if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
       const a = w[6] ?? 0;
       const b = w[7] ?? 0;
-      return `${out}${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`;
+      p = writeByte(out, p, a >> 8);
+      out[p++] = 46; /* . */
+      p = writeByte(out, p, a & 255);
+      out[p++] = 46;
+      p = writeByte(out, p, b >> 8);
+      out[p++] = 46;
+      return writeByte(out, p, b & 255);
     }
-    out += (w[i] ?? 0).toString(16);
+    const g = w[i] ?? 0;
+    // Lowercase hex without leading zeros.
+    for (let shift = g > 0xfff ? 12 : g > 0xff ? 8 : g > 0xf ? 4 : 0; shift >= 0; shift -= 4) {
+      const d = (g >> shift) & 15;
+      out[p++] = d < 10 ? 48 + d : 87 + d;
+    }
   }
-  if (bestBase !== -1 && bestBase + bestLen === 8) out += ':';
-  return out;
+  if (bestBase !== -1 && bestBase + bestLen === 8) out[p++] = 58;
+  return p;
+}
+
+/** A byte's value in decimal. */
+function writeByte(out: Uint8Array, p: number, n: number): number {
+  if (n >= 100) out[p++] = 48 + Math.floor(n / 100);
+  if (n >= 10) out[p++] = 48 + (Math.floor(n / 10) % 10);
+  out[p++] = 48 + (n % 10);
+  return p;
+}
+
+const text = Buffer.alloc(45);
+
+/** writeIPv6's text as a string. */
+export function formatIPv6(w: readonly number[]): string {
+  return text.toString('latin1', 0, writeIPv6(w, text, 0));
 }
 
 /** The canonical (inet_ntop) form of an IPv6 literal; null if it is not one. */

@@ -12,7 +12,6 @@ import fc from 'fast-check';
 import { line as generatedLine } from '../bench/generate.js';
 import { LineSink } from '../src/commands/line-sink.js';
 import { parseChunk, type ChunkJob } from '../src/commands/parse-chunk.js';
-import { ParsePool } from '../src/commands/parse-pool.js';
 import { eventJson } from '../src/parse/event-json.js';
 import { FORMATS, parseLine } from '../src/parse/index.js';
 import { countLines, fileChunks, lineChunks, splitLines } from '../src/sources/lines.js';
@@ -68,28 +67,37 @@ function jobs(): ChunkJob[] {
   return out;
 }
 
-test('LineSink: lines encoded as UTF-8, growing from a tiny buffer', () => {
+/** parseChunk into a sink of its own: the bytes it printed, and its counts. */
+function parsed(chunk: Buffer, firstLine: number, job: ChunkJob): { out: Buffer; lines: number; knocks: number } {
+  const sink = new LineSink(16);
+  return { ...parseChunk(chunk, firstLine, job, sink), out: sink.bytes() };
+}
+
+test('LineSink: lines encoded as UTF-8, growing from a tiny buffer; cleared, it reuses its memory', () => {
   const sink = new LineSink(4);
   const lines = ['a', '', 'é€😀', 'x'.repeat(1000)];
   for (const l of lines) sink.line(l);
   assert.equal(sink.length, Buffer.byteLength(`${lines.join('\n')}\n`));
-  assert.equal(sink.take().toString('utf8'), `${lines.join('\n')}\n`);
+  const first = sink.bytes();
+  assert.equal(first.toString('utf8'), `${lines.join('\n')}\n`);
+  sink.clear();
   assert.equal(sink.length, 0);
   sink.line('again');
-  assert.equal(sink.take().toString(), 'again\n');
+  assert.equal(sink.bytes().toString(), 'again\n');
+  assert.equal(sink.bytes().buffer, first.buffer);
 });
 
 test('parseChunk prints what parsing each line on its own printed, for every format, prefix and --rejects', () => {
   const lines = sampleLines();
   const bytes = Buffer.from(`${lines.join('\n')}\n`);
   for (const job of jobs()) {
-    const r = parseChunk(bytes, 1, job);
+    const r = parsed(bytes, 1, job);
     const want = reference(lines, job);
     assert.equal(r.out.toString('utf8'), want, JSON.stringify(job));
     assert.equal(r.lines, lines.length);
     assert.equal(r.knocks, lines.filter((l) => parseLine(l.replace(/\r$/, ''), job.opts).ok).length);
     // Without a final newline the last line still counts.
-    assert.equal(parseChunk(bytes.subarray(0, -1), 1, job).out.toString('utf8'), want);
+    assert.equal(parsed(bytes.subarray(0, -1), 1, job).out.toString('utf8'), want);
   }
 });
 
@@ -112,9 +120,10 @@ test('property: chunks cut anywhere at newlines, numbered from their first line,
       let next = 1;
       for await (const chunk of lineChunks(Readable.from(reads))) {
         assert.equal(chunk.at(-1), 10);
-        assert.deepEqual(splitLines(chunk).length, countLines(chunk));
-        out += parseChunk(chunk, next, job).out.toString('utf8');
-        next += countLines(chunk);
+        const r = parsed(chunk, next, job);
+        assert.equal(r.lines, splitLines(chunk).length);
+        out += r.out.toString('utf8');
+        next += r.lines;
       }
       assert.equal(next, lines.length + 1);
       assert.equal(out, want);
@@ -143,32 +152,10 @@ test('fileChunks: chunks end at newlines, hold the whole file, and the last line
   }
 });
 
-test('ParsePool: results in input order, the same bytes as in this thread', async () => {
-  const lines = sampleLines();
-  const job: ChunkJob = { opts: { prefix: 'KNOCK', format: 'auto', now }, rejects: true };
-  const pool = new ParsePool(2, job);
-  try {
-    const chunks: { chunk: Buffer; first: number }[] = [];
-    for (let i = 0, k = 1; i < lines.length; k++) {
-      const n = 1 + ((k * 7) % 13);
-      chunks.push({ chunk: Buffer.from(`${lines.slice(i, i + n).join('\n')}\n`), first: i + 1 });
-      i += n;
-    }
-    const inline = chunks.map((c) => parseChunk(c.chunk, c.first, job).out.toString('utf8')).join('');
-    const results = await Promise.all(chunks.map((c) => pool.run(c.chunk, c.first)));
-    assert.equal(results.map((r) => r.out.toString('utf8')).join(''), inline);
-    assert.equal(inline, reference(lines, job));
-    assert.equal(results.reduce((n, r) => n + r.lines, 0), lines.length);
-  } finally {
-    await pool.close();
-  }
-});
-
-// Workers start only where the machine has more than one core.
-test('knocklog parse on a large input (worker threads): the same bytes and line numbers as one chunk in this thread', () => {
+test('knocklog parse on a large input (many chunks, one output buffer reused): the same bytes and line numbers as one chunk', () => {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-parallel-'));
   try {
-    // Over the size where workers start; the sample lines recur throughout, so that every chunk holds some.
+    // Several chunks of 1 MiB; the sample lines recur throughout, so that every chunk holds some.
     const sample = sampleLines();
     let seed = 7;
     const r = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
@@ -186,7 +173,7 @@ test('knocklog parse on a large input (worker threads): the same bytes and line 
     ];
     for (const { args, stdin } of runs) {
       const job: ChunkJob = { opts: { prefix: 'KNOCK', format: args.includes('kernel') ? 'kernel' : 'auto', now: new Date() }, rejects: args.includes('--rejects') };
-      const want = parseChunk(bytes, 1, job);
+      const want = parsed(bytes, 1, job);
       const argv = stdin ? [cli, 'parse', ...args] : [cli, 'parse', ...args, file];
       const p = spawnSync(process.execPath, argv, { input: stdin ? bytes : undefined, maxBuffer: 1 << 30, env: { ...process.env, TZ: 'UTC' } });
       assert.equal(p.status, 0, p.stderr.toString());
@@ -210,7 +197,7 @@ test('knocklog parse: a 100 MiB line without a newline is refused in one pass, i
     writeSync(fd, `\n${KERNEL_LINE}\n`);
     closeSync(fd);
     const job: ChunkJob = { opts: { prefix: 'KNOCK', format: 'auto', now: new Date() }, rejects: true };
-    const knock = parseChunk(Buffer.from(`${KERNEL_LINE}\n`), 2, job).out.toString();
+    const knock = parsed(Buffer.from(`${KERNEL_LINE}\n`), 2, job).out.toString();
     for (const stdin of [false, true]) {
       const input = stdin ? openSync(file, 'r') : 'ignore';
       const argv = ['--import', maxrss, cli, 'parse', '--rejects', ...(stdin ? [] : [file])];

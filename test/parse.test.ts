@@ -216,3 +216,14 @@ test('knocklog parse: stdin, --rejects, the summary on stderr, exit status', () 
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /ENOENT.*\/nonexistent\/kern.log/);
 });
+
+test('a year-less stamp takes its year from each call\'s `now`, not from an earlier call with the same stamp', () => {
+  const jan = KERNEL_LINE.replace('Nov 24', 'Jan  8');
+  const at = (iso: string) => {
+    const r = parseLine(jan, { ...opts, now: new Date(iso) });
+    assert.ok(r.ok);
+    return r.event.time;
+  };
+  assert.equal(at('2026-11-24T12:00:00Z'), '2026-01-08T23:21:32Z');
+  assert.equal(at('2027-01-05T00:00:00Z'), '2027-01-08T23:21:32Z');
+});

@@ -1,11 +1,14 @@
-// The per-line work of `knocklog parse` over one chunk of whole lines, from
-// bytes in to the bytes to print: the same function runs in the main thread
-// and in the worker threads, so both paths print the same bytes.
+// The per-line work of `knocklog parse` and `replay` over one chunk of whole
+// lines, from bytes in. One thread: measured with the byte-level fast path,
+// two worker threads took twice the CPU and memory for a slower run
+// (BENCHMARKS.md).
 
 import { isAscii } from 'node:buffer';
 import { eventJson } from '../parse/event-json.js';
+import { fastLineFor, type FastLine } from '../parse/fast.js';
 import { parseLine, type ParseOptions } from '../parse/index.js';
-import { LineSink } from './line-sink.js';
+import type { KnockEvent } from '../types.js';
+import type { LineSink } from './line-sink.js';
 
 export interface ChunkJob {
   opts: ParseOptions;
@@ -13,9 +16,7 @@ export interface ChunkJob {
   rejects: boolean;
 }
 
-export interface ChunkResult {
-  /** The JSON lines to print, in input order. */
-  out: Buffer;
+export interface ChunkCounts {
   lines: number;
   knocks: number;
 }
@@ -33,18 +34,29 @@ function needle(job: ChunkJob): Buffer | null {
   return job.rejects || prefix === '' || !ASCII.test(prefix) ? null : Buffer.from(prefix, 'latin1');
 }
 
+/** What becomes of each line of a chunk. */
+export interface ChunkVisitor {
+  /** A knock record the fast path took: `fast` holds it (json(), event()) until the next line. */
+  fast(fast: FastLine): void;
+  /** A knock record the strict parser took. */
+  event(e: KnockEvent): void;
+  /** Any other line, when the job asks for rejects: its 1-based number in the input, and why. */
+  reject(line: number, reason: string): void;
+}
+
 /**
- * Parses each line of a chunk that ends at a newline (or is the input's
- * last). Without --rejects, a line that cannot be a record is never decoded:
+ * Visits each line of a chunk that ends at a newline (or is the input's
+ * last). Without rejects, a line that cannot be a record is never decoded:
  * most lines of a kernel log are other messages, and making strings of them
  * cost more than parsing the records. `firstLine`: the 1-based number of the
- * chunk's first line in the whole input (printed in reject lines).
+ * chunk's first line in the whole input.
  */
-export function parseChunk(chunk: Buffer, firstLine: number, job: ChunkJob): ChunkResult {
-  // Knock lines print ~190 bytes for ~210 read: one allocation for most chunks.
-  const sink = new LineSink(chunk.length + 4096);
-  const latin1 = isAscii(chunk);
+export function visitChunk(chunk: Buffer, firstLine: number, job: ChunkJob, v: ChunkVisitor): ChunkCounts {
+  // Whether lines can be decoded as latin1; found out at the first line that needs a string.
+  let latin1: boolean | null = null;
   const find = needle(job);
+  const fast = fastLineFor(job.opts);
+  const now = job.opts.now;
   // Where `find` next occurs at or after the current line's start (-1: nowhere).
   let hit = find === null ? -1 : chunk.indexOf(find);
   let lines = 0;
@@ -61,15 +73,44 @@ export function parseChunk(chunk: Buffer, firstLine: number, job: ChunkJob): Chu
       }
     }
     if (end > start && chunk[end - 1] === 13) end--;
+    if (fast?.scan(chunk, start, end, now)) {
+      knocks++;
+      v.fast(fast);
+      start = next;
+      continue;
+    }
+    latin1 ??= isAscii(chunk);
     const line = latin1 ? chunk.toString('latin1', start, end) : chunk.toString('utf8', start, end);
     start = next;
     const r = parseLine(line, job.opts);
     if (r.ok) {
       knocks++;
-      sink.line(eventJson(r.event));
+      v.event(r.event);
     } else if (job.rejects) {
-      sink.line(JSON.stringify({ line: firstLine + lines, reject: r.reason }));
+      v.reject(firstLine + lines, r.reason);
     }
   }
-  return { out: sink.take(), lines, knocks };
+  return { lines, knocks };
+}
+
+/** Prints each line's JSON. A class, not closures: one method for every chunk keeps its call site inlinable. */
+class Printer implements ChunkVisitor {
+  constructor(private readonly sink: LineSink) {}
+
+  fast(f: FastLine): void {
+    f.json(this.sink);
+  }
+
+  event(e: KnockEvent): void {
+    this.sink.line(eventJson(e));
+  }
+
+  reject(line: number, reason: string): void {
+    this.sink.line(JSON.stringify({ line, reject: reason }));
+  }
+}
+
+/** `knocklog parse` over a chunk: the JSON lines (and reject lines) go into `sink`, in input order. */
+export function parseChunk(chunk: Buffer, firstLine: number, job: ChunkJob, sink: LineSink): ChunkCounts {
+  return visitChunk(chunk, firstLine, job, new Printer(sink));
 }

@@ -7,11 +7,13 @@ import { LogClock } from '../clock.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Engine } from '../engine/index.js';
 import { canonicalAddress } from '../net.js';
-import { parseLine, type Format } from '../parse/index.js';
-import { inputBatches } from '../sources/lines.js';
-import type { Decision } from '../types.js';
+import type { Format } from '../parse/index.js';
+import { readAhead } from '../sources/ahead.js';
+import { inputChunks } from '../sources/lines.js';
+import type { Decision, KnockEvent } from '../types.js';
 import { configOption } from './check.js';
 import { Output } from './output.js';
+import { visitChunk, type ChunkJob } from './parse-chunk.js';
 import { formatOption } from './parse.js';
 
 export interface ReplayOptions {
@@ -71,7 +73,7 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
     return 1;
   }
   const engine = new Engine(config.doors, { isLocal, maxSources: config.options.maxSources, iface: config.options.interface });
-  const opts = { prefix: config.options.prefix, format: o.format, now: new Date() };
+  const job: ChunkJob = { opts: { prefix: config.options.prefix, format: o.format, now: new Date() }, rejects: false };
   const clock = new LogClock();
   const out = new Output();
   let lines = 0;
@@ -80,34 +82,39 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
   const emit = (ds: Decision[]) => {
     for (const d of ds) out.line(decisionJson(d, clock.absolute));
   };
+  const knock = (e: KnockEvent) => {
+    const at = clock.at(e);
+    if (at === null) untimed++;
+    else emit(engine.knock(e, at));
+  };
+  const visitor = { fast: (f: { event(): KnockEvent }) => knock(f.event()), event: knock, reject: () => {} };
+  let failure: Error | null = null;
   try {
-    for await (const batch of inputBatches(files)) {
-      for (const line of batch) {
-        lines++;
-        const r = parseLine(line, opts);
-        if (!r.ok) continue;
-        knocks++;
-        const at = clock.at(r.event);
-        if (at === null) {
-          untimed++;
-          continue;
-        }
-        emit(engine.knock(r.event, at));
-      }
+    for await (const chunk of readAhead(inputChunks(files))) {
+      const r = visitChunk(chunk, lines + 1, job, visitor);
+      lines += r.lines;
+      knocks += r.knocks;
+      await out.flush();
+    }
+    // What was still pending when the log ended: timeouts and closes, at their own times, a
+    // millisecond's worth at a time (a flood leaves up to MaxSources attempts to time out at once).
+    for (let next = engine.nextDeadline(); next !== null; next = engine.nextDeadline()) {
+      emit(engine.tick(next + 1));
       await out.flush();
     }
   } catch (e) {
+    failure = e as Error;
+  }
+  try {
+    // The decisions made before a read error are printed too.
     await out.flush(true);
-    process.stderr.write(`knocklog replay: ${(e as Error).message}\n`);
+  } catch (e) {
+    failure ??= e as Error;
+  }
+  if (failure !== null) {
+    process.stderr.write(`knocklog replay: ${failure.message}\n`);
     return 1;
   }
-  // What was still pending when the log ended: timeouts and closes, at their own times, a
-  // millisecond's worth at a time (a flood leaves up to MaxSources attempts to time out at once).
-  for (let next = engine.nextDeadline(); next !== null; next = engine.nextDeadline()) {
-    emit(engine.tick(next + 1));
-    await out.flush();
-  }
-  await out.flush(true);
   const s = engine.stats();
   process.stderr.write(
     `knocklog replay: ${lines} lines, ${knocks} knock records${untimed ? `, ${untimed} without a time stamp (skipped)` : ''}, ${s.evictions} attempts evicted\n`,

@@ -5,7 +5,8 @@
 import { inspectorProblem } from './no-inspector.js';
 import { Engine } from '../engine/index.js';
 import { liveClock } from '../clock.js';
-import { parseLine, type Format } from '../parse/index.js';
+import { parseLineFast } from '../parse/fast.js';
+import type { Format } from '../parse/index.js';
 import { openSource, type Source } from '../sources/index.js';
 import type { Config, Decision } from '../types.js';
 import { SeenRecords } from './dedupe.js';
@@ -98,7 +99,7 @@ class Reader {
     const opts = { prefix: this.config.options.prefix, format: 'kernel' as Format, now: new Date(arrived) };
     for (const line of lines) {
       opts.format = formatOf(source, line);
-      const r = parseLine(line, opts);
+      const r = parseLineFast(line, opts);
       if (!r.ok) continue;
       const at = liveClock(r.event, this.bootMs);
       if (at === null || this.copies?.copy(r.event, at, arrived) === true) continue;

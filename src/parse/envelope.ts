@@ -80,8 +80,8 @@ function afterStamp(rest: string, time: () => string | null, family: Family): En
 }
 
 let lastBsdStamp = '';
-let lastBsdTime = '';
 let lastBsdNow = NaN;
+let lastBsdTime = '';
 
 function bsd(line: string, now: Date, family: Family): Envelope | string | null {
   const m = BSD.exec(line);
@@ -94,8 +94,8 @@ function bsd(line: string, now: Date, family: Family): Envelope | string | null 
     const t = yearlessLocal(monthIndex(mon!), Number(d), Number(h), Number(mi), Number(s), frac, now);
     if (t === null) throw new Reject('bad time stamp');
     lastBsdStamp = stamp;
-    lastBsdTime = t;
     lastBsdNow = now.getTime();
+    lastBsdTime = t;
     return t;
   };
   return afterStamp(line.slice(m[0].length), time, family);
