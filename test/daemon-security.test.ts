@@ -9,9 +9,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { cli, DaemonProcess, removeDir, waitUntil } from './helpers/daemon.js';
-import { actionsOf, knock, lab, live, reading, start, type Lab } from './helpers/daemon-lab.js';
-import { parseConfig } from '../src/config/index.js';
-import { deriveSequence, encodeBase32, timeStep } from '../src/totp/index.js';
+import { actionsOf, knock, lab, live, reading, start, timedLab, type Lab } from './helpers/daemon-lab.js';
 
 const ROOT = process.getuid?.() === 0;
 const needRoot = ROOT ? false : 'needs root: the daemon drops privilege only when started as root';
@@ -245,19 +243,8 @@ test('M5: when open-doors.json cannot be written, start_command does not run', a
 });
 
 test('L1: when used-steps.json cannot be written, a time-based door does not open', async () => {
-  const l = lab('l1', `[timed]
-  sequence_secret_file = timed.secret
-  sequence_ports = 20000-29999
-  sequence_step = 3600
-  seq_timeout = 5
-  start_command = echo timed-open %IP% >> ACTIONS
-  cmd_timeout = 1
-`);
-  writeFileSync(join(l.dir, 'timed.secret'), `${encodeBase32(Buffer.from('a secret of twenty bytes'))}\n`, { mode: 0o600 });
-  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('ACTIONS', l.actions));
-  const door = parseConfig(readFileSync(l.conf, 'utf8'), l.conf).doors.find((x) => x.name === 'timed');
-  assert.ok(door?.timed !== undefined);
-  const ports = deriveSequence(door.timed, timeStep(Date.now(), door.timed.stepMs)).map((s) => s.port);
+  const { l, step, ports: portsOf } = timedLab('l1');
+  const ports = portsOf(step);
   const d = start(l);
   try {
     await reading(l, d);

@@ -3,29 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../src/config/index.js';
-import { deriveSequence, encodeBase32, timeStep } from '../src/totp/index.js';
 import { removeDir, waitUntil } from './helpers/daemon.js';
-import { actionsOf, knock, lab, reading, start } from './helpers/daemon-lab.js';
+import { actionsOf, knock, reading, start, timedLab } from './helpers/daemon-lab.js';
 
 test('a time-based sequence opens once; replayed after a restart it opens nothing, and a fresh step still opens', async () => {
-  const secretFile = 'timed.secret';
-  // An hour-long step: the test stays within the accepted steps whatever the clock does meanwhile.
-  const l = lab('timed', `[timed]
-  sequence_secret_file = ${secretFile}
-  sequence_ports = 20000-29999
-  sequence_step = 3600
-  seq_timeout = 5
-  start_command = echo timed-open %IP% >> ACTIONS
-  cmd_timeout = 1
-`);
-  writeFileSync(join(l.dir, secretFile), `${encodeBase32(Buffer.from('a secret of twenty bytes'))}\n`, { mode: 0o600 });
-  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('ACTIONS', l.actions));
-  const door = parseConfig(readFileSync(l.conf, 'utf8'), l.conf).doors.find((d) => d.name === 'timed')!;
-  const step = timeStep(Date.now(), door.timed!.stepMs);
-  const ports = (n: number) => deriveSequence(door.timed!, n).map((s) => s.port);
+  const { l, step, ports } = timedLab('timed');
   let d = start(l);
   try {
     await reading(l, d);

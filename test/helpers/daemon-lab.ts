@@ -3,6 +3,8 @@
 
 import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseConfig } from '../../src/config/index.js';
+import { deriveSequence, encodeBase32, timeStep } from '../../src/totp/index.js';
 import { DaemonProcess, openTempDir } from './daemon.js';
 import { type Knock, liveKernLine } from './klog.js';
 
@@ -67,4 +69,25 @@ export async function reading(l: Lab, d: DaemonProcess): Promise<void> {
 /** With -v: first knocks (`Stage 1`, which `reading` waits for) are logged one by one at debug level only. */
 export function start(l: Lab, extra: string[] = []): DaemonProcess {
   return new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state, ...extra]);
+}
+
+/**
+ * A lab with a time-based door `timed` beside `ssh` (an hour-long step: a test
+ * stays within the accepted steps whatever the clock does meanwhile): the
+ * current step, and the ports of any step's sequence.
+ */
+export function timedLab(name: string): { l: Lab; step: number; ports: (step: number) => number[] } {
+  const l = lab(name, `[timed]
+  sequence_secret_file = timed.secret
+  sequence_ports = 20000-29999
+  sequence_step = 3600
+  seq_timeout = 5
+  start_command = echo timed-open %IP% >> ${'ACTIONS'}
+  cmd_timeout = 1
+`);
+  writeFileSync(join(l.dir, 'timed.secret'), `${encodeBase32(Buffer.from('a secret of twenty bytes'))}\n`, { mode: 0o600 });
+  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('ACTIONS', l.actions));
+  const timed = parseConfig(readFileSync(l.conf, 'utf8'), l.conf).doors.find((d) => d.name === 'timed')?.timed;
+  if (timed === undefined) throw new Error('the lab config has no time-based door');
+  return { l, step: timeStep(Date.now(), timed.stepMs), ports: (n) => deriveSequence(timed, n).map((s) => s.port) };
 }
