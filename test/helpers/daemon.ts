@@ -40,8 +40,12 @@ export class DaemonProcess {
   stderr = '';
 
   /** `stdin`: give it a pipe as standard input (`child.stdin`), for `-s stdin`. */
-  constructor(args: string[], { stdin = false, env = process.env }: { stdin?: boolean; env?: NodeJS.ProcessEnv } = {}) {
-    this.child = spawn(process.execPath, [cli, 'run', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env });
+  /** `bin`: another knocklog (an installed copy) instead of this checkout's. */
+  constructor(
+    args: string[],
+    { stdin = false, env = process.env, bin = cli }: { stdin?: boolean; env?: NodeJS.ProcessEnv; bin?: string } = {},
+  ) {
+    this.child = spawn(process.execPath, [bin, 'run', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (carry + chunk).split('\n');
