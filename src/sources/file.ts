@@ -4,7 +4,7 @@
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import Tail from 'tail-file';
-import { Backoff } from '../backoff.js';
+import { Retry } from './retry.js';
 import { Checkpoint, checkpointPath } from './checkpoint.js';
 import { LineCarry, splitLines } from './lines.js';
 import { planStart, type FilePosition } from './file-start.js';
@@ -42,10 +42,8 @@ export class FileSource implements Source {
   readonly name: string;
   private tail: Tail | null = null;
   private onLines: (lines: string[]) => void = () => {};
-  private stopped = false;
   private opening: Promise<void> = Promise.resolve();
-  private retryTimer: NodeJS.Timeout | null = null;
-  private readonly backoff: Backoff;
+  private readonly retry: Retry;
   private readonly checkpoint: Checkpoint<SavedPosition>;
   private readonly foreign: ForeignLineCheck;
   /** The last complete line handed on (or where reading started): what is saved and resumed from. */
@@ -63,7 +61,7 @@ export class FileSource implements Source {
     kind: 'file' | 'ulogd' = 'file',
   ) {
     this.name = `${kind}:${path}`;
-    this.backoff = new Backoff(opts.retry ?? DEFAULT_RETRY);
+    this.retry = new Retry(this.name, opts.retry ?? DEFAULT_RETRY, opts.log);
     const file = opts.stateDir === null ? null : checkpointPath(opts.stateDir, this.name);
     this.checkpoint = new Checkpoint(file, () => ({ path, ...this.position! }), opts.log);
     this.foreign = new ForeignLineCheck(this.name, opts.log);
@@ -77,8 +75,7 @@ export class FileSource implements Source {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retry.stop();
     await this.opening;
     await this.discard();
     if (this.position !== null) await this.checkpoint.flush();
@@ -98,7 +95,7 @@ export class FileSource implements Source {
       this.fail(e as NodeJS.ErrnoException);
       return;
     }
-    if (this.stopped) return;
+    if (this.retry.stopped) return;
     if (plan.note !== null) this.opts.log.warn(`${this.name}: ${plan.note}`);
     this.position = plan.position;
     if (plan.position.ino !== null) this.opts.log.info(`${this.name}: reading ${plan.file} from byte ${plan.position.offset}`);
@@ -161,7 +158,7 @@ export class FileSource implements Source {
     this.position = { ino: tail.ino, offset: this.readOffset - partial };
     this.checkpoint.changed();
     this.missingReported = false;
-    this.backoff.reset();
+    this.retry.worked();
     this.deliver(splitLines(lines));
   }
 
@@ -220,7 +217,7 @@ export class FileSource implements Source {
   }
 
   private onError(tail: Tail, err: NodeJS.ErrnoException): void {
-    if (tail !== this.tail || this.stopped) return;
+    if (tail !== this.tail || this.retry.stopped) return;
     const missing = err.code === 'ENOENT' && (err.syscall === 'stat' || err.syscall === 'open') &&
       (err.path === this.path || err.path === `${this.path}.1`);
     if (missing) {
@@ -235,13 +232,7 @@ export class FileSource implements Source {
   /** After an error tail-file would re-read the whole file on the next directory event: rebuild it from the position instead. */
   private fail(err: NodeJS.ErrnoException): void {
     void this.discard();
-    if (this.stopped) return;
-    const delay = this.backoff.delay();
-    this.opts.log.error(`${this.name}: ${describe(err)}; trying again in ${delay / 1000}s from the last position`);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      this.opening = this.open();
-    }, delay);
+    this.opening = this.retry.failed(describe(err), ' from the last position').then((again) => (again ? this.open() : undefined));
   }
 
   private async discard(): Promise<void> {

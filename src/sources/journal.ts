@@ -4,9 +4,9 @@
 // or of knocklog resumes right after it.
 
 import { spawn } from 'node:child_process';
-import { Backoff } from '../backoff.js';
 import { Checkpoint, checkpointPath } from './checkpoint.js';
 import { lineBatches } from './lines.js';
+import { Retry } from './retry.js';
 import { DEFAULT_RETRY, type Source, type SourceOptions } from './source.js';
 
 interface SavedCursor {
@@ -30,19 +30,17 @@ interface Outcome {
 export class JournalSource implements Source {
   readonly name = 'journal';
   private readonly command: string;
-  private readonly backoff: Backoff;
+  private readonly retry: Retry;
   private readonly checkpoint: Checkpoint<SavedCursor>;
   private cursor: string | null = null;
   /** When following began without a cursor (epoch seconds): a restart without one resumes from there. */
   private since: number | null = null;
-  private stopped = false;
   private kill: (() => void) | null = null;
-  private wake: (() => void) | null = null;
   private running: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: SourceOptions) {
+  constructor(opts: SourceOptions) {
     this.command = opts.journalctl ?? 'journalctl';
-    this.backoff = new Backoff(opts.retry ?? DEFAULT_RETRY);
+    this.retry = new Retry(this.name, opts.retry ?? DEFAULT_RETRY, opts.log);
     const file = opts.stateDir === null ? null : checkpointPath(opts.stateDir, this.name);
     this.checkpoint = new Checkpoint(file, () => ({ cursor: this.cursor! }), opts.log);
   }
@@ -52,8 +50,7 @@ export class JournalSource implements Source {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
+    this.retry.stop();
     this.kill?.();
     await this.running;
     if (this.cursor !== null) await this.checkpoint.flush();
@@ -61,20 +58,10 @@ export class JournalSource implements Source {
 
   private async run(onLines: (lines: string[]) => void): Promise<void> {
     this.cursor = (await this.checkpoint.load(isSavedCursor))?.cursor ?? null;
-    while (!this.stopped) {
+    while (!this.retry.stopped) {
       const usedCursor = this.cursor;
       const out = await this.follow(onLines);
-      if (this.stopped) break;
-      const delay = this.backoff.delay();
-      this.opts.log.error(`journal: ${this.explain(out, usedCursor)}; starting it again in ${delay / 1000}s`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = null;
+      if (this.retry.stopped || !(await this.retry.failed(this.explain(out, usedCursor)))) break;
     }
   }
 
@@ -106,14 +93,14 @@ export class JournalSource implements Source {
     );
     try {
       for await (const batch of lineBatches(child.stdout)) {
-        if (this.stopped) break;
+        if (this.retry.stopped) break;
         const c = CURSOR.exec(batch[batch.length - 1]!);
         if (c !== null) {
           this.cursor = c[1]!;
           this.checkpoint.changed();
         }
         out.records += batch.length;
-        this.backoff.reset();
+        this.retry.worked();
         onLines(batch);
       }
     } catch {

@@ -9,8 +9,7 @@
 
 import { close, constants, open, read } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff } from '../backoff.js';
+import { Retry } from './retry.js';
 import { Checkpoint, checkpointPath } from './checkpoint.js';
 import { DEFAULT_RETRY, type Source, type SourceOptions } from './source.js';
 
@@ -60,18 +59,16 @@ function describe(e: NodeJS.ErrnoException): string {
 
 export class KmsgSource implements Source {
   readonly name = 'kmsg';
-  private readonly backoff: Backoff;
+  private readonly retry: Retry;
   private readonly checkpoint: Checkpoint<SavedSeq>;
   private bootId = '';
   /** Sequence number of the last record read (handed on or not), or null before any. */
   private lastSeq: number | null = null;
   private overwritten = 0;
-  private stopped = false;
-  private readonly stopping = new AbortController();
   private running: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: SourceOptions) {
-    this.backoff = new Backoff(opts.retry ?? DEFAULT_RETRY);
+    this.retry = new Retry(this.name, opts.retry ?? DEFAULT_RETRY, opts.log);
     const file = opts.stateDir === null ? null : checkpointPath(opts.stateDir, this.name);
     this.checkpoint = new Checkpoint(file, () => ({ bootId: this.bootId, seq: this.lastSeq! }), opts.log);
   }
@@ -81,8 +78,7 @@ export class KmsgSource implements Source {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopping.abort();
+    this.retry.stop();
     await this.running;
     if (this.lastSeq !== null) await this.checkpoint.flush();
   }
@@ -92,15 +88,13 @@ export class KmsgSource implements Source {
     this.bootId = boot;
     if (saved !== null && boot !== '' && saved.bootId === boot) this.lastSeq = saved.seq;
     const inherited = this.opts.kmsgFd;
-    while (!this.stopped) {
+    while (!this.retry.stopped) {
       let fd: number | null = inherited ?? null;
       try {
         fd ??= await openKmsg();
         await this.readAll(fd, onLines);
       } catch (e) {
-        const delay = this.backoff.delay();
-        this.opts.log.error(`kmsg: ${describe(e as NodeJS.ErrnoException)}; trying again in ${delay / 1000}s`);
-        await this.pause(delay);
+        await this.retry.failed(describe(e as NodeJS.ErrnoException));
       } finally {
         // An inherited descriptor is never closed: it cannot be opened again.
         if (fd !== null && fd !== inherited) close(fd, () => {});
@@ -116,7 +110,7 @@ export class KmsgSource implements Source {
     let skipped = 0;
     let poll = POLL_MIN_MS;
     let batch: string[] = [];
-    while (!this.stopped) {
+    while (!this.retry.stopped) {
       let n: number;
       try {
         n = await readRecord(fd, buf);
@@ -136,12 +130,12 @@ export class KmsgSource implements Source {
         if (batch.length > 0) onLines(batch);
         batch = [];
         this.reportOverwritten();
-        await this.pause(poll);
+        await this.retry.pause(poll);
         poll = Math.min(poll * 2, POLL_MAX_MS);
         continue;
       }
       poll = POLL_MIN_MS;
-      this.backoff.reset();
+      this.retry.worked();
       const nl = buf.indexOf(10);
       const line = buf.toString('utf8', 0, nl === -1 || nl > n ? n : nl);
       const h = HEADER.exec(line);
@@ -159,11 +153,6 @@ export class KmsgSource implements Source {
       }
     }
     if (batch.length > 0) onLines(batch);
-  }
-
-  /** Waits, or less when stop() comes first. */
-  private async pause(ms: number): Promise<void> {
-    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => {});
   }
 
   private reportOverwritten(): void {

@@ -20,7 +20,7 @@
 import { chmod, rename, stat, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import { Backoff } from '../backoff.js';
+import { Retry } from './retry.js';
 import { MAX_LINE } from '../parse/index.js';
 import { splitLines } from './lines.js';
 import { DEFAULT_RETRY, type Source, type SourceOptions } from './source.js';
@@ -92,10 +92,8 @@ export class UlogdSocketSource implements Source {
   private readonly connections = new Set<Socket>();
   private readonly reading = new Set<Promise<void>>();
   private onLines: (lines: string[]) => void = () => {};
-  private stopped = false;
   private opening: Promise<void> = Promise.resolve();
-  private retryTimer: NodeJS.Timeout | null = null;
-  private readonly backoff: Backoff;
+  private readonly retry: Retry;
   /** Set once the socket has its mode: connections from before are refused. */
   private accepting = false;
   /** The inode of the socket we made: stop() removes PATH only while it is still ours. */
@@ -106,7 +104,7 @@ export class UlogdSocketSource implements Source {
     private readonly opts: SourceOptions,
   ) {
     this.name = `ulogd-socket:${path}`;
-    this.backoff = new Backoff(opts.retry ?? DEFAULT_RETRY);
+    this.retry = new Retry(this.name, opts.retry ?? DEFAULT_RETRY, opts.log);
   }
 
   start(onLines: (lines: string[]) => void): void {
@@ -115,8 +113,7 @@ export class UlogdSocketSource implements Source {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retry.stop();
     await this.opening;
     for (const c of this.connections) c.destroy();
     await Promise.all(this.reading);
@@ -156,28 +153,22 @@ export class UlogdSocketSource implements Source {
       this.ino = st.ino;
       this.server = server;
       server.on('error', (e) => this.opts.log.error(`${this.name}: ${e.message}`));
-      if (this.stopped) return;
-      this.backoff.reset();
+      if (this.retry.stopped) return;
+      this.retry.worked();
       const who = shared ? `uid ${st.uid} and group ${st.gid}` : `uid ${st.uid}`;
       this.opts.log.info(`${this.name}: listening (mode 0${mode.toString(8)}: ${who} and root may connect)`);
     } catch (e) {
       server.close();
       await unlink(temp).catch(() => undefined);
       const err = e as NodeJS.ErrnoException;
-      if (this.stopped) return;
-      const delay = this.backoff.delay();
       const what = err.code === undefined ? `cannot listen on ${this.path}: ${err.message}` : describe(this.path, err);
-      this.opts.log.error(`${this.name}: ${what}; retrying in ${delay / 1000} s`);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.opening = this.listen();
-      }, delay);
+      this.opening = this.retry.failed(what).then((again) => (again ? this.listen() : undefined));
     }
   }
 
   private accept(conn: Socket): void {
     // Before its mode is set, the socket may have let anyone connect (under the temporary name).
-    if (this.stopped || !this.accepting) {
+    if (this.retry.stopped || !this.accepting) {
       conn.destroy();
       return;
     }
@@ -204,9 +195,9 @@ export class UlogdSocketSource implements Source {
         }
       }
     } catch (e) {
-      if (!this.stopped) this.opts.log.warn(`${this.name}: connection failed: ${(e as Error).message}`);
+      if (!this.retry.stopped) this.opts.log.warn(`${this.name}: connection failed: ${(e as Error).message}`);
     }
-    if (!this.stopped) {
+    if (!this.retry.stopped) {
       const how = 'it reconnects at its next record, which is lost, or at once on SIGHUP';
       this.opts.log.info(`${this.name}: ulogd2 disconnected (${how})`);
     }
