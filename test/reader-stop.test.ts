@@ -48,7 +48,7 @@ while :; do sleep 0.05; done
     await waitUntil('the reader to exit', () => !existsSync(`/proc/${reader}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${reader}/status`, 'utf8')));
     const saved = join(l.state, 'reader', 'pos-journal.json');
     assert.ok(existsSync(saved), 'the position was saved at stop');
-    assert.deepEqual(JSON.parse(readFileSync(saved, 'utf8')), { cursor: 's=lab;i=1' });
+    assert.deepEqual(JSON.parse(readFileSync(saved, 'utf8')), { version: 1, cursor: 's=lab;i=1' });
   } finally {
     await d.stop();
     removeDir(l.dir);

@@ -63,7 +63,7 @@ export class FileSource implements Source {
     this.name = `${kind}:${path}`;
     this.retry = new Retry(this.name, opts.retry ?? DEFAULT_RETRY, opts.log);
     const file = opts.stateDir === null ? null : checkpointPath(opts.stateDir, this.name);
-    this.checkpoint = new Checkpoint(file, () => ({ path, ...this.position! }), opts.log);
+    this.checkpoint = new Checkpoint(file, isSavedPosition, () => ({ path, ...this.position! }), opts.log);
     this.foreign = new ForeignLineCheck(this.name, opts.log);
   }
 
@@ -82,7 +82,7 @@ export class FileSource implements Source {
   }
 
   private async load(): Promise<void> {
-    const saved = await this.checkpoint.load(isSavedPosition);
+    const saved = await this.checkpoint.load();
     if (saved !== null && saved.path === this.path) this.position = { ino: saved.ino, offset: saved.offset };
   }
 

@@ -42,7 +42,7 @@ export class JournalSource implements Source {
     this.command = opts.journalctl ?? 'journalctl';
     this.retry = new Retry(this.name, opts.retry ?? DEFAULT_RETRY, opts.log);
     const file = opts.stateDir === null ? null : checkpointPath(opts.stateDir, this.name);
-    this.checkpoint = new Checkpoint(file, () => ({ cursor: this.cursor! }), opts.log);
+    this.checkpoint = new Checkpoint(file, isSavedCursor, () => ({ cursor: this.cursor! }), opts.log);
   }
 
   start(onLines: (lines: string[]) => void): void {
@@ -57,7 +57,7 @@ export class JournalSource implements Source {
   }
 
   private async run(onLines: (lines: string[]) => void): Promise<void> {
-    this.cursor = (await this.checkpoint.load(isSavedCursor))?.cursor ?? null;
+    this.cursor = (await this.checkpoint.load())?.cursor ?? null;
     while (!this.retry.stopped) {
       const usedCursor = this.cursor;
       const out = await this.follow(onLines);

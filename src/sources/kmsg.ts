@@ -70,7 +70,7 @@ export class KmsgSource implements Source {
   constructor(private readonly opts: SourceOptions) {
     this.retry = new Retry(this.name, opts.retry ?? DEFAULT_RETRY, opts.log);
     const file = opts.stateDir === null ? null : checkpointPath(opts.stateDir, this.name);
-    this.checkpoint = new Checkpoint(file, () => ({ bootId: this.bootId, seq: this.lastSeq! }), opts.log);
+    this.checkpoint = new Checkpoint(file, isSavedSeq, () => ({ bootId: this.bootId, seq: this.lastSeq! }), opts.log);
   }
 
   start(onLines: (lines: string[]) => void): void {
@@ -84,7 +84,7 @@ export class KmsgSource implements Source {
   }
 
   private async run(onLines: (lines: string[]) => void): Promise<void> {
-    const [saved, boot] = await Promise.all([this.checkpoint.load(isSavedSeq), bootId()]);
+    const [saved, boot] = await Promise.all([this.checkpoint.load(), bootId()]);
     this.bootId = boot;
     if (saved !== null && boot !== '' && saved.bootId === boot) this.lastSeq = saved.seq;
     const inherited = this.opts.kmsgFd;

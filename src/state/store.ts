@@ -36,6 +36,8 @@ export class JsonStore<T> {
     private readonly validate: Validate<T>,
     /** Refuse a file another user could have written (the executor's state). */
     private readonly trusted = true,
+    /** Read a file without a `version` (written before versions) as this version. */
+    private readonly unversioned = false,
   ) {
     this.path = join(dir, file);
   }
@@ -50,7 +52,7 @@ export class JsonStore<T> {
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return { problem: 'not a JSON object' };
     const body = v as Record<string, unknown>;
-    if (body['version'] !== this.version) {
+    if (body['version'] !== this.version && !(this.unversioned && body['version'] === undefined)) {
       return { problem: `unknown version ${JSON.stringify(body['version'])} (expected ${this.version})` };
     }
     return this.validate(body);
