@@ -119,6 +119,13 @@ export interface Options {
   user: string;
 }
 
+/** A door open for a source, and when it closes (ms since the epoch): the engine's, the executor's and the reader's view. */
+export interface OpenDoor {
+  readonly door: string;
+  readonly src: string;
+  readonly closeAt: number;
+}
+
 /** Options given on the command line, which win over the config's; an absent one may come as undefined. */
 export type OptionOverrides = { [K in keyof Options]?: Options[K] | undefined };
 

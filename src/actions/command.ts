@@ -43,7 +43,8 @@ export interface CommandResult {
   pid: number | null;
 }
 
-export interface RunOptions {
+/** How long one command may run, and how it is stopped. */
+export interface CommandLimits {
   timeoutMs: number;
   /** Between SIGTERM and SIGKILL to the process group. */
   killGraceMs?: number;
@@ -96,7 +97,7 @@ function groupAlive(pgid: number): boolean {
  * the shell and everything it started (an iptables waiting for the xtables lock)
  * can be killed together: SIGTERM, then SIGKILL after the grace period. Never throws.
  */
-export function runCommand(cmd: string, opts: RunOptions): Promise<CommandResult> {
+export function runCommand(cmd: string, opts: CommandLimits): Promise<CommandResult> {
   const killGraceMs = opts.killGraceMs ?? KILL_GRACE_MS;
   return new Promise((resolve) => {
     let child;

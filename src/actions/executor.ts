@@ -6,7 +6,7 @@
 import PQueue from 'p-queue';
 import { retryDelay, type RetryDelays } from '../backoff.js';
 import { isIPv6 } from '../net.js';
-import type { Door } from '../types.js';
+import type { Door, OpenDoor } from '../types.js';
 import { checkAddress, expandCommand, runCommand } from './command.js';
 import type { Log } from '../log.js';
 import { stateStore, type OpenDoorRecord } from './state.js';
@@ -23,12 +23,6 @@ export interface ExecutorOptions {
   retry?: RetryDelays;
   /** Log the commands, run none, and neither read nor write the state file. */
   dryRun?: boolean;
-}
-
-export interface OpenDoor {
-  door: string;
-  src: string;
-  closeAt: number;
 }
 
 /**

@@ -6,15 +6,12 @@
 // (executor.ts). docs/architecture.md, "State files", has the reasons.
 
 import { canonicalAddress } from '../net.js';
+import type { OpenDoor } from '../types.js';
 import { JsonStore } from '../state/store.js';
 
 export const STATE_FILE = 'open-doors.json';
 
-export interface OpenDoorRecord {
-  door: string;
-  src: string;
-  /** ms since the epoch. */
-  closeAt: number;
+export interface OpenDoorRecord extends OpenDoor {
   /** Already expanded; null when nothing has to run at close. */
   stopCommand: string | null;
   /**

@@ -4,7 +4,7 @@
 
 import { MAX_SEQUENCE_LENGTH } from '../config/index.js';
 import { canonicalAddress } from '../net.js';
-import { type Config, DECISION_EVENTS, type Decision, type DecisionEvent } from '../types.js';
+import { type Config, DECISION_EVENTS, type Decision, type DecisionEvent, type OpenDoor } from '../types.js';
 
 /** What the executor tells the reader at start and on every reload. */
 export interface ReaderSetup {
@@ -14,7 +14,7 @@ export interface ReaderSetup {
   /** A directory the reader may write (its source positions). */
   stateDir: string;
   /** Open doors from before a restart, so that a re-knock extends them. */
-  open: { door: string; src: string; closeAt: number }[];
+  open: OpenDoor[];
   /** Time steps whose sequences opened time-based doors, so that a replay after a restart opens nothing. */
   used: { door: string; steps: number[] }[];
   /** /dev/kmsg opened by the privileged parent, as this fd in the reader. */

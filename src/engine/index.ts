@@ -2,7 +2,7 @@
 // deterministic: no I/O, no timers; the caller asks nextDeadline() and calls
 // tick() then. Semantics: the README, "Where knocklog differs from knockd".
 
-import type { Decision, Door, KnockEvent } from '../types.js';
+import type { Decision, Door, KnockEvent, OpenDoor } from '../types.js';
 import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
 import { type Attempt, AttemptTable, ownCopy, sourceOf } from './attempts.js';
 import { MinHeap } from './heap.js';
@@ -29,12 +29,6 @@ export interface EngineStats {
   evictions: number;
   /** Knocks ignored because they arrived later than their door's seq_timeout. */
   stale: number;
-}
-
-interface OpenDoor {
-  door: string;
-  src: string;
-  closeAt: number;
 }
 
 /** A sequence timeout (the attempt itself), or a door's close. */

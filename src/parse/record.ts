@@ -5,17 +5,10 @@
 // merged, cut or hand-written lines never become partial events.
 
 import { canonicalIPv4, canonicalIPv6 } from '../net.js';
-import type { Proto, TcpFlagWord } from '../types.js';
+import type { KnockEvent, Proto, TcpFlagWord } from '../types.js';
 
-export interface RecordFields {
-  in: string;
-  src: string;
-  dst: string;
-  proto: Proto;
-  spt: number;
-  dpt: number;
-  flags: TcpFlagWord[];
-}
+/** What a record itself says; the envelope around it gives the rest of a KnockEvent. */
+export type RecordFields = Pick<KnockEvent, 'in' | 'src' | 'dst' | 'proto' | 'spt' | 'dpt' | 'flags'>;
 
 /** Which printer wrote the record: the kernel's LOG target, or ulogd2's LOGEMU. */
 export type Printer = 'kernel' | 'logemu';
