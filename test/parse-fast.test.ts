@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { LineSink } from '../src/commands/line-sink.js';
+import { LineSink } from '../src/print/line-sink.js';
 import { eventJson } from '../src/parse/event-json.js';
 import { fastLineFor, parseLineFast } from '../src/parse/fast.js';
 import { parseLine, type Format, type ParseOptions } from '../src/parse/index.js';

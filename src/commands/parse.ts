@@ -5,8 +5,8 @@ import { Option } from 'commander';
 import { FORMATS, type Format } from '../parse/index.js';
 import { readAhead } from '../sources/ahead.js';
 import { inputChunks } from '../sources/lines.js';
-import { Output } from './output.js';
-import { parseChunk, type ChunkJob } from './parse-chunk.js';
+import { Output } from '../print/output.js';
+import { parseChunk, type ChunkJob } from '../print/chunk.js';
 
 export interface ParseCommandOptions {
   format: Format;

@@ -12,8 +12,8 @@ import { readAhead } from '../sources/ahead.js';
 import { inputChunks } from '../sources/lines.js';
 import type { Decision, KnockEvent } from '../types.js';
 import { configOption } from './check.js';
-import { Output } from './output.js';
-import { visitChunk, type ChunkJob } from './parse-chunk.js';
+import { Output } from '../print/output.js';
+import { visitChunk, type ChunkJob } from '../print/chunk.js';
 import { formatOption } from './parse.js';
 
 export interface ReplayOptions {
