@@ -75,6 +75,20 @@ export interface TimedSequence {
   high: number;
   /** Ports never drawn, ascending: Sequence_Exclude and other doors' static ports of this protocol. */
   exclude: number[];
+  /**
+   * Sequence_Secret_Dir: one secret per user, by user name (secretHex is then
+   * unused and ''); absent for a door with one shared secret.
+   */
+  users?: TimedUser[];
+  /** Sequence_Bind = address: all ports but the first depend on the knocking address too. */
+  bind?: 'address';
+}
+
+/** One user of a time-based door with Sequence_Secret_Dir. */
+export interface TimedUser {
+  /** The secret file's name. */
+  name: string;
+  secretHex: string;
 }
 
 export interface Door {
@@ -140,4 +154,6 @@ export interface Decision {
   oneTimeLine?: number;
   /** For the open or extend of a time-based door: the time step whose sequence was knocked (used up now). */
   step?: number;
+  /** For the open or extend of a door with Sequence_Secret_Dir: the user whose sequence was knocked. */
+  user?: string;
 }

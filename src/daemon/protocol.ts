@@ -16,7 +16,7 @@ export interface ReaderSetup {
   /** Open doors from before a restart, so that a re-knock extends them. */
   open: { door: string; src: string; closeAt: number }[];
   /** Time steps whose sequences opened time-based doors, so that a replay after a restart opens nothing. */
-  used: { door: string; steps: number[] }[];
+  used: { door: string; user?: string; steps: number[] }[];
   /** /dev/kmsg opened by the privileged parent, as this fd in the reader. */
   kmsgFd: number | null;
 }
@@ -55,9 +55,12 @@ export function validDecision(m: unknown, config: Config): Decision | null {
   if (d.stage !== undefined && !isCount(d.stage, MAX_SEQUENCE_LENGTH)) return null;
   if (d.oneTimeLine !== undefined && !isCount(d.oneTimeLine, 2 ** 31)) return null;
   if (d.step !== undefined && !isCount(d.step, Number.MAX_SAFE_INTEGER)) return null;
+  // Whether the user still has a secret is the executor's check (it knows the current config); here only the type.
+  if (d.user !== undefined && (typeof d.user !== 'string' || d.user.length > 64)) return null;
   const out: Decision = { event: d.event as Decision['event'], at: d.at, door: d.door, src: d.src };
   if (d.stage !== undefined) out.stage = d.stage as number;
   if (d.oneTimeLine !== undefined) out.oneTimeLine = d.oneTimeLine as number;
   if (d.step !== undefined) out.step = d.step as number;
+  if (d.user !== undefined) out.user = d.user as string;
   return out;
 }

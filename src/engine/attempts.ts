@@ -3,7 +3,7 @@
 // the first knock are kept over those that did not: a random flood hits first
 // ports, and must not push out a client half-way through its sequence.
 
-import type { DoorState } from './doors.js';
+import type { DoorState, Holder } from './doors.js';
 import { type Linked, Recency } from './recency.js';
 
 /**
@@ -17,6 +17,10 @@ export interface Attempt {
   keys: readonly number[];
   /** A time-based door's time step this attempt is bound to. */
   step?: number;
+  /** A time-based door's holder whose sequence this is. */
+  holder?: Holder;
+  /** A bound door's attempt whose keys are still its first port only (the rest is derived at the second knock). */
+  unbound?: boolean;
   /** Steps done (1-based stage reached). */
   stage: number;
   /** Source port of the last knock, to recognise a retransmission of it. */

@@ -1,7 +1,7 @@
 // Which knocks a door sees: knockd's capture filter, per door (knockd-semantics §2).
 
 import { isIPv6, isLoopback } from '../net.js';
-import { deriveSequence } from '../totp/index.js';
+import { deriveBoundSequence, deriveSequence, firstPort } from '../totp/index.js';
 import type { Door, KnockEvent, Proto, SequenceStep, TcpFlagName, TcpFlagWord } from '../types.js';
 
 /** A (protocol, port) as one number, for map lookups. */
@@ -13,6 +13,23 @@ const FLAG_WORD: Record<TcpFlagName, TcpFlagWord> = {
   fin: 'FIN', syn: 'SYN', rst: 'RST', psh: 'PSH', ack: 'ACK', urg: 'URG',
 };
 
+/** Whose secret a time-based attempt follows: a user of Sequence_Secret_Dir, or (user null) the door's one secret. */
+export interface Holder {
+  user: string | null;
+  secretHex: string;
+}
+
+/** A sequence that a knock on its first port may start: the whole of it, or (bound) only its first port. */
+export interface Starter {
+  holder: Holder;
+  keys: readonly number[];
+  /** The keys after the first depend on the source: see DoorState.boundKeys. */
+  bound: boolean;
+}
+
+/** Steps whose starters a door keeps: the current one, its neighbours, a replayed log's. */
+const STEP_TABLES = 8;
+
 /** A door as the engine runs it: the config's door plus where its one-time sequences stand. */
 export class DoorState {
   /** The sequence being knocked: for a one-time door, the current entry's; [] when disabled. */
@@ -20,8 +37,12 @@ export class DoorState {
   /** Index of the current entry in door.oneTime.entries. */
   oneTimeIndex = 0;
   readonly keys: number[];
-  /** A time-based door's keys of recent time steps, each derived once (a flood must not cost an HMAC a packet). */
-  private readonly stepKeys = new Map<number, readonly number[]>();
+  /**
+   * A time-based door's starters of recent time steps by first key, each
+   * derived once per step (a flood must not cost an HMAC a packet).
+   */
+  private readonly stepTables = new Map<number, Map<number, Starter[]>>();
+  private readonly holders: readonly Holder[];
 
   private readonly loopbackTarget: boolean;
 
@@ -29,6 +50,9 @@ export class DoorState {
     this.sequence = door.sequence;
     this.keys = this.sequence.map((s) => stepKey(s.proto, s.port));
     this.loopbackTarget = door.target !== null && isLoopback(door.target);
+    const t = door.timed;
+    this.holders = t === undefined ? []
+      : t.users?.map((u) => ({ user: u.name, secretHex: u.secretHex })) ?? [{ user: null, secretHex: t.secretHex }];
   }
 
   /**
@@ -48,16 +72,33 @@ export class DoorState {
     return this.door.name;
   }
 
-  /** A time-based door's sequence keys for time step `step`. */
-  keysAt(step: number): readonly number[] {
-    let keys = this.stepKeys.get(step);
-    if (keys === undefined) {
-      keys = deriveSequence(this.door.timed!, step).map((s) => stepKey(s.proto, s.port));
-      // A few steps are in use at a time (the current one, its neighbours, a replayed log's).
-      if (this.stepKeys.size >= 8) this.stepKeys.delete(this.stepKeys.keys().next().value!);
-      this.stepKeys.set(step, keys);
+  /** A time-based door's sequences of time step `step` that start with `key`: one map lookup once the step is known. */
+  startersAt(step: number, key: number): readonly Starter[] {
+    let table = this.stepTables.get(step);
+    if (table === undefined) {
+      table = this.stepTable(step);
+      if (this.stepTables.size >= STEP_TABLES) this.stepTables.delete(this.stepTables.keys().next().value!);
+      this.stepTables.set(step, table);
     }
-    return keys;
+    return table.get(key) ?? NO_STARTERS;
+  }
+
+  /** Every holder's sequence of `step` (a bound door's: its first port only), by first key. */
+  private stepTable(step: number): Map<number, Starter[]> {
+    const t = this.door.timed!;
+    const table = new Map<number, Starter[]>();
+    for (const holder of this.holders) {
+      const keys = t.bind === undefined
+        ? deriveSequence(t, step, holder.secretHex).map((s) => stepKey(s.proto, s.port))
+        : [stepKey(t.proto, firstPort(t, step, holder.secretHex))];
+      push(table, keys[0]!, { holder, keys, bound: t.bind !== undefined });
+    }
+    return table;
+  }
+
+  /** A bound door's whole sequence of `step` for a knock from `src`: derived when `src` makes its second knock. */
+  boundKeys(holder: Holder, step: number, src: string): readonly number[] {
+    return deriveBoundSequence(this.door.timed!, step, holder.secretHex, src).map((s) => stepKey(s.proto, s.port));
   }
 
   /** A time-based door sees every port of its range: which one a knock needs changes with time. */
@@ -128,8 +169,9 @@ export class DoorIndex {
 }
 
 const NONE: readonly DoorState[] = [];
+const NO_STARTERS: readonly Starter[] = [];
 
-function push(map: Map<number, DoorState[]>, key: number, d: DoorState): void {
+function push<T>(map: Map<number, T[]>, key: number, d: T): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [d]);
   else list.push(d);

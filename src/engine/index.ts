@@ -3,11 +3,11 @@
 // tick() then. Semantics: the README, "Where knocklog differs from knockd".
 
 import type { Decision, Door, KnockEvent } from '../types.js';
-import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
+import { DoorIndex, DoorState, type Holder, sameKnocking, type Starter, stepKey } from './doors.js';
 import { type Attempt, AttemptTable, ownCopy, sourceOf } from './attempts.js';
 import { MinHeap } from './heap.js';
 import { sourceRefusal } from '../net.js';
-import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
+import { splitUsedKey, STEP_SKEW, stepRefusal, timeStep, usedKey, type UsedSteps } from '../totp/index.js';
 
 export { DoorState } from './doors.js';
 
@@ -45,7 +45,7 @@ export class Engine {
   private index = new DoorIndex([]);
   private readonly attempts: AttemptTable;
   private readonly open = new Map<string, OpenDoor>();
-  /** Time-based doors' used time steps, by door name (kept across reloads: a used step stays used). */
+  /** Time-based doors' used time steps, by usedKey (kept across reloads: a used step stays used). */
   private readonly used = new Map<string, Set<number>>();
   private readonly deadlines = new MinHeap<Deadline>();
   private stale = 0;
@@ -94,12 +94,13 @@ export class Engine {
       const now = timeStep(at, d.door.timed!.stepMs);
       let staged = false;
       // Time steps count from the epoch: a knock stamped before 1970 (a broken clock) has no sequence.
-      for (let step = Math.max(0, now - STEP_SKEW); step <= now + STEP_SKEW; step++) {
-        const keys = d.keysAt(step);
-        if (keys[0] !== key || this.isUsed(d, step)) continue;
-        if (!staged) out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
-        staged = true;
-        if (this.begin(d, keys, step, src, at, ev.spt, out)) break;
+      steps: for (let step = Math.max(0, now - STEP_SKEW); step <= now + STEP_SKEW; step++) {
+        for (const starter of d.startersAt(step, key)) {
+          if (this.isUsed(d, step, starter.holder.user)) continue;
+          if (!staged) out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
+          staged = true;
+          if (this.begin(d, starter.keys, step, src, at, ev.spt, out, starter)) break steps;
+        }
       }
     }
     if (this.staleKnock) this.stale++;
@@ -131,6 +132,11 @@ export class Engine {
         consumed.add(d);
         continue;
       }
+      // A bound sequence's ports after the first: derived for the sources that get this far, not for a flood's.
+      if (a.unbound === true && a.holder !== undefined && a.step !== undefined) {
+        a.keys = d.boundKeys(a.holder, a.step, src);
+        a.unbound = false;
+      }
       if (a.keys[a.stage] === key) {
         a.stage++;
         a.lastSpt = ev.spt;
@@ -141,7 +147,7 @@ export class Engine {
         if (a.stage === a.keys.length) {
           this.attempts.remove(a);
           done.add(d);
-          this.complete(d, src, at, out, a.step);
+          this.complete(d, src, at, out, a.step, a.holder);
         }
         continue;
       }
@@ -193,15 +199,20 @@ export class Engine {
   }
 
   /** A first knock: a one-knock sequence completes at once (true), else an attempt starts. */
-  private begin(d: DoorState, keys: readonly number[], step: number | undefined, src: string, at: number, spt: number, out: Decision[]): boolean {
-    if (keys.length === 1) {
-      this.complete(d, src, at, out, step);
+  private begin(
+    d: DoorState, keys: readonly number[], step: number | undefined, src: string, at: number, spt: number, out: Decision[],
+    starter?: Starter,
+  ): boolean {
+    if (keys.length === 1 && starter?.bound !== true) {
+      this.complete(d, src, at, out, step, starter?.holder);
       return true;
     }
     const a: Attempt = {
       door: d, keys, stage: 1, lastSpt: spt, at: at + d.door.seqTimeoutMs, source: null, sibling: null,
     };
     if (step !== undefined) a.step = step;
+    if (starter !== undefined) a.holder = starter.holder;
+    if (starter?.bound === true) a.unbound = true;
     this.attempts.add(src, a);
     this.deadlines.push(a);
     return false;
@@ -231,13 +242,13 @@ export class Engine {
    * Time steps of a time-based door used before (the daemon's persisted state
    * after a restart): their sequences open nothing again.
    */
-  restoreUsed(door: string, steps: readonly number[]): void {
-    for (const step of steps) this.usedSet(door).add(step);
+  restoreUsed(door: string, steps: readonly number[], user?: string): void {
+    for (const step of steps) this.usedSet(usedKey(door, user ?? null)).add(step);
   }
 
-  /** Used time steps by door, for tests and status. */
-  usedSteps(): { door: string; steps: number[] }[] {
-    return [...this.used].map(([door, steps]) => ({ door, steps: [...steps].sort((a, b) => a - b) }));
+  /** Used time steps by door (and user, for a door with Sequence_Secret_Dir), for tests and status. */
+  usedSteps(): UsedSteps[] {
+    return [...this.used].map(([key, steps]) => ({ ...splitUsedKey(key), steps: [...steps].sort((a, b) => a - b) }));
   }
 
   /**
@@ -287,8 +298,9 @@ export class Engine {
     return this.index.covering(key).some((d) => d.addressed(ev, this.opts.isLocal));
   }
 
-  private complete(d: DoorState, src: string, at: number, out: Decision[], step?: number): void {
-    if (step !== undefined && !this.useStep(d, step, at)) return;
+  private complete(d: DoorState, src: string, at: number, out: Decision[], step?: number, holder?: Holder): void {
+    const user = holder?.user ?? null;
+    if (step !== undefined && !this.useStep(d, step, user, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
     // A door without a stop command keeps no open state: every completed sequence runs its start (knockd).
     const closes = d.closes(src);
@@ -298,6 +310,7 @@ export class Engine {
     const line = d.oneTimeLine;
     if (line !== undefined) decision.oneTimeLine = line;
     if (step !== undefined) decision.step = step;
+    if (user !== null) decision.user = user;
     out.push(decision);
     if (closes) this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
@@ -308,28 +321,32 @@ export class Engine {
   }
 
   /**
-   * A time-based sequence opens at most once, for any source, and only while
-   * its step is within the skew of the knock's time (as the executor checks):
-   * a replay or an attempt that outlived its step opens nothing. Marks it used.
+   * A time-based sequence opens at most once (per user), for any source, and
+   * only while its step is within the skew of the knock's time (as the
+   * executor checks): a replay or an attempt that outlived its step opens
+   * nothing. Marks it used.
    */
-  private useStep(d: DoorState, step: number, at: number): boolean {
+  private useStep(d: DoorState, step: number, user: string | null, at: number): boolean {
     const now = timeStep(at, d.door.timed!.stepMs);
-    if (stepRefusal(step, this.used.get(d.name) ?? NO_STEPS, d.door.timed!.stepMs, at) !== null) return false;
-    const used = this.usedSet(d.name);
+    const key = usedKey(d.name, user);
+    if (stepRefusal(step, this.used.get(key) ?? NO_STEPS, d.door.timed!.stepMs, at) !== null) return false;
+    const used = this.usedSet(key);
     used.add(step);
     // Steps too old to be accepted need no memory.
     for (const s of used) if (s < now - STEP_SKEW) used.delete(s);
-    for (const a of this.attempts.all()) if (a.door === d && a.step === step) this.attempts.remove(a);
+    for (const a of this.attempts.all()) {
+      if (a.door === d && a.step === step && (a.holder?.user ?? null) === user) this.attempts.remove(a);
+    }
     return true;
   }
 
-  private isUsed(d: DoorState, step: number): boolean {
-    return this.used.get(d.name)?.has(step) ?? false;
+  private isUsed(d: DoorState, step: number, user: string | null): boolean {
+    return this.used.get(usedKey(d.name, user))?.has(step) ?? false;
   }
 
-  private usedSet(door: string): Set<number> {
-    let set = this.used.get(door);
-    if (set === undefined) this.used.set(door, (set = new Set()));
+  private usedSet(key: string): Set<number> {
+    let set = this.used.get(key);
+    if (set === undefined) this.used.set(key, (set = new Set()));
     return set;
   }
 

@@ -18,3 +18,20 @@ export function stepRefusal(step: number | undefined, used: ReadonlySet<number>,
   if (used.has(step)) return `the sequence of time step ${step} was used already (a replay?)`;
   return null;
 }
+
+/** One door's (and user's) used steps; `user` absent for a door with one shared secret. */
+export interface UsedSteps {
+  door: string;
+  user?: string;
+  steps: number[];
+}
+
+/** Door names and user names hold no NUL: one string keys a door's or a user's used steps. */
+export function usedKey(door: string, user: string | null): string {
+  return user === null ? door : `${door}\u0000${user}`;
+}
+
+export function splitUsedKey(key: string): { door: string; user?: string } {
+  const i = key.indexOf('\u0000');
+  return i < 0 ? { door: key } : { door: key.slice(0, i), user: key.slice(i + 1) };
+}
