@@ -45,7 +45,7 @@ export interface PortRange {
 /** What a door section said about its time-based sequence, with the lines, for messages. */
 export interface TimedDraft {
   /** `users` for Sequence_Secret_Dir (hex is then ''). */
-  secret: { hex: string; from: string; line: number; users?: TimedUser[] } | null;
+  secret: { key: TimedKey; hex: string; from: string; line: number; users?: TimedUser[] } | null;
   length: number;
   stepMs: number;
   ports: (PortRange & { line: number }) | null;
@@ -178,21 +178,23 @@ export function timedDirective(
     case 'Sequence_Secret_File':
     case 'Sequence_Secret_Dir': {
       if (draft.secret !== null) {
-        problems.add(ctx.path, line, `the door has two of Sequence_Secret, Sequence_Secret_File and Sequence_Secret_Dir ` +
-          `(line ${draft.secret.line})`,
-          'keep one: Sequence_Secret_File for one shared secret, Sequence_Secret_Dir for one secret per user');
+        const [a, b] = [draft.secret.key, key].sort();
+        problems.add(ctx.path, line, `the door has both ${a} and ${b} (line ${draft.secret.line})`,
+          a === 'Sequence_Secret_Dir' || b === 'Sequence_Secret_Dir'
+            ? 'keep one: Sequence_Secret_File for one shared secret, Sequence_Secret_Dir for one secret per user'
+            : 'keep Sequence_Secret_File: a file of mode 600 keeps the secret out of the config');
         draft.broken = true;
         return;
       }
       if (key === 'Sequence_Secret_Dir') {
         const dir = ctx.resolve(value);
         const users = take(readSecretDir(dir, ctx.io));
-        if (users !== undefined) draft.secret = { hex: '', from: dir, line, users };
+        if (users !== undefined) draft.secret = { key, hex: '', from: dir, line, users };
         return;
       }
       const file = key === 'Sequence_Secret_File' ? ctx.resolve(value) : null;
       const hex = take(file === null ? parseSecret(value, 'Sequence_Secret') : readSecretFile(file, ctx.io));
-      if (hex !== undefined) draft.secret = { hex, from: file ?? `Sequence_Secret at ${ctx.path}:${line}`, line };
+      if (hex !== undefined) draft.secret = { key, hex, from: file ?? `Sequence_Secret at ${ctx.path}:${line}`, line };
       return;
     }
     case 'Sequence_Length': {
