@@ -10,8 +10,9 @@ import { Executor } from '../actions/executor.js';
 import { retryDelay, type RetryDelays } from '../backoff.js';
 import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
+import { userRefusal } from '../totp/index.js';
 import { ConfigError, formatSequence, loadConfig } from '../config/index.js';
-import type { Config, Decision, OneTimeSequences, Options, TimedSequence } from '../types.js';
+import type { Config, Decision, OneTimeSequences, Options } from '../types.js';
 import { FirstKnocks } from './first-knocks.js';
 import { createLogger, escapeControl, type Logger } from './log.js';
 import { prepareStateDir, sharedUserWarning, trustProblems, unreadableByReader } from './preflight.js';
@@ -301,14 +302,6 @@ class Daemon {
 /** How the log names an open: knockd's `SRC: DOOR`, after the user's name on a door with Sequence_Secret_Dir. */
 function who(d: Decision): string {
   return d.user === undefined ? `${d.src}: ${d.door}` : `${d.user}: ${d.src}: ${d.door}`;
-}
-
-/** Why the decision's user may not open a door with these settings, or null. */
-function userRefusal(timed: TimedSequence, user: string | undefined): string | null {
-  if (timed.users === undefined) return user === undefined ? null : `the door has one shared secret, no user ${user}`;
-  if (user === undefined) return `the request names no user (the door has a secret per user in ${timed.secretFrom})`;
-  if (!timed.users.some((u) => u.name === user)) return `user ${user} has no secret in ${timed.secretFrom} (revoked?)`;
-  return null;
 }
 
 export async function runDaemon(o: RunOptions): Promise<number> {
