@@ -1,7 +1,7 @@
 // Which knocks a door sees: knockd's capture filter, per door (knockd-semantics §2).
 
 import { isIPv6, isLoopback } from '../net.js';
-import { deriveBoundSequence, deriveSequence, firstPort } from '../totp/index.js';
+import { deriveBoundSequence, deriveSequence, firstPort, STEP_SKEW, usedKey } from '../totp/index.js';
 import type { Door, KnockEvent, Proto, SequenceStep, TcpFlagName, TcpFlagWord } from '../types.js';
 
 /** A (protocol, port) as one number, for map lookups. */
@@ -17,13 +17,16 @@ const FLAG_WORD: Record<TcpFlagName, TcpFlagWord> = {
 export interface Holder {
   user: string | null;
   secretHex: string;
+  /** The door's and user's key of used steps (see usedKey), made once: a flood must not build one a packet. */
+  usedKey: string;
 }
 
-/** A sequence that a knock on its first port may start: the whole of it, or (bound) only its first port. */
+/** A holder's sequence of one step: the whole of it, or (bound, until the second knock) only its first port. */
 export interface Starter {
   holder: Holder;
+  step: number;
   keys: readonly number[];
-  /** The keys after the first depend on the source: see DoorState.boundKeys. */
+  /** The keys after the first depend on the source: see DoorState.resolve. */
   bound: boolean;
 }
 
@@ -42,6 +45,8 @@ export class DoorState {
    * derived once per step (a flood must not cost an HMAC a packet).
    */
   private readonly stepTables = new Map<number, Map<number, Starter[]>>();
+  /** The same for the steps accepted around a current step (STEP_SKEW each way), by that step. */
+  private readonly windows = new Map<number, Map<number, Starter[]>>();
   private readonly holders: readonly Holder[];
 
   private readonly loopbackTarget: boolean;
@@ -52,7 +57,8 @@ export class DoorState {
     this.loopbackTarget = door.target !== null && isLoopback(door.target);
     const t = door.timed;
     this.holders = t === undefined ? []
-      : t.users?.map((u) => ({ user: u.name, secretHex: u.secretHex })) ?? [{ user: null, secretHex: t.secretHex }];
+      : t.users?.map((u) => ({ user: u.name, secretHex: u.secretHex, usedKey: usedKey(door.name, u.name) }))
+        ?? [{ user: null, secretHex: t.secretHex, usedKey: usedKey(door.name, null) }];
   }
 
   /**
@@ -72,15 +78,27 @@ export class DoorState {
     return this.door.name;
   }
 
-  /** A time-based door's sequences of time step `step` that start with `key`: one map lookup once the step is known. */
-  startersAt(step: number, key: number): readonly Starter[] {
-    let table = this.stepTables.get(step);
+  /**
+   * A time-based door's sequences of the steps accepted at current step `now`
+   * that start with `key`, oldest step first: one map lookup once `now` is known.
+   */
+  startersAround(now: number, key: number): readonly Starter[] {
+    let table = this.windows.get(now);
     if (table === undefined) {
-      table = this.stepTable(step);
-      if (this.stepTables.size >= STEP_TABLES) this.stepTables.delete(this.stepTables.keys().next().value!);
-      this.stepTables.set(step, table);
+      table = new Map();
+      // Time steps count from the epoch: a knock stamped before 1970 (a broken clock) has no sequence.
+      for (let step = Math.max(0, now - STEP_SKEW); step <= now + STEP_SKEW; step++) {
+        for (const [k, list] of this.stepTableOf(step)) for (const s of list) push(table, k, s);
+      }
+      remember(this.windows, now, table);
     }
     return table.get(key) ?? NO_STARTERS;
+  }
+
+  private stepTableOf(step: number): Map<number, Starter[]> {
+    let table = this.stepTables.get(step);
+    if (table === undefined) remember(this.stepTables, step, (table = this.stepTable(step)));
+    return table;
   }
 
   /** Every holder's sequence of `step` (a bound door's: its first port only), by first key. */
@@ -91,14 +109,17 @@ export class DoorState {
       const keys = t.bind === undefined
         ? deriveSequence(t, step, holder.secretHex).map((s) => stepKey(s.proto, s.port))
         : [stepKey(t.proto, firstPort(t, step, holder.secretHex))];
-      push(table, keys[0]!, { holder, keys, bound: t.bind !== undefined });
+      push(table, keys[0]!, { holder, step, keys, bound: t.bind !== undefined });
     }
     return table;
   }
 
-  /** A bound door's whole sequence of `step` for a knock from `src`: derived when `src` makes its second knock. */
-  boundKeys(holder: Holder, step: number, src: string): readonly number[] {
-    return deriveBoundSequence(this.door.timed!, step, holder.secretHex, src).map((s) => stepKey(s.proto, s.port));
+  /** Bound starters' whole sequences for knocks from `src`: derived when `src` makes its second knock. */
+  resolve(starters: readonly Starter[], src: string): Starter[] {
+    return starters.map((s) => ({
+      holder: s.holder, step: s.step, bound: false,
+      keys: deriveBoundSequence(this.door.timed!, s.step, s.holder.secretHex, src).map((p) => stepKey(p.proto, p.port)),
+    }));
   }
 
   /** A time-based door sees every port of its range: which one a knock needs changes with time. */
@@ -143,6 +164,8 @@ export class DoorIndex {
   private readonly byStep = new Map<number, DoorState[]>();
   private readonly byFirst = new Map<number, DoorState[]>();
   private readonly timed: DoorState[];
+  /** covering()'s answers, made once per key: a flood must not filter the doors a packet. */
+  private readonly byRange = new Map<number, readonly DoorState[]>();
 
   constructor(readonly doors: readonly DoorState[]) {
     this.timed = doors.filter((d) => d.door.timed !== undefined);
@@ -159,13 +182,26 @@ export class DoorIndex {
 
   /** Time-based doors whose port range holds this step, in config order. */
   covering(key: number): readonly DoorState[] {
-    return this.timed.length === 0 ? NONE : this.timed.filter((d) => d.covers(key));
+    if (this.timed.length === 0) return NONE;
+    let doors = this.byRange.get(key);
+    if (doors === undefined) {
+      const found = this.timed.filter((d) => d.covers(key));
+      doors = found.length === 0 ? NONE : found;
+      this.byRange.set(key, doors);
+    }
+    return doors;
   }
 
   /** Doors whose sequence starts with this step, in config order. */
   startingWith(key: number): readonly DoorState[] {
     return this.byFirst.get(key) ?? NONE;
   }
+}
+
+/** Keeps a few tables (the current step, its neighbours, a replayed log's): the oldest goes first. */
+function remember<T>(map: Map<number, T>, key: number, value: T): void {
+  if (map.size >= STEP_TABLES) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
 
 const NONE: readonly DoorState[] = [];

@@ -3,7 +3,7 @@
 // tick() then. Semantics: the README, "Where knocklog differs from knockd".
 
 import type { Decision, Door, KnockEvent } from '../types.js';
-import { DoorIndex, DoorState, type Holder, sameKnocking, type Starter, stepKey } from './doors.js';
+import { DoorIndex, DoorState, sameKnocking, type Starter, stepKey } from './doors.js';
 import { type Attempt, AttemptTable, ownCopy, sourceOf } from './attempts.js';
 import { MinHeap } from './heap.js';
 import { sourceRefusal } from '../net.js';
@@ -86,22 +86,15 @@ export class Engine {
     for (const d of this.index.startingWith(key)) {
       if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
       out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
-      this.begin(d, d.keys, undefined, src, at, ev.spt, out);
+      this.begin(d, d.keys, src, at, ev.spt, out);
     }
     // Time-based doors: the sequences of the steps around `at` that are not used yet.
     for (const d of this.index.covering(key)) {
       if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
-      const now = timeStep(at, d.door.timed!.stepMs);
-      let staged = false;
-      // Time steps count from the epoch: a knock stamped before 1970 (a broken clock) has no sequence.
-      steps: for (let step = Math.max(0, now - STEP_SKEW); step <= now + STEP_SKEW; step++) {
-        for (const starter of d.startersAt(step, key)) {
-          if (this.isUsed(d, step, starter.holder.user)) continue;
-          if (!staged) out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
-          staged = true;
-          if (this.begin(d, starter.keys, step, src, at, ev.spt, out, starter)) break steps;
-        }
-      }
+      const cands = this.startersOf(d, key, at);
+      if (cands.length === 0) continue;
+      out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
+      this.begin(d, cands[0]!.keys, src, at, ev.spt, out, cands);
     }
     if (this.staleKnock) this.stale++;
     this.compact();
@@ -133,11 +126,7 @@ export class Engine {
         continue;
       }
       // A bound sequence's ports after the first: derived for the sources that get this far, not for a flood's.
-      if (a.unbound === true && a.holder !== undefined && a.step !== undefined) {
-        a.keys = d.boundKeys(a.holder, a.step, src);
-        a.unbound = false;
-      }
-      if (a.keys[a.stage] === key) {
+      if (a.cands === undefined ? a.keys[a.stage] === key : this.narrow(a, key, src)) {
         a.stage++;
         a.lastSpt = ev.spt;
         this.attempts.promote(src);
@@ -147,7 +136,7 @@ export class Engine {
         if (a.stage === a.keys.length) {
           this.attempts.remove(a);
           done.add(d);
-          this.complete(d, src, at, out, a.step, a.holder);
+          this.complete(d, src, at, out, a.cands?.[0]);
         }
         continue;
       }
@@ -198,24 +187,52 @@ export class Engine {
     return true;
   }
 
-  /** A first knock: a one-knock sequence completes at once (true), else an attempt starts. */
-  private begin(
-    d: DoorState, keys: readonly number[], step: number | undefined, src: string, at: number, spt: number, out: Decision[],
-    starter?: Starter,
-  ): boolean {
-    if (keys.length === 1 && starter?.bound !== true) {
-      this.complete(d, src, at, out, step, starter?.holder);
-      return true;
+  /**
+   * A time-based door's unused sequences of the steps around `at` that start
+   * with `key`: the door's own list unless some are used (a flood allocates nothing here).
+   */
+  private startersOf(d: DoorState, key: number, at: number): readonly Starter[] {
+    const list = d.startersAround(timeStep(at, d.door.timed!.stepMs), key);
+    return list.some((s) => this.isUsed(s)) ? list.filter((s) => !this.isUsed(s)) : list;
+  }
+
+  private isUsed(s: Starter): boolean {
+    return this.used.get(s.holder.usedKey)?.has(s.step) === true;
+  }
+
+  /**
+   * Whether `key` is the next knock of some of a time-based attempt's
+   * candidates; they are then the only ones kept. A bound door's are derived
+   * for the source first (at its second knock).
+   */
+  private narrow(a: Attempt, key: number, src: string): boolean {
+    let cands = a.cands ?? NO_STARTERS;
+    if (cands[0]?.bound === true) {
+      cands = a.door.resolve(cands, src);
+      a.cands = cands;
     }
-    const a: Attempt = {
-      door: d, keys, stage: 1, lastSpt: spt, at: at + d.door.seqTimeoutMs, source: null, sibling: null,
-    };
-    if (step !== undefined) a.step = step;
-    if (starter !== undefined) a.holder = starter.holder;
-    if (starter?.bound === true) a.unbound = true;
+    const next = cands.filter((c) => c.keys[a.stage] === key);
+    if (next.length === 0) return false;
+    a.cands = next;
+    a.keys = next[0]!.keys;
+    return true;
+  }
+
+  /** A first knock: a one-knock sequence completes at once, else an attempt starts. */
+  private begin(
+    d: DoorState, keys: readonly number[], src: string, at: number, spt: number, out: Decision[], cands?: readonly Starter[],
+  ): void {
+    if (keys.length === 1 && cands?.[0]?.bound !== true) {
+      this.complete(d, src, at, out, cands?.[0]);
+      return;
+    }
+    const timeout = at + d.door.seqTimeoutMs;
+    // One literal per kind: a property added later would cost a time-based attempt another allocation.
+    const a: Attempt = cands === undefined
+      ? { door: d, keys, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null }
+      : { door: d, keys, cands, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null };
     this.attempts.add(src, a);
     this.deadlines.push(a);
-    return false;
   }
 
   /** When tick() next has something to decide, or null. */
@@ -273,7 +290,7 @@ export class Engine {
         this.attempts.remove(a);
       } else {
         a.door = d;
-        if (a.step === undefined) a.keys = d.keys;
+        if (a.cands === undefined) a.keys = d.keys;
       }
     }
   }
@@ -298,8 +315,10 @@ export class Engine {
     return this.index.covering(key).some((d) => d.addressed(ev, this.opts.isLocal));
   }
 
-  private complete(d: DoorState, src: string, at: number, out: Decision[], step?: number, holder?: Holder): void {
-    const user = holder?.user ?? null;
+  /** A completed sequence; `timed`: which of a time-based door's it was. */
+  private complete(d: DoorState, src: string, at: number, out: Decision[], timed?: Starter): void {
+    const step = timed?.step;
+    const user = timed?.holder.user ?? null;
     if (step !== undefined && !this.useStep(d, step, user, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
     // A door without a stop command keeps no open state: every completed sequence runs its start (knockd).
@@ -335,13 +354,15 @@ export class Engine {
     // Steps too old to be accepted need no memory.
     for (const s of used) if (s < now - STEP_SKEW) used.delete(s);
     for (const a of this.attempts.all()) {
-      if (a.door === d && a.step === step && (a.holder?.user ?? null) === user) this.attempts.remove(a);
+      if (a.door !== d || a.cands === undefined) continue;
+      const left = a.cands.filter((c) => c.step !== step || c.holder.user !== user);
+      if (left.length === 0) this.attempts.remove(a);
+      else if (left.length < a.cands.length) {
+        a.cands = left;
+        a.keys = left[0]!.keys;
+      }
     }
     return true;
-  }
-
-  private isUsed(d: DoorState, step: number, user: string | null): boolean {
-    return this.used.get(usedKey(d.name, user))?.has(step) ?? false;
   }
 
   private usedSet(key: string): Set<number> {
@@ -370,6 +391,7 @@ export class Engine {
 }
 
 const NO_STEPS: ReadonlySet<number> = new Set();
+const NO_STARTERS: readonly Starter[] = [];
 const NO_DOORS: ReadonlySet<DoorState> = new Set();
 
 function openKey(door: string, src: string): string {
