@@ -51,8 +51,8 @@ const BOUND = `[bound]
 function enginePass(doors: Door[], sources: readonly string[], ports: Uint16Array, t0: number): number {
   const engine = new Engine(doors, { isLocal: () => true, maxSources: 100_000, iface: null });
   const ev: KnockEvent = {
-    time: null, uptime: null, host: null, prefix: 'KNOCK', in: 'eth0', src: '', dst: '10.0.0.1', proto: 'tcp', spt: 0, dpt: 0,
-    flags: ['SYN'],
+    time: null, uptime: null, host: null, prefix: 'KNOCK', in: 'eth0', src: '', dst: '10.0.0.1', proto: 'tcp',
+    spt: 0, dpt: 0, flags: ['SYN'],
   };
   const start = process.hrtime.bigint();
   for (let i = 0; i < sources.length; i++) {
@@ -70,19 +70,23 @@ function engineBench(label: string, conf: string, ports: 'random' | number, t0: 
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ns = r.stdout.trim().split(/\s+/).map(Number);
-  if (r.status !== 0 || ns.length !== RUNS || ns.some(Number.isNaN)) throw new Error(`engine bench ${label} failed: ${r.stdout}`);
+  if (r.status !== 0 || ns.length !== RUNS || ns.some(Number.isNaN)) {
+    throw new Error(`engine bench ${label} failed: ${r.stdout}`);
+  }
   const m = median(ns);
-  console.log(`  engine, ${label}: median ${m.toFixed(0)} ns/packet of ${RUNS} passes (${Math.min(...ns).toFixed(0)}-${Math.max(...ns).toFixed(0)})`);
+  const range = `${Math.min(...ns).toFixed(0)}-${Math.max(...ns).toFixed(0)}`;
+  console.log(`  engine, ${label}: median ${m.toFixed(0)} ns/packet of ${RUNS} passes (${range})`);
   return m;
 }
 
-/** The child: the flood's sources, its ports (one, or random in the range), RUNS passes; prints ns per packet of each. */
+/** The child: the flood (one port, or random ports of the range), RUNS passes; prints ns per packet of each. */
 function engineChild(conf: string, ports: string, t0: number): void {
   const doors = loadConfig(conf, {}, { requireWritable: false }).doors;
   const sources = Array.from({ length: FLOOD }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
   const r = rng(11);
   const dpt = ports === 'random'
-    ? new Uint16Array(FLOOD).map(() => LOW + Math.floor(r() * (HIGH - LOW + 1))) : new Uint16Array(FLOOD).fill(Number(ports));
+    ? new Uint16Array(FLOOD).map(() => LOW + Math.floor(r() * (HIGH - LOW + 1)))
+    : new Uint16Array(FLOOD).fill(Number(ports));
   const ns: number[] = [];
   for (let i = 0; i < RUNS; i++) ns.push(enginePass(doors, sources, dpt, t0));
   console.log(ns.map((n) => n.toFixed(1)).join(' '));
@@ -121,14 +125,17 @@ export async function usersBench(): Promise<void> {
     const boundFlood = join(dir, 'bound.log');
     await generateFlood(boundFlood, FLOOD, target);
 
-    const firsts = new Set([step - 1, step, step + 1].flatMap((s) => timed.users!.map((u) => firstPort(timed, s, u.secretHex))));
-    console.log(`bound time-based door with ${USERS} users against a fixed door: ${FLOOD.toLocaleString('en')} spoofed ` +
-      'first knocks, each from a source of its own, 2 µs apart, MaxSources 100,000');
+    const users = timed.users;
+    const steps = [step - 1, step, step + 1];
+    const firsts = new Set(steps.flatMap((s) => users.map((u) => firstPort(timed, s, u.secretHex))));
+    console.log(`bound time-based door with ${USERS} users against a fixed door: ${FLOOD.toLocaleString('en')} ` +
+      'spoofed first knocks, each from a source of its own, 2 µs apart, MaxSources 100,000');
     const f = engineBench('fixed door, flood at its first port', fixedConf, 7000, t0);
     const b = engineBench(`bound door, flood at user0's first port ${target}`, boundConf, target, t0);
     const rnd = engineBench(`bound door, flood at random ports of ${LOW}-${HIGH} (${firsts.size} of them are ` +
       'some user\'s first port in the 3 steps accepted)', boundConf, 'random', t0);
-    console.log(`  ratio to the fixed door: ${(b / f).toFixed(2)}x (first port), ${(rnd / f).toFixed(2)}x (random ports)`);
+    console.log(`  ratio to the fixed door: ${(b / f).toFixed(2)}x (first port), ` +
+      `${(rnd / f).toFixed(2)}x (random ports)`);
     measure('replay, fixed door', FLOOD, [cli, 'replay', '-c', fixedConf, fixedFlood]);
     measure(`replay, bound door, flood at port ${target}`, FLOOD, [cli, 'replay', '-c', boundConf, boundFlood]);
   } finally {

@@ -45,10 +45,10 @@ function usable(d: Door): number[] {
   return out;
 }
 
-/** Draws from the chunks of HMAC-SHA256(secret, message(i)) for i = first, first + 1, ... until `ports` holds `length`. */
-function drawInto(ports: number[], d: Door, secret: Buffer, message: (i: number) => Buffer, first: number, length: number): void {
+/** Draws from the chunks of HMAC-SHA256(secret, message(i)) for i = 0, 1, ... until `ports` holds `length`. */
+function drawInto(ports: number[], d: Door, secret: Buffer, message: (i: number) => Buffer, length: number): void {
   const u = usable(d);
-  for (let i = first; ports.length < length; i++) {
+  for (let i = 0; ports.length < length; i++) {
     const mac = createHmac('sha256', secret).update(message(i)).digest();
     for (let off = 0; off < 32 && ports.length < length; off += 4) {
       const port = u[mac.readUInt32BE(off) % u.length]!;
@@ -57,10 +57,10 @@ function drawInto(ports: number[], d: Door, secret: Buffer, message: (i: number)
   }
 }
 
-/** "HMAC-SHA256(secret, N as 8 bytes big-endian), then of HMAC-SHA256(secret, N || i as 4 bytes big-endian) for i = 1, 2, ..." */
+/** "HMAC-SHA256(secret, N as 8 bytes big-endian), then of HMAC-SHA256(secret, N || i as 4 bytes big-endian)" */
 function unbound(d: Door, secret: Buffer, n: number): number[] {
   const ports: number[] = [];
-  drawInto(ports, d, secret, (i) => (i === 0 ? be(n, 8) : Buffer.concat([be(n, 8), be(i, 4)])), 0, d.length);
+  drawInto(ports, d, secret, (i) => (i === 0 ? be(n, 8) : Buffer.concat([be(n, 8), be(i, 4)])), d.length);
   return ports;
 }
 
@@ -82,11 +82,11 @@ function addressBytes(a: string): Buffer {
 function bound(d: Door, secret: Buffer, n: number, address: string): number[] {
   const ports = [unbound({ ...d, length: 1 }, secret, n)[0]!];
   const family = Buffer.from([address.includes(':') ? 6 : 4]);
-  drawInto(ports, d, secret, (i) => Buffer.concat([be(n, 8), family, addressBytes(address), be(i, 4)]), 0, d.length);
+  drawInto(ports, d, secret, (i) => Buffer.concat([be(n, 8), family, addressBytes(address), be(i, 4)]), d.length);
   return ports;
 }
 
-/** `check --show-sequences` of a config: the sequences it prints by door, as [step, ports] of previous, current, next. */
+/** `check --show-sequences` of a config: the sequences it prints by door, [step, ports] of previous, current, next. */
 function shown(conf: string, extra: string[]): Map<string, [number, number[]][]> {
   const r = spawnSync(process.execPath, [CLI, 'check', '--show-sequences', '-c', conf, ...extra], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
@@ -103,7 +103,13 @@ function shown(conf: string, extra: string[]): Map<string, [number, number[]][]>
   return out;
 }
 
-test('the README\'s derivation, implemented from it alone, agrees with check --show-sequences (unbound, bound, per user)', () => {
+/** A door section with `secret` lines and the range, exclusions and length of `d`. */
+function section(name: string, secret: string, d: Door): string {
+  return `[${name}]\n  ${secret}\n  sequence_ports = ${d.low}-${d.high}\n  sequence_exclude = ${d.exclude.join(',')}\n`
+    + `  sequence_length = ${d.length}\n`;
+}
+
+test('the README\'s derivation, implemented from it alone, agrees with check --show-sequences (unbound, bound)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-readme-'));
   try {
     const alice = Buffer.from('alice: a secret of 32 bytes.....');
@@ -115,26 +121,11 @@ test('the README\'s derivation, implemented from it alone, agrees with check --s
     // A narrow range with excluded ports and a long sequence: ports repeat, and more than one HMAC block is needed.
     const narrow: Door = { low: 30000, high: 30011, exclude: [30001, 30004, 30005], length: 8 };
     const wide: Door = { low: 20000, high: 29999, exclude: [22000], length: 4 };
-    const conf = join(dir, 'knockd.conf');
-    writeFileSync(conf, `[shared]
-  sequence_secret_file = shared.secret
-  sequence_ports = ${narrow.low}-${narrow.high}
-  sequence_exclude = ${narrow.exclude.join(',')}
-  sequence_length = ${narrow.length}
-[bound]
-  sequence_secret_dir = users
-  sequence_bind = address
-  sequence_ports = ${wide.low}-${wide.high}
-  sequence_exclude = ${wide.exclude.join(',')}
-  sequence_length = ${wide.length}
-[narrowbound]
-  sequence_secret_dir = users
-  sequence_bind = address
-  sequence_ports = 40000-40011
-  sequence_exclude = 40001,40004,40005
-  sequence_length = 8
-`);
     const narrowBound: Door = { ...narrow, low: 40000, high: 40011, exclude: [40001, 40004, 40005] };
+    const conf = join(dir, 'knockd.conf');
+    writeFileSync(conf, section('shared', 'sequence_secret_file = shared.secret', narrow)
+      + section('bound', 'sequence_secret_dir = users\n  sequence_bind = address', wide)
+      + section('narrowbound', 'sequence_secret_dir = users\n  sequence_bind = address', narrowBound));
     for (const address of ['192.0.2.7', '2001:db8::42', 'fd6b:6c:1::2']) {
       const seen = shown(conf, ['--user', 'alice', '--bind', address]);
       const steps = seen.get('shared') ?? [];
@@ -143,13 +134,14 @@ test('the README\'s derivation, implemented from it alone, agrees with check --s
       for (const [name, d] of [['bound', wide], ['narrowbound', narrowBound]] as const) {
         const b = seen.get(name) ?? [];
         assert.equal(b.length, 3, name);
-        for (const [n, ports] of b) assert.deepEqual(ports, bound(d, alice, n, address), `${name}, step ${n}, ${address}`);
+        for (const [n, ports] of b) {
+          assert.deepEqual(ports, bound(d, alice, n, address), `${name}, step ${n}, ${address}`);
+        }
       }
     }
     // The same user's unbound sequence is what her bound one starts with, and nothing more.
     const unboundConf = join(dir, 'unbound.conf');
-    writeFileSync(unboundConf, `[peruser]\n  sequence_secret_dir = users\n  sequence_ports = ${wide.low}-${wide.high}\n` +
-      `  sequence_exclude = ${wide.exclude.join(',')}\n  sequence_length = ${wide.length}\n`);
+    writeFileSync(unboundConf, section('peruser', 'sequence_secret_dir = users', wide));
     const perUser = shown(unboundConf, ['--user', 'alice']).get('peruser') ?? [];
     assert.equal(perUser.length, 3);
     for (const [n, ports] of perUser) {

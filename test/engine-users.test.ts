@@ -20,7 +20,10 @@ const at = N * STEP + 10_000;
 function usersDoor(users: string[], extra = ''): { door: Door; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-users-'));
   mkdirSync(join(dir, 'ssh.d'), { mode: 0o700 });
-  for (const u of users) writeFileSync(join(dir, 'ssh.d', u), encodeBase32(Buffer.from(`${u}'s secret, 32 bytes long.......`).subarray(0, 32)));
+  for (const u of users) {
+    const secret = Buffer.from(`${u}'s secret, 32 bytes long.......`).subarray(0, 32);
+    writeFileSync(join(dir, 'ssh.d', u), encodeBase32(secret));
+  }
   const conf = `[ssh]\nsequence_secret_dir = ssh.d\nsequence_ports = 20000-29999\nseq_timeout = 5\n` +
     `cmd_timeout = 10\nstart_command = a %IP%\nstop_command = d %IP%\n${extra}`;
   const door = parseConfig(conf, join(dir, 'knockd.conf'), { requireWritable: false }).doors[0]!;
@@ -28,14 +31,18 @@ function usersDoor(users: string[], extra = ''): { door: Door; dir: string } {
 }
 
 const secretOf = (t: TimedSequence, user: string) => t.users!.find((u) => u.name === user)!.secretHex;
-const portsOf = (t: TimedSequence, user: string, src?: string) =>
-  (src === undefined ? deriveSequence(t, N, secretOf(t, user)) : deriveBoundSequence(t, N, secretOf(t, user), src)).map((s) => s.port);
+const portsOf = (t: TimedSequence, user: string, src?: string) => (src === undefined
+  ? deriveSequence(t, N, secretOf(t, user)) : deriveBoundSequence(t, N, secretOf(t, user), src)).map((s) => s.port);
 
 let spt = 30000;
 function ev(src: string, dpt: number): KnockEvent {
-  return { time: null, uptime: null, host: null, prefix: 'K', in: 'eth0', src, dst: '10.0.0.1', proto: 'tcp', spt: spt++, dpt, flags: ['SYN'] };
+  return {
+    time: null, uptime: null, host: null, prefix: 'K', in: 'eth0', src, dst: '10.0.0.1', proto: 'tcp', spt: spt++, dpt,
+    flags: ['SYN'],
+  };
 }
-const knockAll = (e: Engine, src: string, ports: number[], t0 = at) => ports.flatMap((p, i) => e.knock(ev(src, p), t0 + i * 100));
+const knockAll = (e: Engine, src: string, ports: number[], t0 = at) =>
+  ports.flatMap((p, i) => e.knock(ev(src, p), t0 + i * 100));
 const opens = (ds: Decision[]) => ds.filter((d) => d.event === 'open').map((d) => `${d.user}@${d.src}`);
 
 test('per-user secrets: each user\'s sequence opens once per step, naming the user; the others\' are untouched', () => {
@@ -51,7 +58,9 @@ test('per-user secrets: each user\'s sequence opens once per step, naming the us
     // alice's sequence of step N is used up (from any address); bob's of the same step is not.
     assert.deepEqual(opens(knockAll(e, '10.0.0.3', portsOf(t, 'alice'), at + 1000)), []);
     assert.deepEqual(opens(knockAll(e, '10.0.0.3', portsOf(t, 'bob'), at + 2000)), ['bob@10.0.0.3']);
-    assert.deepEqual(e.usedSteps(), [{ door: 'ssh', user: 'alice', steps: [N] }, { door: 'ssh', user: 'bob', steps: [N] }]);
+    assert.deepEqual(e.usedSteps(), [
+      { door: 'ssh', user: 'alice', steps: [N] }, { door: 'ssh', user: 'bob', steps: [N] },
+    ]);
     // Restored used steps (the daemon's, after a restart) are per user too.
     const again = new Engine([door], opts);
     again.restoreUsed('ssh', [N], 'alice');
@@ -77,7 +86,8 @@ test('address binding: a captured sequence opens nothing from another address; t
     // bob's sequence bound to the other address opens for it.
     assert.deepEqual(opens(knockAll(e, '10.0.0.3', portsOf(t, 'bob', '10.0.0.3'), at + 2000)), ['bob@10.0.0.3']);
     const v6 = portsOf(t, 'bob', '2001:db8::3');
-    assert.deepEqual(opens(knockAll(e, '2001:db8::3', v6, at + 3000)), [], 'bob\'s step N is used: single use per user and step');
+    assert.deepEqual(opens(knockAll(e, '2001:db8::3', v6, at + 3000)), [],
+      'bob\'s step N is used: single use per user and step');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -101,13 +111,14 @@ test('the secret directory: stray files, a bound one-port sequence and two secre
     writeFileSync(join(dir, 'ssh.d', 'bob'), 'not base32!');
     const stray = errors(conf(''));
     assert.equal(stray.length, 2, stray.join('\n'));
-    assert.match(stray[0]!, /knockd\.conf:2: .*ssh\.d\/alice~: "alice~" is not a user name \(name each secret file after its user/);
+    assert.match(stray[0]!, /knockd\.conf:2: .*ssh\.d\/alice~: "alice~" is not a user name \(name each secret file/);
     assert.match(stray[1]!, /knockd\.conf:2: the secret in .*ssh\.d\/bob is not base32/);
     rmSync(join(dir, 'ssh.d', 'alice~'));
     rmSync(join(dir, 'ssh.d', 'bob'));
     assert.match(errors(conf('sequence_bind = address\nsequence_length = 1\n'))[0] ?? '',
       /knockd\.conf:4: door \[ssh\] has Sequence_Bind but a sequence of one port \(bind a sequence of 2 or more ports/);
-    assert.match(errors(conf('sequence_bind = source\n'))[0] ?? '', /knockd\.conf:4: Sequence_Bind "source" is not address or none/);
+    assert.match(errors(conf('sequence_bind = source\n'))[0] ?? '',
+      /knockd\.conf:4: Sequence_Bind "source" is not address or none/);
     assert.match(errors(conf('sequence_secret_file = x.secret\n'))[0] ?? '',
       /knockd\.conf:4: the door has both Sequence_Secret_Dir and Sequence_Secret_File \(line 2\) \(keep one/);
     assert.match(errors('[ssh]\nsequence_secret_dir = nowhere\nsequence_ports = 20000-29999\n')[0] ?? '',

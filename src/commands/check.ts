@@ -43,7 +43,8 @@ function sequenceLine(d: Door): string {
 }
 
 function timedLines(t: TimedSequence): string[] {
-  const users = t.users === undefined ? [] : [`  users            ${t.users.map((u) => u.name).join(', ') || '(none)'}`];
+  const names = t.users?.map((u) => u.name).join(', ');
+  const users = names === undefined ? [] : [`  users            ${names || '(none)'}`];
   return [
     `  ${t.users === undefined ? 'secret    ' : 'secret_dir'}       ${t.secretFrom}`,
     ...users,
@@ -117,7 +118,8 @@ export function formatSummary(config: Config, showAt: number | null = null, show
       `  stop_command_6   ${command(d.stopCommand6)}`,
       `  one_time         ${oneTimeStatus(d)}`,
     );
-    if (d.timed !== undefined) lines.push(...timedLines(d.timed), ...(showAt === null ? [] : sequencesAround(d.timed, showAt, show)));
+    if (d.timed === undefined) continue;
+    lines.push(...timedLines(d.timed), ...(showAt === null ? [] : sequencesAround(d.timed, showAt, show)));
   }
   return lines;
 }
@@ -137,7 +139,8 @@ export function runCheck(
     return 1;
   }
   if (show.user !== undefined && !config.doors.some((d) => d.timed?.users?.some((u) => u.name === show.user))) {
-    err.write(`knocklog check: no door of ${path} has a user ${show.user} (users are the file names in Sequence_Secret_Dir)\n`);
+    err.write(`knocklog check: no door of ${path} has a user ${show.user} ` +
+      '(users are the file names in Sequence_Secret_Dir)\n');
     return 1;
   }
   out.write(formatSummary(config, showAt, show).join('\n') + '\n');
@@ -158,7 +161,7 @@ export function registerCheck(program: Command): void {
     .addOption(configOption())
     .option('--show-sequences', "time-based doors: print the previous, current and next sequences (they are secrets: don't paste them)")
     .option('--user <name>', 'with --show-sequences: the sequences of this user of doors with Sequence_Secret_Dir')
-    .option('--bind <address>', 'with --show-sequences: the sequences of bound doors (Sequence_Bind) knocked from ADDRESS')
+    .option('--bind <address>', 'with --show-sequences: bound doors\' (Sequence_Bind) sequences knocked from ADDRESS')
     .action((o: { config: string; showSequences?: boolean; user?: string; bind?: string }) => {
       const bind = o.bind === undefined ? undefined : canonicalAddress(o.bind);
       if (bind === null) {
@@ -166,7 +169,9 @@ export function registerCheck(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const show: ShowFor = { ...(o.user === undefined ? {} : { user: o.user }), ...(bind === undefined ? {} : { bind }) };
+      const show: ShowFor = {};
+      if (o.user !== undefined) show.user = o.user;
+      if (bind !== undefined) show.bind = bind;
       process.exitCode = runCheck(o.config, process.stdout, process.stderr, o.showSequences ? Date.now() : null, show);
     });
 }

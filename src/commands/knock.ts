@@ -34,7 +34,9 @@ interface KnockCommandOptions {
 function hitsOf(ports: string[], o: KnockCommandOptions, services: () => Services): Hit[] | TimedKnock {
   const timedOnly = (['length', 'step', 'ports', 'exclude', 'bind'] as const).filter((k) => o[k] !== undefined);
   if (o.secretFile === undefined && o.door === undefined) {
-    if (timedOnly.length > 0) throw new KnockUsageError(`--${timedOnly[0]} goes with --secret-file or --door (a time-based door)`);
+    if (timedOnly.length > 0) {
+      throw new KnockUsageError(`--${timedOnly[0]} goes with --secret-file or --door (a time-based door)`);
+    }
     if (o.user !== undefined) throw new KnockUsageError('--user goes with --door (a door with Sequence_Secret_Dir)');
     if (ports.length === 0) throw new KnockUsageError('give the ports to knock, or --secret-file FILE --ports LOW-HIGH, or --door NAME');
     return ports.map((p) => parseHit(p, o.u === true, services));
@@ -46,14 +48,18 @@ function hitsOf(ports: string[], o: KnockCommandOptions, services: () => Service
       throw new KnockUsageError('--door takes the settings from the config (-c): leave out --secret-file, --length, --step, --ports and --exclude');
     }
     const k = timedFromConfig(o.config, o.door, o.user);
-    if (k.t.bind === undefined && o.bind !== undefined) throw new KnockUsageError(`door [${o.door}] has no Sequence_Bind: leave out --bind`);
+    if (k.t.bind === undefined && o.bind !== undefined) {
+      throw new KnockUsageError(`door [${o.door}] has no Sequence_Bind: leave out --bind`);
+    }
     if (k.t.bind !== undefined && o.bind === undefined) {
-      throw new KnockUsageError(`door [${o.door}] binds its sequences to the knocking address: give --bind auto, or --bind ADDR ` +
-        'with the address the server sees (behind NAT: the public one)');
+      throw new KnockUsageError(`door [${o.door}] binds its sequences to the knocking address: give --bind auto, ` +
+        'or --bind ADDR with the address the server sees (behind NAT: the public one)');
     }
     return k;
   }
-  if (o.user !== undefined) throw new KnockUsageError('--user goes with --door; with --secret-file, give the user\'s own secret file');
+  if (o.user !== undefined) {
+    throw new KnockUsageError('--user goes with --door; with --secret-file, give the user\'s own secret file');
+  }
   if (o.ports === undefined) throw new KnockUsageError("--secret-file needs --ports LOW-HIGH, the door's Sequence_Ports");
   const settings = { secretFile: o.secretFile!, ports: o.ports, length: o.length, step: o.step, exclude: o.exclude };
   return timedFromOptions(settings, o.bind !== undefined);

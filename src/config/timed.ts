@@ -14,7 +14,8 @@ import { parseSeconds, STEP_RANGE } from './values.js';
 export function describeTimed(t: TimedSequence): string {
   const who = t.users === undefined ? '' : `, per user (${t.users.length})`;
   const bound = t.bind === undefined ? '' : ', bound to the knocking address';
-  return `time-based, ${t.length} ports of ${t.low}-${t.high}:${t.proto}, a new sequence every ${t.stepMs / 1000} s${who}${bound}`;
+  const every = `a new sequence every ${t.stepMs / 1000} s`;
+  return `time-based, ${t.length} ports of ${t.low}-${t.high}:${t.proto}, ${every}${who}${bound}`;
 }
 
 export const DEFAULT_TIMED_LENGTH = 3;
@@ -29,8 +30,8 @@ export type TimedKey =
   | 'Sequence_Ports' | 'Sequence_Exclude' | 'Sequence_Bind';
 
 export const TIMED_KEYS: readonly TimedKey[] = [
-  'Sequence_Secret', 'Sequence_Secret_File', 'Sequence_Secret_Dir', 'Sequence_Length', 'Sequence_Step', 'Sequence_Ports',
-  'Sequence_Exclude', 'Sequence_Bind',
+  'Sequence_Secret', 'Sequence_Secret_File', 'Sequence_Secret_Dir', 'Sequence_Length', 'Sequence_Step',
+  'Sequence_Ports', 'Sequence_Exclude', 'Sequence_Bind',
 ];
 
 /** A user's name, as the file name of their secret: no path tricks, nothing a log line could be confused by. */
@@ -58,8 +59,10 @@ export interface TimedDraft {
 }
 
 export function emptyTimedDraft(): TimedDraft {
-  return { secret: null, length: DEFAULT_TIMED_LENGTH, stepMs: DEFAULT_TIMED_STEP_MS, ports: null, exclude: [], bind: null, line: null,
-    broken: false };
+  return {
+    secret: null, length: DEFAULT_TIMED_LENGTH, stepMs: DEFAULT_TIMED_STEP_MS, ports: null, exclude: [], bind: null,
+    line: null, broken: false,
+  };
 }
 
 /** A base32 secret of at least MIN_SECRET_BYTES, as hex. */
@@ -102,7 +105,8 @@ export function readSecretDir(dir: string, io: ConfigIO): Checked<TimedUser[]> {
   for (const name of names) {
     if (!USER_NAME.test(name)) {
       errors.push({ error: `${join(dir, name)}: "${name}" is not a user name`,
-        hint: 'name each secret file after its user: letters, digits, _ . - (not first), up to 64; remove other files' });
+        hint: 'name each secret file after its user (letters, digits, _ . - but not first, up to 64); ' +
+          'remove other files' });
       continue;
     }
     const hex = readSecretFile(join(dir, name), io);
@@ -220,7 +224,9 @@ export function timedDirective(
     case 'Sequence_Bind': {
       const v = value.trim().toLowerCase();
       if (v === 'address') draft.bind = { line };
-      else if (v !== 'none') take(invalid(`Sequence_Bind "${value}" is not address or none`, 'write Sequence_Bind = address'));
+      else if (v !== 'none') {
+        take(invalid(`Sequence_Bind "${value}" is not address or none`, 'write Sequence_Bind = address'));
+      }
       return;
     }
   }
@@ -230,7 +236,8 @@ export function timedDirective(
 export function finishTimed(draft: TimedDraft, door: string, path: string, problems: Problems): TimedSequence | null {
   if (draft.broken) return null;
   if (draft.secret === null) {
-    problems.add(path, draft.line, `door [${door}] has Sequence_* settings but no Sequence_Secret_File or Sequence_Secret_Dir`,
+    problems.add(path, draft.line,
+      `door [${door}] has Sequence_* settings but no Sequence_Secret_File or Sequence_Secret_Dir`,
       `add Sequence_Secret_File = /etc/knocklog/${door}.secret (${SECRET_HINT})`);
     return null;
   }

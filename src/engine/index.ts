@@ -220,7 +220,8 @@ export class Engine {
 
   /** A first knock: a one-knock sequence completes at once, else an attempt starts. */
   private begin(
-    d: DoorState, keys: readonly number[], src: string, at: number, spt: number, out: Decision[], cands?: readonly Starter[],
+    d: DoorState, keys: readonly number[], src: string, at: number, spt: number, out: Decision[],
+    cands?: readonly Starter[],
   ): void {
     if (keys.length === 1 && cands?.[0]?.bound !== true) {
       this.complete(d, src, at, out, cands?.[0]);

@@ -8,8 +8,10 @@ import { canonicalAddress, isIPv6 } from '../net.js';
 import { KnockUsageError } from './args.js';
 
 /** Private, shared (CGNAT), link-local and unique-local ranges: a packet from there is usually NATed on its way out. */
-const NATED = [/^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./, /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./, /^169\.254\./,
-  /^f[cd][0-9a-f]{2}:/, /^fe[89ab][0-9a-f]:/];
+const NATED = [
+  /^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./, /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./, /^169\.254\./,
+  /^f[cd][0-9a-f]{2}:/, /^fe[89ab][0-9a-f]:/,
+];
 
 export function likelyNated(addr: string): boolean {
   return NATED.some((re) => re.test(addr));
@@ -40,15 +42,17 @@ export async function bindAddress(spec: string, host: string): Promise<{ address
   if (spec === 'auto') {
     const address = await localAddressTo(host);
     const warning = likelyNated(address) && !likelyNated(host)
-      ? `--bind auto: the sequence is bound to ${address}, this host's address towards ${host}. Behind NAT the server ` +
-        'sees the public address instead, and this sequence opens nothing: then pass the public address with --bind ADDR'
+      ? `--bind auto: the sequence is bound to ${address}, this host's address towards ${host}. ` +
+        'Behind NAT the server sees the public address instead, and this sequence opens nothing: ' +
+        'then pass the public address with --bind ADDR'
       : null;
     return { address, warning };
   }
   const address = canonicalAddress(spec);
   if (address === null) throw new KnockUsageError(`--bind ${spec} is not an IPv4 or IPv6 address (or auto)`);
   if (isIPv6(address) !== isIPv6(host)) {
-    throw new KnockUsageError(`--bind ${spec} is not of ${host}'s family: the server sees an address of the family knocked`);
+    throw new KnockUsageError(`--bind ${spec} is not of ${host}'s family: the server sees an address of the family ` +
+      'knocked');
   }
   return { address, warning: null };
 }

@@ -28,14 +28,21 @@ export function timedFromConfig(path: string, door: string, user: string | undef
   const d = doors.find((x) => x.name === door);
   if (d === undefined) throw new KnockUsageError(`${path} has no door [${door}] (doors: ${doors.map((x) => x.name).join(', ') || 'none'})`);
   const t = d.timed;
-  if (t === undefined) throw new KnockUsageError(`door [${door}] of ${path} is not time-based (knock its ports: knocklog knock HOST PORT...)`);
+  if (t === undefined) {
+    throw new KnockUsageError(`door [${door}] of ${path} is not time-based ` +
+      '(knock its ports: knocklog knock HOST PORT...)');
+  }
   if (t.users === undefined) {
     if (user !== undefined) throw new KnockUsageError(`door [${door}] has one shared secret: leave out --user`);
     return { t, secretHex: t.secretHex };
   }
-  if (user === undefined) throw new KnockUsageError(`door [${door}] has a secret per user in ${t.secretFrom}: give --user NAME`);
+  if (user === undefined) {
+    throw new KnockUsageError(`door [${door}] has a secret per user in ${t.secretFrom}: give --user NAME`);
+  }
   const u = t.users.find((x) => x.name === user);
-  if (u === undefined) throw new KnockUsageError(`door [${door}] has no user ${user} (no file ${user} in ${t.secretFrom})`);
+  if (u === undefined) {
+    throw new KnockUsageError(`door [${door}] has no user ${user} (no file ${user} in ${t.secretFrom})`);
+  }
   return { t, secretHex: u.secretHex };
 }
 

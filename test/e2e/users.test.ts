@@ -18,7 +18,8 @@ const CLOSED_MS = 500;
 const rule = 'INPUT -s %IP% -p tcp --dport 2222 -j ACCEPT';
 const re = (s: string) => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
 
-test('per-user, bound door: alice opens and is named; her ports from another address open nothing; rm + SIGHUP revokes her, not bob', async (t) => {
+test('per-user, bound door: alice opens, named; her ports from another address open nothing; rm + SIGHUP revokes her',
+  async (t) => {
   if (!requireLabOrSkip(t)) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -70,8 +71,9 @@ test('per-user, bound door: alice opens and is named; her ports from another add
   assert.equal(kl.count(/OPEN SESAME/), 0, kl.messages().join('\n'));
 
   // alice, with her address given explicitly: opens, and the log and status name her.
-  const knocked = await knocklogKnock(lab, ['-v', '--secret-file', aliceFile, '--ports', '20000-20999', '--bind', client,
-    '--wait', '2222', lab.server.v4]);
+  const knocked = await knocklogKnock(lab, [
+    '-v', '--secret-file', aliceFile, '--ports', '20000-20999', '--bind', client, '--wait', '2222', lab.server.v4,
+  ]);
   assert.match(knocked.stdout, /^port 2222 open after \d+ ms$/m, knocked.stdout + knocked.stderr);
   assert.equal(knocked.stderr, '', 'no NAT warning for an explicit address');
   const ports = [...knocked.stdout.matchAll(/^hitting tcp [^ ]+:(\d+)$/gm)].map((m) => Number(m[1]));
@@ -96,10 +98,12 @@ test('per-user, bound door: alice opens and is named; her ports from another add
   await knocklogKnock(lab, [lab.server.v4, ...portsOf('alice', client, next).map(String)]);
   await marker(3);
   const bob = lab.writeFile('bob.secret', `${secrets.bob}\n`);
-  const byBob = await knocklogKnock(lab, ['--secret-file', bob, '--ports', '20000-20999', '--bind', 'auto', '--wait', '2222',
-    lab.server.v4]);
+  const byBob = await knocklogKnock(lab, [
+    '--secret-file', bob, '--ports', '20000-20999', '--bind', 'auto', '--wait', '2222', lab.server.v4,
+  ]);
   assert.match(byBob.stdout, /^port 2222 open after \d+ ms$/m, byBob.stdout + byBob.stderr);
   await kl.waitForMessage(re(`bob: ${client}: ssh: OPEN SESAME`));
   assert.equal(kl.count(/^alice: .*OPEN SESAME/), 1, kl.messages().join('\n'));
-  t.diagnostic(`alice ${ports.join(',')} from ${client}: opened; from ${second.v4}: nothing; revoked: nothing; bob: opened`);
+  t.diagnostic(`alice ${ports.join(',')} from ${client}: opened; from ${second.v4}: nothing; revoked: nothing; ` +
+    'bob: opened');
 });
