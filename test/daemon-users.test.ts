@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../src/config/index.js';
 import { deriveBoundSequence, encodeBase32, timeStep, userRefusal } from '../src/totp/index.js';
 import type { TimedSequence } from '../src/types.js';
+import { validDecision } from '../src/daemon/protocol.js';
 import { cli, removeDir, waitUntil } from './helpers/daemon.js';
 import { actionsOf, knock, lab, type Lab, reading, start } from './helpers/daemon-lab.js';
 
@@ -107,6 +108,15 @@ test('the executor refuses a user without a secret, a user on a shared door, no 
   assert.match(userRefusal(perUser, undefined) ?? '', /names no user/);
   assert.match(userRefusal(base, 'bob') ?? '', /one shared secret, no user bob/);
   assert.equal(userRefusal(base, undefined), null);
+});
+
+test('a request names a user by a user name only: anything else (it is logged) is an invalid request', () => {
+  const config = parseConfig('[d]\nsequence = 1,2\n', 'k.conf');
+  const open = { event: 'open', at: 1, door: 'd', src: '10.0.0.2', step: 5 };
+  assert.equal(validDecision({ ...open, user: 'alice' }, config)?.user, 'alice');
+  for (const user of ['alice\n10.0.0.9: d: OPEN SESAME', '../alice', '', 7, 'a'.repeat(65)]) {
+    assert.equal(validDecision({ ...open, user }, config), null, JSON.stringify(user));
+  }
 });
 
 test('secret files are trusted like the executor\'s other files: readable by others, or a group-writable dir, refused',

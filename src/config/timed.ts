@@ -37,6 +37,8 @@ export const TIMED_KEYS: readonly TimedKey[] = [
 /** A user's name, as the file name of their secret: no path tricks, nothing a log line could be confused by. */
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
+export const isUserName = (name: string): boolean => USER_NAME.test(name);
+
 export interface PortRange {
   low: number;
   high: number;
@@ -103,7 +105,7 @@ export function readSecretDir(dir: string, io: ConfigIO): Checked<TimedUser[]> {
   const users: TimedUser[] = [];
   const errors: Invalid[] = [];
   for (const name of names) {
-    if (!USER_NAME.test(name)) {
+    if (!isUserName(name)) {
       errors.push({ error: `${join(dir, name)}: "${name}" is not a user name`,
         hint: 'name each secret file after its user (letters, digits, _ . - but not first, up to 64); ' +
           'remove other files' });

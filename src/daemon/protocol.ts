@@ -2,7 +2,7 @@
 // and the privileged executor (actions). The executor trusts nothing it
 // receives: every request is checked against its own copy of the config.
 
-import { MAX_SEQUENCE_LENGTH } from '../config/index.js';
+import { isUserName, MAX_SEQUENCE_LENGTH } from '../config/index.js';
 import { canonicalAddress } from '../net.js';
 import type { Config, Decision } from '../types.js';
 
@@ -55,8 +55,8 @@ export function validDecision(m: unknown, config: Config): Decision | null {
   if (d.stage !== undefined && !isCount(d.stage, MAX_SEQUENCE_LENGTH)) return null;
   if (d.oneTimeLine !== undefined && !isCount(d.oneTimeLine, 2 ** 31)) return null;
   if (d.step !== undefined && !isCount(d.step, Number.MAX_SAFE_INTEGER)) return null;
-  // Whether the user still has a secret is the executor's check (it knows the current config); here only the type.
-  if (d.user !== undefined && (typeof d.user !== 'string' || d.user.length > 64)) return null;
+  // Whether the user still has a secret is the executor's check; here only that the name is one (it is logged).
+  if (d.user !== undefined && (typeof d.user !== 'string' || !isUserName(d.user))) return null;
   const out: Decision = { event: d.event as Decision['event'], at: d.at, door: d.door, src: d.src };
   if (d.stage !== undefined) out.stage = d.stage as number;
   if (d.oneTimeLine !== undefined) out.oneTimeLine = d.oneTimeLine as number;
