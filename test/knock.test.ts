@@ -271,6 +271,15 @@ async function rangeListeners(proto: 'udp' | 'tcp', size: number) {
   throw new Error(`no free range of ${size} ports found`);
 }
 
+/** Each argument list exits 1 with its message on stderr. */
+async function usageErrors(cases: [string[], RegExp][]): Promise<void> {
+  await Promise.all(cases.map(async ([args, message]) => {
+    const bad = await knock(...args);
+    assert.equal(bad.status, 1, args.join(' '));
+    assert.match(bad.stderr, message);
+  }));
+}
+
 const TIMED_SECRET = encodeBase32(Buffer.from('a knock secret, 24 bytes'));
 
 /** The sequences that may be current while `run` runs (one, unless a step boundary passes meanwhile). */
@@ -336,11 +345,7 @@ test('--door NAME -c CONF knocks the door\'s current sequence; wrong combination
       [['127.0.0.1'], /give the ports to knock, or --secret-file/],
       [['-u', '--door', 't', '-c', conf, '127.0.0.1'], /-u does not apply to a time-based door/],
     ];
-    await Promise.all(cases.map(async ([args, message]) => {
-      const bad = await knock(...args);
-      assert.equal(bad.status, 1, args.join(' '));
-      assert.match(bad.stderr, message);
-    }));
+    await usageErrors(cases);
   } finally {
     l.close();
     rmSync(dir, { recursive: true, force: true });
@@ -382,11 +387,7 @@ test('--bind: a bound door\'s sequence for the given address (or auto: the one t
         [['--door', 't', '--user', 'alice', '-c', conf, '--bind', '::1', '127.0.0.1'], /is not of 127\.0\.0\.1's family/],
         [['--secret-file', join(dir, 'alice.secret'), '--user', 'alice', '--ports', '1-9', '127.0.0.1'], /--user goes with --door/],
       ];
-      for (const [args, message] of cases) {
-        const bad = await knock(...args);
-        assert.equal(bad.status, 1, args.join(' '));
-        assert.match(bad.stderr, message);
-      }
+      await usageErrors(cases);
     } finally {
       l.close();
       rmSync(dir, { recursive: true, force: true });
