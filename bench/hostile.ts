@@ -42,7 +42,7 @@ function run(args: string[], stdin: string | null): Run | null {
 }
 
 /** `label: 123,456 lines/s (median 1.23 s of 5), peak RSS 80.0 MB`; without `lines`, the time only. */
-function measure(label: string, lines: number | null, args: string[], stdin: string | null = null): void {
+export function measure(label: string, lines: number | null, args: string[], stdin: string | null = null): void {
   const runs: Run[] = [];
   for (let i = 0; i < RUNS; i++) {
     const r = run(args, stdin);

@@ -5,9 +5,10 @@ import { followThroughput } from './follow.js';
 import { hostileInput } from './hostile.js';
 import { latency } from './latency.js';
 import { parseThroughput } from './parse-throughput.js';
+import { usersBench } from './users.js';
 
 const t0 = Date.now();
-for (const part of [parseThroughput, hostileInput, followThroughput, latency, floodBench]) {
+for (const part of [parseThroughput, hostileInput, usersBench, followThroughput, latency, floodBench]) {
   await part();
   console.log();
 }

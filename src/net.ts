@@ -12,7 +12,7 @@ export function canonicalIPv4(s: string): string | null {
 const FULL_IPV6 = /^[0-9a-fA-F]{4}(?::[0-9a-fA-F]{4}){7}$/;
 
 /** Parses an IPv6 literal (full, compressed, or with a trailing dotted quad) into 8 groups. */
-function ipv6Groups(s: string): number[] | null {
+export function ipv6Groups(s: string): number[] | null {
   // The kernel's own form (every group in 4 digits), without the general parser's allocations.
   if (s.length === 39 && FULL_IPV6.test(s)) {
     const w = new Array<number>(8);

@@ -75,6 +75,20 @@ export interface TimedSequence {
   high: number;
   /** Ports never drawn, ascending: Sequence_Exclude and other doors' static ports of this protocol. */
   exclude: number[];
+  /**
+   * Sequence_Secret_Dir: one secret per user, by user name (secretHex is then
+   * unused and ''); absent for a door with one shared secret.
+   */
+  users?: TimedUser[];
+  /** Sequence_Bind = address: all ports but the first depend on the knocking address too. */
+  bind?: 'address';
+}
+
+/** One user of a time-based door with Sequence_Secret_Dir. */
+export interface TimedUser {
+  /** The secret file's name. */
+  name: string;
+  secretHex: string;
 }
 
 export interface Door {
@@ -124,6 +138,8 @@ export interface OpenDoor {
   readonly door: string;
   readonly src: string;
   readonly closeAt: number;
+  /** Who opened it last: a user of a door with Sequence_Secret_Dir. */
+  readonly user?: string;
 }
 
 /** Options given on the command line, which win over the config's; an absent one may come as undefined. */
@@ -153,6 +169,8 @@ export interface OpenDecision extends DecisionBase {
   readonly oneTimeLine?: number;
   /** A time-based door's time step whose sequence was knocked (used up now). */
   readonly step?: number;
+  /** A door with Sequence_Secret_Dir: the user whose sequence was knocked. */
+  readonly user?: string;
 }
 
 /** What the engine decided; the actions layer turns these into commands. */

@@ -66,7 +66,8 @@ test('time-based settings that cannot work are errors at their file:line', () =>
     [door('sequence_secret_file = /nonexistent/t.secret\nsequence_ports = 20000-29999'),
       ['k.conf:2: secret file /nonexistent/t.secret cannot be read: does not exist (create it (chmod 600) holding a base32 secret; make one with: head -c 20 /dev/urandom | base32)']],
     [door('sequence_ports = 20000-29999'),
-      ['k.conf:2: door [t] has Sequence_* settings but no Sequence_Secret_File (add Sequence_Secret_File = /etc/knocklog/t.secret (make one with: head -c 20 /dev/urandom | base32))']],
+      ['k.conf:2: door [t] has Sequence_* settings but no Sequence_Secret_File or Sequence_Secret_Dir ' +
+        '(add Sequence_Secret_File = /etc/knocklog/t.secret (make one with: head -c 20 /dev/urandom | base32))']],
     [door(`sequence_secret = ${SECRET}`),
       ['k.conf:2: door [t] has a Sequence secret but no Sequence_Ports (add a range without services in it, e.g. Sequence_Ports = 20000-29999)']],
     [door(`sequence_secret = ${SECRET}\nsequence_ports = 20000-29999\nsequence_exclude = 22,x`),

@@ -384,6 +384,7 @@ test('one-time sequences: the file and its directory must be writable, unless on
       assert.equal(mode, constants.W_OK);
       if (denied.has(p)) throw Object.assign(new Error('EACCES'), { code: 'EACCES' });
     },
+    readDir: () => [],
   };
   const text = '[d]\none_time_sequences = /etc/k/seqs\n';
   assert.deepEqual(errorsOf(text, io), [

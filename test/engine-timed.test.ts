@@ -113,7 +113,7 @@ test('a wrong port of the range ends the attempt; ports outside it and other doo
   assert.deepEqual(opens(knockAll(e, '10.0.0.2', seq, inStep(N, 10_500))), [`open 10.0.0.2 ${N}`]);
 });
 
-test('steps whose sequences share a first port: one attempt each, bounded, and the right one opens', () => {
+test('steps whose sequences share a first port: one attempt holds them all, and the right one opens', () => {
   // A range of 4 ports makes shared first ports common.
   const doors = doorsOf(timedConf('20000-20003', 'sequence_length = 2\n'));
   const d = doors[0]!;
@@ -122,8 +122,8 @@ test('steps whose sequences share a first port: one attempt each, bounded, and t
   const e = new Engine(doors, opts);
   const [first, second] = portsOf(d, step);
   assert.deepEqual(e.knock(ev('10.0.0.2', first!), inStep(step)).map((x) => `${x.event}${stageOf(x)}`), ['stage1']);
-  const attempts = e.stats().attempts;
-  assert.ok(attempts >= 2 && attempts <= 3, `${attempts} attempts`);
+  // One attempt however many candidate steps (a flood at a port shared by several costs one).
+  assert.equal(e.stats().attempts, 1);
   assert.deepEqual(opens(e.knock(ev('10.0.0.2', second!), inStep(step, 10_100))), [`open 10.0.0.2 ${step}`]);
   assert.equal(e.stats().attempts, 0);
   // The step before, not used, still opens (once).

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../src/config/index.js';
 import { KnockUsageError, parseHit, parseServices, resolvePort, type Services } from '../src/knock/index.js';
-import { decodeBase32, deriveSequence, encodeBase32, timeStep } from '../src/totp/index.js';
+import { likelyNated } from '../src/knock/bind.js';
+import { decodeBase32, deriveBoundSequence, deriveSequence, encodeBase32, timeStep } from '../src/totp/index.js';
 import type { TimedSequence } from '../src/types.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -270,6 +271,15 @@ async function rangeListeners(proto: 'udp' | 'tcp', size: number) {
   throw new Error(`no free range of ${size} ports found`);
 }
 
+/** Each argument list exits 1 with its message on stderr. */
+async function usageErrors(cases: [string[], RegExp][]): Promise<void> {
+  await Promise.all(cases.map(async ([args, message]) => {
+    const bad = await knock(...args);
+    assert.equal(bad.status, 1, args.join(' '));
+    assert.match(bad.stderr, message);
+  }));
+}
+
 const TIMED_SECRET = encodeBase32(Buffer.from('a knock secret, 24 bytes'));
 
 /** The sequences that may be current while `run` runs (one, unless a step boundary passes meanwhile). */
@@ -335,13 +345,58 @@ test('--door NAME -c CONF knocks the door\'s current sequence; wrong combination
       [['127.0.0.1'], /give the ports to knock, or --secret-file/],
       [['-u', '--door', 't', '-c', conf, '127.0.0.1'], /-u does not apply to a time-based door/],
     ];
-    await Promise.all(cases.map(async ([args, message]) => {
-      const bad = await knock(...args);
-      assert.equal(bad.status, 1, args.join(' '));
-      assert.match(bad.stderr, message);
-    }));
+    await usageErrors(cases);
   } finally {
     l.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('--bind: a bound door\'s sequence for the given address (or auto: the one this host sends from); misuse is an error',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'knocklog-knock-'));
+    mkdirSync(join(dir, 'users.d'), { mode: 0o700 });
+    writeFileSync(join(dir, 'users.d', 'alice'), TIMED_SECRET, { mode: 0o600 });
+    writeFileSync(join(dir, 'alice.secret'), TIMED_SECRET, { mode: 0o600 });
+    const l = await rangeListeners('udp', 10);
+    try {
+      const conf = join(dir, 'knockd.conf');
+      writeFileSync(conf, `[t]\nsequence_secret_dir = users.d\nsequence_bind = address\nsequence_ports = ${l.low}-${l.high}:udp\n`);
+      const t = loadConfig(conf).doors[0]!.timed!;
+      const hex = decodeBase32(TIMED_SECRET)!.toString('hex');
+      const boundFor = async (addr: string, args: string[]) => {
+        l.got.length = 0;
+        const before = timeStep(Date.now(), t.stepMs);
+        const r = await knock('-d', '50', ...args);
+        const after = timeStep(Date.now(), t.stepMs);
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr, '', 'no NAT warning');
+        await until(() => l.got.length === 3, '3 knocks');
+        const expected = [before, after].map((s) => deriveBoundSequence(t, s, hex, addr).map((x) => x.port));
+        assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)), `${l.got}: ${JSON.stringify(expected)}`);
+      };
+      await boundFor('192.0.2.9', ['--secret-file', join(dir, 'alice.secret'), '--ports', `${l.low}-${l.high}:udp`,
+        '--bind', '192.0.2.9', '127.0.0.1']);
+      await boundFor('127.0.0.1', ['--door', 't', '--user', 'alice', '-c', conf, '--bind', 'auto', '127.0.0.1']);
+      const cases: [string[], RegExp][] = [
+        [['--bind', '192.0.2.9', '127.0.0.1', '7000'], /--bind goes with --secret-file or --door/],
+        [['--door', 't', '--user', 'alice', '-c', conf, '127.0.0.1'], /binds its sequences to the knocking address: give --bind/],
+        [['--door', 't', '-c', conf, '--bind', 'auto', '127.0.0.1'], /has a secret per user in .*users\.d: give --user NAME/],
+        [['--door', 't', '--user', 'bob', '-c', conf, '--bind', 'auto', '127.0.0.1'], /has no user bob/],
+        [['--door', 't', '--user', 'alice', '-c', conf, '--bind', '300.1.1.1', '127.0.0.1'], /is not an IPv4 or IPv6 address/],
+        [['--door', 't', '--user', 'alice', '-c', conf, '--bind', '::1', '127.0.0.1'], /is not of 127\.0\.0\.1's family/],
+        [['--secret-file', join(dir, 'alice.secret'), '--user', 'alice', '--ports', '1-9', '127.0.0.1'], /--user goes with --door/],
+      ];
+      await usageErrors(cases);
+    } finally {
+      l.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+test('--bind auto warns when the address found is one a NAT would rewrite', () => {
+  for (const a of ['10.1.2.3', '192.168.0.5', '172.20.1.1', '100.64.0.1', '169.254.1.1', 'fd00::1', 'fe80::1']) {
+    assert.ok(likelyNated(a), a);
+  }
+  for (const a of ['192.0.2.1', '172.32.0.1', '100.128.0.1', '2001:db8::1', '127.0.0.1']) assert.ok(!likelyNated(a), a);
 });

@@ -27,12 +27,12 @@ test('used steps survive in the state directory; a corrupt file is moved aside',
   try {
     const a = new UsedSteps(dir);
     assert.equal(await a.load(), null, 'no file yet: nothing used');
-    await Promise.all([a.use('ssh', N - 3), a.use('ssh', N), a.use('web', N + 1)]);
+    await Promise.all([a.use('ssh', null, N - 3), a.use('ssh', null, N), a.use('web', null, N + 1)]);
     const b = new UsedSteps(dir);
     assert.equal(await b.load(), null);
     assert.deepEqual(b.list(), [{ door: 'ssh', steps: [N - 3, N] }, { door: 'web', steps: [N + 1] }]);
-    assert.match(b.refusal('ssh', N, STEP_MS, NOW)!, /used already/);
-    assert.equal(b.refusal('web', N, STEP_MS, NOW), null);
+    assert.match(b.refusal('ssh', null, N, STEP_MS, NOW)!, /used already/);
+    assert.equal(b.refusal('web', null, N, STEP_MS, NOW), null);
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'used-steps.json'), 'utf8')), { version: 1, used: { ssh: [N - 3, N], web: [N + 1] } });
     writeFileSync(join(dir, 'used-steps.json'), '{"version":1,"used":{"ssh":["x"]}}');
     const c = new UsedSteps(dir);
@@ -47,9 +47,9 @@ test('used steps survive in the state directory; a corrupt file is moved aside',
 
 test('L11: a step used before the clock ran ahead is still refused after the clock is stepped back', async () => {
   const used = new UsedSteps(null);
-  await used.use('ssh', N);
+  await used.use('ssh', null, N);
   // The clock runs an hour ahead and a sequence of that time is used...
-  await used.use('ssh', N + 120);
+  await used.use('ssh', null, N + 120);
   // ...then NTP steps it back: the sequence captured before the excursion must not open again.
-  assert.match(used.refusal('ssh', N, STEP_MS, NOW + 5_000)!, /used already/);
+  assert.match(used.refusal('ssh', null, N, STEP_MS, NOW + 5_000)!, /used already/);
 });

@@ -35,6 +35,8 @@ type Phase = 'queued' | 'starting' | 'open' | 'stopping' | 'retrying';
 interface Entry {
   door: string;
   src: string;
+  /** See OpenDoor.user. */
+  user?: string;
   phase: Phase;
   closeAt: number;
   retryAt: number;
@@ -100,13 +102,16 @@ export class Executor {
    * after the command finished. A door already open for `src` is extended
    * instead. Resolves when the start step has finished; never rejects.
    */
-  open(door: string, src: string): Promise<void> {
+  open(door: string, src: string, user?: string): Promise<void> {
     if (!this.accepting) {
       this.log.warn(`${src}: ${door}: shutting down, the door is not opened`);
       return Promise.resolve();
     }
     const existing = this.entries.get(keyOf(door, src));
-    if (existing !== undefined) return this.knockAgain(existing);
+    if (existing !== undefined) {
+      setUser(existing, user);
+      return this.knockAgain(existing);
+    }
     const d = this.doors.get(door);
     if (d === undefined) {
       this.log.error(`${src}: ${door}: no such door in the configuration, nothing runs`);
@@ -124,14 +129,15 @@ export class Executor {
       door, src, phase: 'queued', closeAt: 0, retryAt: 0, stopCommand: cmds.stop, pending: true, failures: 0,
       reopen: false, started: Promise.resolve(),
     };
+    setUser(entry, user);
     this.entries.set(keyOf(door, src), entry);
     entry.started = this.enqueue(() => this.start(entry, d, cmds.start));
     return entry.started;
   }
 
   /** A re-knock: an open door's close moves to now + cmd_timeout; a door not open is opened. */
-  extend(door: string, src: string): Promise<void> {
-    return this.open(door, src);
+  extend(door: string, src: string, user?: string): Promise<void> {
+    return this.open(door, src, user);
   }
 
   /**
@@ -159,6 +165,7 @@ export class Executor {
       this.entries.set(keyOf(r.door, r.src), {
         door: r.door, src: r.src, phase: 'open', closeAt: r.closeAt, retryAt: 0, stopCommand: r.stopCommand,
         pending: r.pending ?? false, failures: 0, reopen: false, started: Promise.resolve(),
+        ...(r.user === undefined ? {} : { user: r.user }),
       });
       restored++;
     }
@@ -215,7 +222,7 @@ export class Executor {
   openDoors(): OpenDoor[] {
     return [...this.entries.values()]
       .filter((e) => e.phase !== 'queued')
-      .map((e) => ({ door: e.door, src: e.src, closeAt: e.closeAt }))
+      .map((e) => ({ door: e.door, src: e.src, closeAt: e.closeAt, ...(e.user === undefined ? {} : { user: e.user }) }))
       .sort((a, b) => a.closeAt - b.closeAt);
   }
 
@@ -391,6 +398,7 @@ export class Executor {
       .filter((e) => e.phase !== 'queued')
       .map((e) => ({
         door: e.door, src: e.src, closeAt: e.closeAt, stopCommand: e.stopCommand, ...(e.pending ? { pending: true } : {}),
+        ...(e.user === undefined ? {} : { user: e.user }),
       }));
   }
 
@@ -403,6 +411,12 @@ export class Executor {
     if (this.entries.size > 0) return;
     for (const w of this.emptyWaiters.splice(0)) w();
   }
+}
+
+/** The entry is now (also) open for `user`, or for no user in particular. */
+function setUser(e: Entry, user: string | undefined): void {
+  if (user === undefined) delete e.user;
+  else e.user = user;
 }
 
 /** When an entry's next stop attempt is due; Infinity while nothing is waiting on the timer. */

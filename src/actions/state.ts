@@ -20,6 +20,8 @@ export interface OpenDoorRecord extends OpenDoor {
    * runs once and is not retried. Absent in files of older versions: false.
    */
   pending?: boolean;
+  /** Who opened it last (a door with Sequence_Secret_Dir); absent otherwise and in files of older versions. */
+  user?: string;
 }
 
 export interface LoadedState {
@@ -38,7 +40,8 @@ function isRecord(v: unknown): v is OpenDoorRecord {
     typeof r['closeAt'] === 'number' &&
     Number.isFinite(r['closeAt']) &&
     (typeof r['stopCommand'] === 'string' || r['stopCommand'] === null) &&
-    (r['pending'] === undefined || typeof r['pending'] === 'boolean')
+    (r['pending'] === undefined || typeof r['pending'] === 'boolean') &&
+    (r['user'] === undefined || typeof r['user'] === 'string')
   );
 }
 

@@ -1,7 +1,7 @@
 // The time steps whose sequences have opened a time-based door, persisted, so
 // that a sequence seen on the wire opens nothing again, not even after a restart.
 
-import { stepRefusal } from '../totp/index.js';
+import { splitUsedKey, stepRefusal, usedKey, type UsedSteps as UsedByDoor } from '../totp/index.js';
 import { JsonStore } from '../state/store.js';
 
 export const USED_STEPS_FILE = 'used-steps.json';
@@ -14,21 +14,32 @@ export const USED_STEPS_FILE = 'used-steps.json';
  */
 const KEEP = 4096;
 
-export interface UsedByDoor {
-  door: string;
-  steps: number[];
-}
+export type { UsedByDoor };
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isSteps = (v: unknown): v is number[] => Array.isArray(v) && v.every((s) => Number.isSafeInteger(s));
+
+/**
+ * The file: `used` maps a door with one shared secret to its used steps;
+ * `byUser` maps a door with Sequence_Secret_Dir to its users' (absent in files
+ * of older versions: none).
+ */
 function store(dir: string): JsonStore<Map<string, Set<number>>> {
   return new JsonStore(dir, USED_STEPS_FILE, 1, (body) => {
-    const used = body['used'];
-    if (typeof used !== 'object' || used === null || Array.isArray(used)) return { problem: '"used" is not an object' };
+    const { used, byUser = {} } = body;
+    if (!isObject(used)) return { problem: '"used" is not an object' };
+    if (!isObject(byUser)) return { problem: '"byUser" is not an object' };
     const out = new Map<string, Set<number>>();
     for (const [door, steps] of Object.entries(used)) {
-      if (!Array.isArray(steps) || !steps.every((s) => Number.isSafeInteger(s))) {
-        return { problem: `used.${door} is not a list of whole numbers` };
+      if (!isSteps(steps)) return { problem: `used.${door} is not a list of whole numbers` };
+      out.set(usedKey(door, null), new Set(steps));
+    }
+    for (const [door, users] of Object.entries(byUser)) {
+      if (!isObject(users)) return { problem: `byUser.${door} is not an object` };
+      for (const [user, steps] of Object.entries(users)) {
+        if (!isSteps(steps)) return { problem: `byUser.${door}.${user} is not a list of whole numbers` };
+        out.set(usedKey(door, user), new Set(steps));
       }
-      out.set(door, new Set(steps as number[]));
     }
     return out;
   });
@@ -62,11 +73,12 @@ export class UsedSteps {
   }
 
   list(): UsedByDoor[] {
-    return [...this.used].map(([door, steps]) => ({ door, steps: [...steps].sort((a, b) => a - b) }));
+    return [...this.used].map(([key, steps]) => ({ ...splitUsedKey(key), steps: [...steps].sort((a, b) => a - b) }));
   }
 
-  refusal(door: string, step: number | undefined, stepMs: number, now: number): string | null {
-    return stepRefusal(step, this.used.get(door) ?? new Set(), stepMs, now);
+  /** Why `user` (null: a door with one shared secret) must not open `door` with `step`'s sequence, or null. */
+  refusal(door: string, user: string | null, step: number | undefined, stepMs: number, now: number): string | null {
+    return stepRefusal(step, this.used.get(usedKey(door, user)) ?? new Set(), stepMs, now);
   }
 
   /**
@@ -74,11 +86,22 @@ export class UsedSteps {
    * written (the caller keeps the door shut). The step stays used in memory
    * either way: its sequence was on the wire.
    */
-  async use(door: string, step: number): Promise<void> {
-    let steps = this.used.get(door);
-    if (steps === undefined) this.used.set(door, (steps = new Set()));
+  async use(door: string, user: string | null, step: number): Promise<void> {
+    const key = usedKey(door, user);
+    let steps = this.used.get(key);
+    if (steps === undefined) this.used.set(key, (steps = new Set()));
     steps.add(step);
     if (steps.size > KEEP) steps.delete(Math.min(...steps));
-    await this.store?.save(() => ({ used: Object.fromEntries(this.list().map((u) => [u.door, u.steps])) }));
+    await this.store?.save(() => this.body());
+  }
+
+  private body(): Record<string, unknown> {
+    const used: Record<string, number[]> = {};
+    const byUser: Record<string, Record<string, number[]>> = {};
+    for (const u of this.list()) {
+      if (u.user === undefined) used[u.door] = u.steps;
+      else (byUser[u.door] ??= {})[u.user] = u.steps;
+    }
+    return Object.keys(byUser).length === 0 ? { used } : { used, byUser };
   }
 }

@@ -2,7 +2,8 @@
 // how long the door takes to open.
 
 import type { Command } from 'commander';
-import { timedFromConfig, timedFromOptions, timedHits } from '../knock/timed.js';
+import { bindAddress } from '../knock/bind.js';
+import { timedFromConfig, timedFromOptions, timedHits, type TimedKnock } from '../knock/timed.js';
 import type { Hit } from '../knock/index.js';
 import { configOption } from './check.js';
 import {
@@ -24,28 +25,44 @@ interface KnockCommandOptions {
   ports?: string;
   exclude?: string;
   door?: string;
+  user?: string;
+  bind?: string;
   config: string;
 }
 
-/** The hits: the PORT arguments, or a time-based door's current sequence. */
-function hitsOf(ports: string[], o: KnockCommandOptions, services: () => Services): Hit[] {
-  const timedOnly = (['length', 'step', 'ports', 'exclude'] as const).filter((k) => o[k] !== undefined);
+/** The hits: the PORT arguments; or a time-based door, whose sequence is derived once the host is known. */
+function hitsOf(ports: string[], o: KnockCommandOptions, services: () => Services): Hit[] | TimedKnock {
+  const timedOnly = (['length', 'step', 'ports', 'exclude', 'bind'] as const).filter((k) => o[k] !== undefined);
   if (o.secretFile === undefined && o.door === undefined) {
-    if (timedOnly.length > 0) throw new KnockUsageError(`--${timedOnly[0]} goes with --secret-file (a time-based door)`);
+    if (timedOnly.length > 0) {
+      throw new KnockUsageError(`--${timedOnly[0]} goes with --secret-file or --door (a time-based door)`);
+    }
+    if (o.user !== undefined) throw new KnockUsageError('--user goes with --door (a door with Sequence_Secret_Dir)');
     if (ports.length === 0) throw new KnockUsageError('give the ports to knock, or --secret-file FILE --ports LOW-HIGH, or --door NAME');
     return ports.map((p) => parseHit(p, o.u === true, services));
   }
   if (ports.length > 0) throw new KnockUsageError('a time-based door computes its ports: give no PORT arguments with --secret-file or --door');
   if (o.u) throw new KnockUsageError("-u does not apply to a time-based door: its range sets the protocol (e.g. --ports 20000-29999:udp)");
   if (o.door !== undefined) {
-    if (o.secretFile !== undefined || timedOnly.length > 0) {
+    if (o.secretFile !== undefined || timedOnly.some((k) => k !== 'bind')) {
       throw new KnockUsageError('--door takes the settings from the config (-c): leave out --secret-file, --length, --step, --ports and --exclude');
     }
-    return timedHits(timedFromConfig(o.config, o.door), Date.now());
+    const k = timedFromConfig(o.config, o.door, o.user);
+    if (k.t.bind === undefined && o.bind !== undefined) {
+      throw new KnockUsageError(`door [${o.door}] has no Sequence_Bind: leave out --bind`);
+    }
+    if (k.t.bind !== undefined && o.bind === undefined) {
+      throw new KnockUsageError(`door [${o.door}] binds its sequences to the knocking address: give --bind auto, ` +
+        'or --bind ADDR with the address the server sees (behind NAT: the public one)');
+    }
+    return k;
+  }
+  if (o.user !== undefined) {
+    throw new KnockUsageError('--user goes with --door; with --secret-file, give the user\'s own secret file');
   }
   if (o.ports === undefined) throw new KnockUsageError("--secret-file needs --ports LOW-HIGH, the door's Sequence_Ports");
   const settings = { secretFile: o.secretFile!, ports: o.ports, length: o.length, step: o.step, exclude: o.exclude };
-  return timedHits(timedFromOptions(settings), Date.now());
+  return timedFromOptions(settings, o.bind !== undefined);
 }
 
 const DEFAULT_WAIT_TIMEOUT_MS = 10000;
@@ -61,9 +78,16 @@ export async function runKnock(host: string, ports: string[], o: KnockCommandOpt
     const delayMs = o.d === undefined ? 0 : parseMs(o.d, '-d', 0);
     const timeoutMs = parseMs(o.waitTimeout, '--wait-timeout', 1);
     const waitPort = o.wait === undefined ? null : parseWaitPort(o.wait, lazyServices);
-    const hits = hitsOf(ports, o, lazyServices);
+    const plan = hitsOf(ports, o, lazyServices);
     const family: FamilyChoice = o[4] ? 4 : o[6] ? 6 : 0;
     const address = await resolveHost(host, family);
+    let bind: string | null = null;
+    if (o.bind !== undefined) {
+      const b = await bindAddress(o.bind, address);
+      if (b.warning !== null) process.stderr.write(`knocklog knock: ${b.warning}\n`);
+      bind = b.address;
+    }
+    const hits = Array.isArray(plan) ? plan : timedHits(plan, Date.now(), bind);
     const last = await knock(address, hits, {
       delayMs,
       ...(o.v ? { onHit: (h) => process.stdout.write(`hitting ${h.proto} ${address}:${h.port}\n`) } : {}),
@@ -99,6 +123,9 @@ export function registerKnock(program: Command): void {
     .option('--step <seconds>', 'with --secret-file: the door\'s Sequence_Step (default 30)')
     .option('--exclude <ports>', "with --secret-file: the ports the door never uses (see knocklog check --show-sequences)")
     .option('--door <name>', 'a time-based door of the config (-c): knock its current sequence')
+    .option('--user <name>', 'with --door: the user whose secret to use (a door with Sequence_Secret_Dir)')
+    .option('--bind <address>', 'a bound door (Sequence_Bind): the address the server sees this host knock from; ' +
+      'auto: the address this host sends from (behind NAT, give the public address instead)')
     .addOption(configOption())
     .action(async (host: string, ports: string[], o: KnockCommandOptions) => {
       process.exitCode = await runKnock(host, ports, o);

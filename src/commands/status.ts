@@ -17,20 +17,31 @@ export async function runStatus(o: StatusFlags, now = Date.now()): Promise<numbe
   }
   const open = [...state.open].sort((a, b) => a.closeAt - b.closeAt);
   if (o.json) {
-    process.stdout.write(`${JSON.stringify(open.map((r) => ({ door: r.door, src: r.src, closeAt: new Date(r.closeAt).toISOString() })))}\n`);
+    const list = open.map((r) => ({
+      door: r.door, src: r.src, closeAt: new Date(r.closeAt).toISOString(),
+      ...(r.user === undefined ? {} : { user: r.user }),
+    }));
+    process.stdout.write(`${JSON.stringify(list)}\n`);
     return 0;
   }
   if (open.length === 0) {
     process.stdout.write('no open doors\n');
     return 0;
   }
+  // A USER column only where doors have users (Sequence_Secret_Dir): other tables stay as they were.
+  const users = open.some((r) => r.user !== undefined);
   const rows = open.map((r) => {
     const left = Math.round((r.closeAt - now) / 1000);
-    return [r.door, r.src, `${new Date(r.closeAt).toISOString()} (${left >= 0 ? `in ${left} s` : `overdue by ${-left} s, retrying`})`];
+    const when = left >= 0 ? `in ${left} s` : `overdue by ${-left} s, retrying`;
+    const closes = `${new Date(r.closeAt).toISOString()} (${when})`;
+    return [r.door, r.src, ...(users ? [r.user ?? '-'] : []), closes];
   });
-  const head = ['DOOR', 'SOURCE', 'CLOSES'];
+  const head = ['DOOR', 'SOURCE', ...(users ? ['USER'] : []), 'CLOSES'];
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => (i < 2 ? c.padEnd(width[i]!) : c)).join('  ')}\n`);
+  const last = head.length - 1;
+  for (const r of [head, ...rows]) {
+    process.stdout.write(`${r.map((c, i) => (i < last ? c.padEnd(width[i]!) : c)).join('  ')}\n`);
+  }
   return 0;
 }
 

@@ -15,7 +15,7 @@ export { formatSequence, parseSequence, MAX_SEQUENCE_LENGTH } from './sequence.j
 export { formatTcpFlags } from './values.js';
 export { describeTimed } from './timed.js';
 export { readOneTimeSequences } from './onetime.js';
-export { timedFromSettings, type TimedSettings } from './timed.js';
+export { isUserName, timedFromSettings, type TimedSettings } from './timed.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/knockd.conf';
 

@@ -2,7 +2,8 @@
 // and a port range instead of a fixed Sequence. The values are checked here;
 // the sequences themselves are derived in src/totp/.
 
-import type { Door, Proto, TimedSequence } from '../types.js';
+import { join } from 'node:path';
+import type { Door, Proto, TimedSequence, TimedUser } from '../types.js';
 import { availablePorts, decodeBase32 } from '../totp/index.js';
 import { type Checked, type Invalid, invalid, type Problems, valid } from './errors.js';
 import { type ConfigIO, describeFsError } from './io.js';
@@ -11,7 +12,10 @@ import { parseSeconds, STEP_RANGE } from './values.js';
 
 /** How `check` and `rules` describe a time-based door's sequence. */
 export function describeTimed(t: TimedSequence): string {
-  return `time-based, ${t.length} ports of ${t.low}-${t.high}:${t.proto}, a new sequence every ${t.stepMs / 1000} s`;
+  const who = t.users === undefined ? '' : `, per user (${t.users.length})`;
+  const bound = t.bind === undefined ? '' : ', bound to the knocking address';
+  const every = `a new sequence every ${t.stepMs / 1000} s`;
+  return `time-based, ${t.length} ports of ${t.low}-${t.high}:${t.proto}, ${every}${who}${bound}`;
 }
 
 export const DEFAULT_TIMED_LENGTH = 3;
@@ -22,11 +26,18 @@ export const MIN_SECRET_BYTES = 16;
 const SECRET_HINT = 'make one with: head -c 20 /dev/urandom | base32';
 
 export type TimedKey =
-  | 'Sequence_Secret' | 'Sequence_Secret_File' | 'Sequence_Length' | 'Sequence_Step' | 'Sequence_Ports' | 'Sequence_Exclude';
+  | 'Sequence_Secret' | 'Sequence_Secret_File' | 'Sequence_Secret_Dir' | 'Sequence_Length' | 'Sequence_Step'
+  | 'Sequence_Ports' | 'Sequence_Exclude' | 'Sequence_Bind';
 
 export const TIMED_KEYS: readonly TimedKey[] = [
-  'Sequence_Secret', 'Sequence_Secret_File', 'Sequence_Length', 'Sequence_Step', 'Sequence_Ports', 'Sequence_Exclude',
+  'Sequence_Secret', 'Sequence_Secret_File', 'Sequence_Secret_Dir', 'Sequence_Length', 'Sequence_Step',
+  'Sequence_Ports', 'Sequence_Exclude', 'Sequence_Bind',
 ];
+
+/** A user's name, as the file name of their secret: no path tricks, nothing a log line could be confused by. */
+const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+export const isUserName = (name: string): boolean => USER_NAME.test(name);
 
 export interface PortRange {
   low: number;
@@ -36,11 +47,13 @@ export interface PortRange {
 
 /** What a door section said about its time-based sequence, with the lines, for messages. */
 export interface TimedDraft {
-  secret: { hex: string; from: string; line: number } | null;
+  /** `users` for Sequence_Secret_Dir (hex is then ''). */
+  secret: { key: TimedKey; hex: string; from: string; line: number; users?: TimedUser[] } | null;
   length: number;
   stepMs: number;
   ports: (PortRange & { line: number }) | null;
   exclude: number[];
+  bind: { line: number } | null;
   /** The first line of any of these keys, or null when the door has none. */
   line: number | null;
   /** A key was given but invalid: "no secret" or "no range" is then not reported too. */
@@ -48,7 +61,10 @@ export interface TimedDraft {
 }
 
 export function emptyTimedDraft(): TimedDraft {
-  return { secret: null, length: DEFAULT_TIMED_LENGTH, stepMs: DEFAULT_TIMED_STEP_MS, ports: null, exclude: [], line: null, broken: false };
+  return {
+    secret: null, length: DEFAULT_TIMED_LENGTH, stepMs: DEFAULT_TIMED_STEP_MS, ports: null, exclude: [], bind: null,
+    line: null, broken: false,
+  };
 }
 
 /** A base32 secret of at least MIN_SECRET_BYTES, as hex. */
@@ -71,6 +87,35 @@ export function readSecretFile(path: string, io: ConfigIO): Checked<string> {
       `create it (chmod 600) holding a base32 secret; ${SECRET_HINT}`);
   }
   return parseSecret(text.trim(), `the secret in ${path}`);
+}
+
+/**
+ * Sequence_Secret_Dir: one secret file per user, named after the user. Every
+ * file must be a valid secret (a stray file is an error, not skipped: the
+ * directory is the list of who may open the door).
+ */
+export function readSecretDir(dir: string, io: ConfigIO): Checked<TimedUser[]> {
+  let names: string[];
+  try {
+    names = io.readDir(dir).sort();
+  } catch (e) {
+    return invalid(`secret directory ${dir} cannot be read: ${describeFsError(e)}`,
+      `create it (chmod 700), with one file per user (chmod 600) named after the user; ${SECRET_HINT}`);
+  }
+  const users: TimedUser[] = [];
+  const errors: Invalid[] = [];
+  for (const name of names) {
+    if (!isUserName(name)) {
+      errors.push({ error: `${join(dir, name)}: "${name}" is not a user name`,
+        hint: 'name each secret file after its user (letters, digits, _ . - but not first, up to 64); ' +
+          'remove other files' });
+      continue;
+    }
+    const hex = readSecretFile(join(dir, name), io);
+    if (hex.ok) users.push({ name, secretHex: hex.value });
+    else errors.push(...hex.errors);
+  }
+  return errors.length > 0 ? { ok: false, errors } : valid(users);
 }
 
 function port(text: string): number | null {
@@ -136,16 +181,26 @@ export function timedDirective(
   };
   switch (key) {
     case 'Sequence_Secret':
-    case 'Sequence_Secret_File': {
+    case 'Sequence_Secret_File':
+    case 'Sequence_Secret_Dir': {
       if (draft.secret !== null) {
-        problems.add(ctx.path, line, `the door has both Sequence_Secret and Sequence_Secret_File (line ${draft.secret.line})`,
-          'keep Sequence_Secret_File: a file of mode 600 keeps the secret out of the config');
+        const [a, b] = [draft.secret.key, key].sort();
+        problems.add(ctx.path, line, `the door has both ${a} and ${b} (line ${draft.secret.line})`,
+          a === 'Sequence_Secret_Dir' || b === 'Sequence_Secret_Dir'
+            ? 'keep one: Sequence_Secret_File for one shared secret, Sequence_Secret_Dir for one secret per user'
+            : 'keep Sequence_Secret_File: a file of mode 600 keeps the secret out of the config');
         draft.broken = true;
+        return;
+      }
+      if (key === 'Sequence_Secret_Dir') {
+        const dir = ctx.resolve(value);
+        const users = take(readSecretDir(dir, ctx.io));
+        if (users !== undefined) draft.secret = { key, hex: '', from: dir, line, users };
         return;
       }
       const file = key === 'Sequence_Secret_File' ? ctx.resolve(value) : null;
       const hex = take(file === null ? parseSecret(value, 'Sequence_Secret') : readSecretFile(file, ctx.io));
-      if (hex !== undefined) draft.secret = { hex, from: file ?? `Sequence_Secret at ${ctx.path}:${line}`, line };
+      if (hex !== undefined) draft.secret = { key, hex, from: file ?? `Sequence_Secret at ${ctx.path}:${line}`, line };
       return;
     }
     case 'Sequence_Length': {
@@ -168,6 +223,14 @@ export function timedDirective(
       if (v !== undefined) draft.exclude = v;
       return;
     }
+    case 'Sequence_Bind': {
+      const v = value.trim().toLowerCase();
+      if (v === 'address') draft.bind = { line };
+      else if (v !== 'none') {
+        take(invalid(`Sequence_Bind "${value}" is not address or none`, 'write Sequence_Bind = address'));
+      }
+      return;
+    }
   }
 }
 
@@ -175,8 +238,14 @@ export function timedDirective(
 export function finishTimed(draft: TimedDraft, door: string, path: string, problems: Problems): TimedSequence | null {
   if (draft.broken) return null;
   if (draft.secret === null) {
-    problems.add(path, draft.line, `door [${door}] has Sequence_* settings but no Sequence_Secret_File`,
+    problems.add(path, draft.line,
+      `door [${door}] has Sequence_* settings but no Sequence_Secret_File or Sequence_Secret_Dir`,
       `add Sequence_Secret_File = /etc/knocklog/${door}.secret (${SECRET_HINT})`);
+    return null;
+  }
+  if (draft.bind !== null && draft.length < 2) {
+    problems.add(path, draft.bind.line, `door [${door}] has Sequence_Bind but a sequence of one port`,
+      'bind a sequence of 2 or more ports: its first port never depends on the address');
     return null;
   }
   if (draft.ports === null) {
@@ -188,6 +257,8 @@ export function finishTimed(draft: TimedDraft, door: string, path: string, probl
     secretHex: draft.secret.hex, secretFrom: draft.secret.from, length: draft.length, stepMs: draft.stepMs,
     proto: draft.ports.proto, low: draft.ports.low, high: draft.ports.high, exclude: draft.exclude,
   };
+  if (draft.secret.users !== undefined) t.users = draft.secret.users;
+  if (draft.bind !== null) t.bind = 'address';
   const n = availablePorts(t);
   if (n < t.length) {
     problems.add(path, draft.ports.line, `Sequence_Ports ${t.low}-${t.high} has ${n} usable ports, fewer than Sequence_Length ${t.length}`,

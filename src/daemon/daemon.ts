@@ -10,6 +10,7 @@ import { Executor } from '../actions/executor.js';
 import { retryDelay, type RetryDelays } from '../backoff.js';
 import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
+import { userRefusal } from '../totp/index.js';
 import { ConfigError, formatSequence, loadConfig } from '../config/index.js';
 import type { Config, Decision, OneTimeSequences, OpenDecision, OptionOverrides } from '../types.js';
 import { FirstKnocks } from './first-knocks.js';
@@ -185,14 +186,14 @@ class Daemon {
       }
       case 'open':
         if (!(await this.useOneTime(d)) || !(await this.useStep(d))) return;
-        this.log.info(`${d.src}: ${d.door}: OPEN SESAME`);
+        this.log.info(`${who(d)}: OPEN SESAME`);
         // Registered at once, in order; not awaited, so logging does not wait for the command.
-        void this.executor.open(d.door, d.src);
+        void this.executor.open(d.door, d.src, d.user);
         return;
       case 'extend':
         if (!(await this.useOneTime(d)) || !(await this.useStep(d))) return;
-        this.log.info(`${d.src}: ${d.door}: OPEN SESAME (already open: close timer restarted)`);
-        void this.executor.extend(d.door, d.src);
+        this.log.info(`${who(d)}: OPEN SESAME (already open: close timer restarted)`);
+        void this.executor.extend(d.door, d.src, d.user);
         return;
       case 'disable':
         this.log.warn(`no more sequences left in the one time sequences file for door ${d.door} --> disabling the door`);
@@ -230,22 +231,26 @@ class Daemon {
 
   /**
    * A time-based open must name a step within the skew of this process's clock
-   * that no sequence used yet; it is recorded (on disk) before the door opens.
+   * that no sequence used yet (for its user, on a door with Sequence_Secret_Dir,
+   * who must still have a secret: a revoked user's knock that the reader
+   * completed before the SIGHUP reached it opens nothing); it is recorded (on
+   * disk) before the door opens. The reader's word is taken for the ports, as
+   * for every door: on a bound door, any canonical address has a sequence.
    */
   private async useStep(d: OpenDecision): Promise<boolean> {
     const timed = this.config.doors.find((x) => x.name === d.door)?.timed;
-    if (timed === undefined) return d.step === undefined;
-    const now = Date.now();
-    const refusal = this.usedSteps.refusal(d.door, d.step, timed.stepMs, now);
+    if (timed === undefined) return d.step === undefined && d.user === undefined;
+    const refusal = userRefusal(timed, d.user)
+      ?? this.usedSteps.refusal(d.door, d.user ?? null, d.step, timed.stepMs, Date.now());
     if (refusal !== null || d.step === undefined) {
-      this.log.error(`${d.src}: ${d.door}: refused: ${refusal ?? 'the request names no time step'}`);
+      this.log.error(`${who(d)}: refused: ${refusal ?? 'the request names no time step'}`);
       return false;
     }
     try {
-      await this.usedSteps.use(d.door, d.step);
+      await this.usedSteps.use(d.door, d.user ?? null, d.step);
       return true;
     } catch (e) {
-      this.log.error(`${d.src}: ${d.door}: cannot record time step ${d.step} used in ${this.usedSteps.path}: ` +
+      this.log.error(`${who(d)}: cannot record time step ${d.step} used in ${this.usedSteps.path}: ` +
         `${(e as Error).message}; the door stays shut (check the state directory: free space, permissions)`);
       return false;
     }
@@ -292,6 +297,11 @@ class Daemon {
     await Promise.race([readerGone, new Promise((r) => setTimeout(r, READER_SILENT_MS).unref())]);
     if (this.kmsgFd !== null) closeSync(this.kmsgFd);
   }
+}
+
+/** How the log names an open: knockd's `SRC: DOOR`, after the user's name on a door with Sequence_Secret_Dir. */
+function who(d: OpenDecision): string {
+  return d.user === undefined ? `${d.src}: ${d.door}` : `${d.user}: ${d.src}: ${d.door}`;
 }
 
 export async function runDaemon(o: RunOptions): Promise<number> {

@@ -17,15 +17,25 @@ export function trustProblems(config: Config, configPath: string): string[] {
   const out: (string | null)[] = [trustProblem(configPath, 'file', false)];
   for (const d of config.doors) {
     if (d.oneTime !== null) out.push(trustProblem(d.oneTime.path, 'file', false));
-    const secret = d.timed?.secretFrom;
-    if (secret !== undefined && existsSync(secret)) {
-      out.push(trustProblem(secret, 'file', false));
-      if ((lstatSync(secret).mode & 0o044) !== 0) {
-        out.push(`the secret file ${secret} of door ${d.name} may be read by other users. Fix: chmod 600 ${secret}`);
-      }
+    const t = d.timed;
+    if (t === undefined) continue;
+    if (t.users === undefined) {
+      // Sequence_Secret in the config itself has no file of its own.
+      if (existsSync(t.secretFrom)) out.push(...secretFileProblems(t.secretFrom, d.name));
+      continue;
     }
+    out.push(trustProblem(t.secretFrom, 'directory', false));
+    for (const u of t.users) out.push(...secretFileProblems(join(t.secretFrom, u.name), d.name));
   }
   return out.filter((p): p is string => p !== null);
+}
+
+/** A secret file must be trusted like every file the executor acts on, and be read by no one else. */
+function secretFileProblems(path: string, door: string): (string | null)[] {
+  const problem = trustProblem(path, 'file', false);
+  if (problem !== null) return [problem];
+  if ((lstatSync(path).mode & 0o044) === 0) return [];
+  return [`the secret file ${path} of door ${door} may be read by other users. Fix: chmod 600 ${path}`];
 }
 
 /**

@@ -2,7 +2,7 @@
 // and the privileged executor (actions). The executor trusts nothing it
 // receives: every request is checked against its own copy of the config.
 
-import { MAX_SEQUENCE_LENGTH } from '../config/index.js';
+import { isUserName, MAX_SEQUENCE_LENGTH } from '../config/index.js';
 import { canonicalAddress } from '../net.js';
 import { type Config, DECISION_EVENTS, type Decision, type DecisionEvent, type OpenDoor } from '../types.js';
 
@@ -16,7 +16,7 @@ export interface ReaderSetup {
   /** Open doors from before a restart, so that a re-knock extends them. */
   open: OpenDoor[];
   /** Time steps whose sequences opened time-based doors, so that a replay after a restart opens nothing. */
-  used: { door: string; steps: number[] }[];
+  used: { door: string; user?: string; steps: number[] }[];
   /** /dev/kmsg opened by the privileged parent, as this fd in the reader. */
   kmsgFd: number | null;
 }
@@ -61,11 +61,14 @@ export function validDecision(m: unknown, config: Config): Decision | null {
       return isCount(d['stage'], MAX_SEQUENCE_LENGTH) ? { ...base, event, stage: d['stage'] } : null;
     case 'open':
     case 'extend': {
-      const { oneTimeLine, step } = d;
+      const { oneTimeLine, step, user } = d;
       if (oneTimeLine !== undefined && !isCount(oneTimeLine, 2 ** 31)) return null;
       if (step !== undefined && !isCount(step, Number.MAX_SAFE_INTEGER)) return null;
+      // Whether the user still has a secret is the executor's check; here only that the name is one (it is logged).
+      if (user !== undefined && (typeof user !== 'string' || !isUserName(user))) return null;
       return {
         ...base, event, ...(oneTimeLine === undefined ? {} : { oneTimeLine }), ...(step === undefined ? {} : { step }),
+        ...(user === undefined ? {} : { user }),
       };
     }
     case 'close':

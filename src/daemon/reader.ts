@@ -58,7 +58,7 @@ class Reader {
     // The executor restarts a reader it has not heard from (one stopped or stuck).
     setInterval(() => send({ type: 'alive' }), HEARTBEAT_MS).unref();
     for (const d of setup.open) this.engine.restoreOpen(d.door, d.src, d.closeAt);
-    for (const u of setup.used) this.engine.restoreUsed(u.door, u.steps);
+    for (const u of setup.used) this.engine.restoreUsed(u.door, u.steps, u.user);
     this.copies = setup.sources.length > 1 ? new SeenRecords(() => this.config.doors) : null;
     for (const spec of setup.sources) {
       const source = openSource(spec, { stateDir: setup.stateDir, log, ...(setup.kmsgFd === null ? {} : { kmsgFd: setup.kmsgFd }) });

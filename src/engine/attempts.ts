@@ -3,7 +3,7 @@
 // the first knock are kept over those that did not: a random flood hits first
 // ports, and must not push out a client half-way through its sequence.
 
-import type { DoorState } from './doors.js';
+import type { DoorState, Starter } from './doors.js';
 import { type Linked, Recency } from './recency.js';
 
 /**
@@ -13,10 +13,15 @@ import { type Linked, Recency } from './recency.js';
  */
 export interface Attempt {
   door: DoorState;
-  /** The sequence knocked: the door's keys, or for a time-based door those of `step`. */
+  /** The sequence knocked: the door's keys, or for a time-based door those of its first candidate. */
   keys: readonly number[];
-  /** A time-based door's time step this attempt is bound to. */
-  step?: number;
+  /**
+   * A time-based door's sequences (of users and steps) that the knocks so far
+   * match, in one attempt however many they are (a flood at a port that is
+   * several users' first port costs one). On a bound door their keys hold
+   * only the first port until the second knock derives the rest.
+   */
+  cands?: readonly Starter[];
   /** Steps done (1-based stage reached). */
   stage: number;
   /** Source port of the last knock, to recognise a retransmission of it. */

@@ -1,7 +1,7 @@
 // Which knocks a door sees: knockd's capture filter, per door (knockd-semantics §2).
 
 import { isIPv6, isLoopback } from '../net.js';
-import { deriveSequence } from '../totp/index.js';
+import { deriveBoundSequence, deriveSequence, firstPort, STEP_SKEW, usedKey } from '../totp/index.js';
 import type { Door, KnockEvent, Proto, SequenceStep, TcpFlagName, TcpFlagWord } from '../types.js';
 
 /** A (protocol, port) as one number, for map lookups. */
@@ -13,6 +13,26 @@ const FLAG_WORD: Record<TcpFlagName, TcpFlagWord> = {
   fin: 'FIN', syn: 'SYN', rst: 'RST', psh: 'PSH', ack: 'ACK', urg: 'URG',
 };
 
+/** Whose secret a time-based attempt follows: a user of Sequence_Secret_Dir, or (user null) the door's one secret. */
+export interface Holder {
+  user: string | null;
+  secretHex: string;
+  /** The door's and user's key of used steps (see usedKey), made once: a flood must not build one a packet. */
+  usedKey: string;
+}
+
+/** A holder's sequence of one step: the whole of it, or (bound, until the second knock) only its first port. */
+export interface Starter {
+  holder: Holder;
+  step: number;
+  keys: readonly number[];
+  /** The keys after the first depend on the source: see DoorState.resolve. */
+  bound: boolean;
+}
+
+/** Steps whose starters a door keeps: the current one, its neighbours, a replayed log's. */
+const STEP_TABLES = 8;
+
 /** A door as the engine runs it: the config's door plus where its one-time sequences stand. */
 export class DoorState {
   /** The sequence being knocked: for a one-time door, the current entry's; [] when disabled. */
@@ -20,8 +40,14 @@ export class DoorState {
   /** Index of the current entry in door.oneTime.entries. */
   oneTimeIndex = 0;
   readonly keys: number[];
-  /** A time-based door's keys of recent time steps, each derived once (a flood must not cost an HMAC a packet). */
-  private readonly stepKeys = new Map<number, readonly number[]>();
+  /**
+   * A time-based door's starters of recent time steps by first key, each
+   * derived once per step (a flood must not cost an HMAC a packet).
+   */
+  private readonly stepTables = new Map<number, Map<number, Starter[]>>();
+  /** The same for the steps accepted around a current step (STEP_SKEW each way), by that step. */
+  private readonly windows = new Map<number, Map<number, Starter[]>>();
+  private readonly holders: readonly Holder[];
 
   private readonly loopbackTarget: boolean;
 
@@ -29,6 +55,10 @@ export class DoorState {
     this.sequence = door.sequence;
     this.keys = this.sequence.map((s) => stepKey(s.proto, s.port));
     this.loopbackTarget = door.target !== null && isLoopback(door.target);
+    const t = door.timed;
+    this.holders = t === undefined ? []
+      : t.users?.map((u) => ({ user: u.name, secretHex: u.secretHex, usedKey: usedKey(door.name, u.name) }))
+        ?? [{ user: null, secretHex: t.secretHex, usedKey: usedKey(door.name, null) }];
   }
 
   /**
@@ -48,16 +78,48 @@ export class DoorState {
     return this.door.name;
   }
 
-  /** A time-based door's sequence keys for time step `step`. */
-  keysAt(step: number): readonly number[] {
-    let keys = this.stepKeys.get(step);
-    if (keys === undefined) {
-      keys = deriveSequence(this.door.timed!, step).map((s) => stepKey(s.proto, s.port));
-      // A few steps are in use at a time (the current one, its neighbours, a replayed log's).
-      if (this.stepKeys.size >= 8) this.stepKeys.delete(this.stepKeys.keys().next().value!);
-      this.stepKeys.set(step, keys);
+  /**
+   * A time-based door's sequences of the steps accepted at current step `now`
+   * that start with `key`, oldest step first: one map lookup once `now` is known.
+   */
+  startersAround(now: number, key: number): readonly Starter[] {
+    let table = this.windows.get(now);
+    if (table === undefined) {
+      table = new Map();
+      // Time steps count from the epoch: a knock stamped before 1970 (a broken clock) has no sequence.
+      for (let step = Math.max(0, now - STEP_SKEW); step <= now + STEP_SKEW; step++) {
+        for (const [k, list] of this.stepTableOf(step)) for (const s of list) push(table, k, s);
+      }
+      remember(this.windows, now, table);
     }
-    return keys;
+    return table.get(key) ?? NO_STARTERS;
+  }
+
+  private stepTableOf(step: number): Map<number, Starter[]> {
+    let table = this.stepTables.get(step);
+    if (table === undefined) remember(this.stepTables, step, (table = this.stepTable(step)));
+    return table;
+  }
+
+  /** Every holder's sequence of `step` (a bound door's: its first port only), by first key. */
+  private stepTable(step: number): Map<number, Starter[]> {
+    const t = this.door.timed!;
+    const table = new Map<number, Starter[]>();
+    for (const holder of this.holders) {
+      const keys = t.bind === undefined
+        ? deriveSequence(t, step, holder.secretHex).map((s) => stepKey(s.proto, s.port))
+        : [stepKey(t.proto, firstPort(t, step, holder.secretHex))];
+      push(table, keys[0]!, { holder, step, keys, bound: t.bind !== undefined });
+    }
+    return table;
+  }
+
+  /** Bound starters' whole sequences for knocks from `src`: derived when `src` makes its second knock. */
+  resolve(starters: readonly Starter[], src: string): Starter[] {
+    return starters.map((s) => ({
+      holder: s.holder, step: s.step, bound: false,
+      keys: deriveBoundSequence(this.door.timed!, s.step, s.holder.secretHex, src).map((p) => stepKey(p.proto, p.port)),
+    }));
   }
 
   /** A time-based door sees every port of its range: which one a knock needs changes with time. */
@@ -102,6 +164,8 @@ export class DoorIndex {
   private readonly byStep = new Map<number, DoorState[]>();
   private readonly byFirst = new Map<number, DoorState[]>();
   private readonly timed: DoorState[];
+  /** covering()'s answers, made once per key: a flood must not filter the doors a packet. */
+  private readonly byRange = new Map<number, readonly DoorState[]>();
 
   constructor(readonly doors: readonly DoorState[]) {
     this.timed = doors.filter((d) => d.door.timed !== undefined);
@@ -118,7 +182,14 @@ export class DoorIndex {
 
   /** Time-based doors whose port range holds this step, in config order. */
   covering(key: number): readonly DoorState[] {
-    return this.timed.length === 0 ? NONE : this.timed.filter((d) => d.covers(key));
+    if (this.timed.length === 0) return NONE;
+    let doors = this.byRange.get(key);
+    if (doors === undefined) {
+      const found = this.timed.filter((d) => d.covers(key));
+      doors = found.length === 0 ? NONE : found;
+      this.byRange.set(key, doors);
+    }
+    return doors;
   }
 
   /** Doors whose sequence starts with this step, in config order. */
@@ -127,9 +198,16 @@ export class DoorIndex {
   }
 }
 
-const NONE: readonly DoorState[] = [];
+/** Keeps a few tables (the current step, its neighbours, a replayed log's): the oldest goes first. */
+function remember<T>(map: Map<number, T>, key: number, value: T): void {
+  if (map.size >= STEP_TABLES) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
 
-function push(map: Map<number, DoorState[]>, key: number, d: DoorState): void {
+const NONE: readonly DoorState[] = [];
+const NO_STARTERS: readonly Starter[] = [];
+
+function push<T>(map: Map<number, T[]>, key: number, d: T): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [d]);
   else list.push(d);

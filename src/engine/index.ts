@@ -3,11 +3,11 @@
 // tick() then. Semantics: the README, "Where knocklog differs from knockd".
 
 import type { Decision, Door, KnockEvent, OpenDoor } from '../types.js';
-import { DoorIndex, DoorState, sameKnocking, stepKey } from './doors.js';
+import { DoorIndex, DoorState, sameKnocking, type Starter, stepKey } from './doors.js';
 import { type Attempt, AttemptTable, ownCopy, sourceOf } from './attempts.js';
 import { MinHeap } from './heap.js';
 import { sourceRefusal } from '../net.js';
-import { STEP_SKEW, stepRefusal, timeStep } from '../totp/index.js';
+import { splitUsedKey, STEP_SKEW, stepRefusal, timeStep, usedKey, type UsedSteps } from '../totp/index.js';
 
 export { DoorState } from './doors.js';
 
@@ -39,7 +39,7 @@ export class Engine {
   private index = new DoorIndex([]);
   private readonly attempts: AttemptTable;
   private readonly open = new Map<string, OpenDoor>();
-  /** Time-based doors' used time steps, by door name (kept across reloads: a used step stays used). */
+  /** Time-based doors' used time steps, by usedKey (kept across reloads: a used step stays used). */
   private readonly used = new Map<string, Set<number>>();
   private readonly deadlines = new MinHeap<Deadline>();
   private stale = 0;
@@ -80,21 +80,15 @@ export class Engine {
     for (const d of this.index.startingWith(key)) {
       if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
       out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
-      this.begin(d, d.keys, undefined, src, at, ev.spt, out);
+      this.begin(d, d.keys, src, at, ev.spt, out);
     }
     // Time-based doors: the sequences of the steps around `at` that are not used yet.
     for (const d of this.index.covering(key)) {
       if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
-      const now = timeStep(at, d.door.timed!.stepMs);
-      let staged = false;
-      // Time steps count from the epoch: a knock stamped before 1970 (a broken clock) has no sequence.
-      for (let step = Math.max(0, now - STEP_SKEW); step <= now + STEP_SKEW; step++) {
-        const keys = d.keysAt(step);
-        if (keys[0] !== key || this.isUsed(d, step)) continue;
-        if (!staged) out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
-        staged = true;
-        if (this.begin(d, keys, step, src, at, ev.spt, out)) break;
-      }
+      const cands = this.startersOf(d, key, at);
+      if (cands.length === 0) continue;
+      out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
+      this.begin(d, cands[0]!.keys, src, at, ev.spt, out, cands);
     }
     if (this.staleKnock) this.stale++;
     this.compact();
@@ -125,7 +119,8 @@ export class Engine {
         consumed.add(d);
         continue;
       }
-      if (a.keys[a.stage] === key) {
+      // A bound sequence's ports after the first: derived for the sources that get this far, not for a flood's.
+      if (a.cands === undefined ? a.keys[a.stage] === key : this.narrow(a, key, src)) {
         a.stage++;
         a.lastSpt = ev.spt;
         this.attempts.promote(src);
@@ -135,7 +130,7 @@ export class Engine {
         if (a.stage === a.keys.length) {
           this.attempts.remove(a);
           done.add(d);
-          this.complete(d, src, at, out, a.step);
+          this.complete(d, src, at, out, a.cands?.[0]);
         }
         continue;
       }
@@ -186,19 +181,53 @@ export class Engine {
     return true;
   }
 
-  /** A first knock: a one-knock sequence completes at once (true), else an attempt starts. */
-  private begin(d: DoorState, keys: readonly number[], step: number | undefined, src: string, at: number, spt: number, out: Decision[]): boolean {
-    if (keys.length === 1) {
-      this.complete(d, src, at, out, step);
-      return true;
+  /**
+   * A time-based door's unused sequences of the steps around `at` that start
+   * with `key`: the door's own list unless some are used (a flood allocates nothing here).
+   */
+  private startersOf(d: DoorState, key: number, at: number): readonly Starter[] {
+    const list = d.startersAround(timeStep(at, d.door.timed!.stepMs), key);
+    return list.some((s) => this.isUsed(s)) ? list.filter((s) => !this.isUsed(s)) : list;
+  }
+
+  private isUsed(s: Starter): boolean {
+    return this.used.get(s.holder.usedKey)?.has(s.step) === true;
+  }
+
+  /**
+   * Whether `key` is the next knock of some of a time-based attempt's
+   * candidates; they are then the only ones kept. A bound door's are derived
+   * for the source first (at its second knock).
+   */
+  private narrow(a: Attempt, key: number, src: string): boolean {
+    let cands = a.cands ?? NO_STARTERS;
+    if (cands[0]?.bound === true) {
+      cands = a.door.resolve(cands, src);
+      a.cands = cands;
     }
-    const a: Attempt = {
-      door: d, keys, stage: 1, lastSpt: spt, at: at + d.door.seqTimeoutMs, source: null, sibling: null,
-    };
-    if (step !== undefined) a.step = step;
+    const next = cands.filter((c) => c.keys[a.stage] === key);
+    if (next.length === 0) return false;
+    a.cands = next;
+    a.keys = next[0]!.keys;
+    return true;
+  }
+
+  /** A first knock: a one-knock sequence completes at once, else an attempt starts. */
+  private begin(
+    d: DoorState, keys: readonly number[], src: string, at: number, spt: number, out: Decision[],
+    cands?: readonly Starter[],
+  ): void {
+    if (keys.length === 1 && cands?.[0]?.bound !== true) {
+      this.complete(d, src, at, out, cands?.[0]);
+      return;
+    }
+    const timeout = at + d.door.seqTimeoutMs;
+    // One literal per kind: a property added later would cost a time-based attempt another allocation.
+    const a: Attempt = cands === undefined
+      ? { door: d, keys, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null }
+      : { door: d, keys, cands, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null };
     this.attempts.add(src, a);
     this.deadlines.push(a);
-    return false;
   }
 
   /** When tick() next has something to decide, or null. */
@@ -225,13 +254,13 @@ export class Engine {
    * Time steps of a time-based door used before (the daemon's persisted state
    * after a restart): their sequences open nothing again.
    */
-  restoreUsed(door: string, steps: readonly number[]): void {
-    for (const step of steps) this.usedSet(door).add(step);
+  restoreUsed(door: string, steps: readonly number[], user?: string): void {
+    for (const step of steps) this.usedSet(usedKey(door, user ?? null)).add(step);
   }
 
-  /** Used time steps by door, for tests and status. */
-  usedSteps(): { door: string; steps: number[] }[] {
-    return [...this.used].map(([door, steps]) => ({ door, steps: [...steps].sort((a, b) => a - b) }));
+  /** Used time steps by door (and user, for a door with Sequence_Secret_Dir), for tests and status. */
+  usedSteps(): UsedSteps[] {
+    return [...this.used].map(([key, steps]) => ({ ...splitUsedKey(key), steps: [...steps].sort((a, b) => a - b) }));
   }
 
   /**
@@ -256,7 +285,7 @@ export class Engine {
         this.attempts.remove(a);
       } else {
         a.door = d;
-        if (a.step === undefined) a.keys = d.keys;
+        if (a.cands === undefined) a.keys = d.keys;
       }
     }
   }
@@ -281,8 +310,11 @@ export class Engine {
     return this.index.covering(key).some((d) => d.addressed(ev, this.opts.isLocal));
   }
 
-  private complete(d: DoorState, src: string, at: number, out: Decision[], step?: number): void {
-    if (step !== undefined && !this.useStep(d, step, at)) return;
+  /** A completed sequence; `timed`: which of a time-based door's it was. */
+  private complete(d: DoorState, src: string, at: number, out: Decision[], timed?: Starter): void {
+    const step = timed?.step;
+    const user = timed?.holder.user ?? null;
+    if (step !== undefined && !this.useStep(d, step, user, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
     // A door without a stop command keeps no open state: every completed sequence runs its start (knockd).
     const closes = d.closes(src);
@@ -291,6 +323,7 @@ export class Engine {
     const line = d.oneTimeLine;
     out.push({
       event, at, door: d.name, src, ...(line === undefined ? {} : { oneTimeLine: line }), ...(step === undefined ? {} : { step }),
+      ...(user === null ? {} : { user }),
     });
     if (closes) this.setOpen(d.name, src, closeAt);
     if (d.door.oneTime === null) return;
@@ -301,28 +334,34 @@ export class Engine {
   }
 
   /**
-   * A time-based sequence opens at most once, for any source, and only while
-   * its step is within the skew of the knock's time (as the executor checks):
-   * a replay or an attempt that outlived its step opens nothing. Marks it used.
+   * A time-based sequence opens at most once (per user), for any source, and
+   * only while its step is within the skew of the knock's time (as the
+   * executor checks): a replay or an attempt that outlived its step opens
+   * nothing. Marks it used.
    */
-  private useStep(d: DoorState, step: number, at: number): boolean {
+  private useStep(d: DoorState, step: number, user: string | null, at: number): boolean {
     const now = timeStep(at, d.door.timed!.stepMs);
-    if (stepRefusal(step, this.used.get(d.name) ?? NO_STEPS, d.door.timed!.stepMs, at) !== null) return false;
-    const used = this.usedSet(d.name);
+    const key = usedKey(d.name, user);
+    if (stepRefusal(step, this.used.get(key) ?? NO_STEPS, d.door.timed!.stepMs, at) !== null) return false;
+    const used = this.usedSet(key);
     used.add(step);
     // Steps too old to be accepted need no memory.
     for (const s of used) if (s < now - STEP_SKEW) used.delete(s);
-    for (const a of this.attempts.all()) if (a.door === d && a.step === step) this.attempts.remove(a);
+    for (const a of this.attempts.all()) {
+      if (a.door !== d || a.cands === undefined) continue;
+      const left = a.cands.filter((c) => c.step !== step || c.holder.user !== user);
+      if (left.length === 0) this.attempts.remove(a);
+      else if (left.length < a.cands.length) {
+        a.cands = left;
+        a.keys = left[0]!.keys;
+      }
+    }
     return true;
   }
 
-  private isUsed(d: DoorState, step: number): boolean {
-    return this.used.get(d.name)?.has(step) ?? false;
-  }
-
-  private usedSet(door: string): Set<number> {
-    let set = this.used.get(door);
-    if (set === undefined) this.used.set(door, (set = new Set()));
+  private usedSet(key: string): Set<number> {
+    let set = this.used.get(key);
+    if (set === undefined) this.used.set(key, (set = new Set()));
     return set;
   }
 
@@ -346,6 +385,7 @@ export class Engine {
 }
 
 const NO_STEPS: ReadonlySet<number> = new Set();
+const NO_STARTERS: readonly Starter[] = [];
 const NO_DOORS: ReadonlySet<DoorState> = new Set();
 
 function openKey(door: string, src: string): string {
