@@ -1,7 +1,7 @@
 // The lab's protected port as the benchmarks see it: knock and time the open
 // from the client, and wait for the door to close again.
 
-import { KNOCKLOG_CLI, waitFor, type Lab } from '../test/e2e/lab.js';
+import { KNOCKLOG_CLI, waitFor, type Lab } from '../lab/lab.js';
 
 /**
  * Knocks `ports` from the client namespace with `knocklog knock --wait`, which

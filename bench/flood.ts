@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   createLab, KNOCKLOG_CLI, runKnocklog, spawnUlogd, startRsyslog, synFlood, waitFor, type Daemon, type Lab,
-} from '../test/e2e/lab.js';
+} from '../lab/lab.js';
 import { knockAndWait, waitClosed } from './door.js';
 import { childWith, cpuSeconds, memory } from './proc.js';
 import { labOrSkip } from './stats.js';

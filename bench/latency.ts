@@ -11,7 +11,7 @@ import { chmodSync, closeSync, openSync, readSync, watch, writeFileSync, type FS
 import { fileURLToPath } from 'node:url';
 import {
   createLab, KmsgLog, KNOCKLOG_CLI, runKnockd, startRsyslog, startUlogd, type Daemon, type Lab,
-} from '../test/e2e/lab.js';
+} from '../lab/lab.js';
 import { knockAndWait, waitClosed } from './door.js';
 import { labOrSkip, median, summarize, formatMs } from './stats.js';
 

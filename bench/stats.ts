@@ -1,6 +1,6 @@
 // Order statistics and the small helpers the benchmark parts share.
 
-import { e2eAvailable, type Need } from '../test/e2e/lab.js';
+import { e2eAvailable, type Need } from '../lab/lab.js';
 
 /** The `p` quantile (0..1) of `xs`, nearest rank; NaN for none. */
 export function quantile(xs: readonly number[], p: number): number {

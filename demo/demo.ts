@@ -1,5 +1,5 @@
 // `npm run demo`: knocklog end to end on this machine, told step by step. It
-// builds the e2e lab (two network namespaces, test/e2e/lab.ts), loads the
+// builds the e2e lab (two network namespaces, lab/lab.ts), loads the
 // rules `knocklog rules` prints, runs `knocklog run` in the server namespace,
 // knocks from the client with `knocklog knock`, and removes everything again.
 // Needs root and Linux (namespaces, iptables, /dev/kmsg).
@@ -15,7 +15,7 @@ import {
   writeKnocklogConf,
   type KnocklogRun,
   type Lab,
-} from '../test/e2e/lab.js';
+} from '../lab/lab.js';
 
 const PORT = 2222;
 const CMD_TIMEOUT = 3;

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { startJournald, type Journald } from './journald.js';
+import { startJournald, type Journald } from '../../lab/journald.js';
 import {
   createLab,
   knocklogKnock,
@@ -20,7 +20,7 @@ import {
   writeKnocklogConf,
   type KnocklogRun,
   type Lab,
-} from './lab.js';
+} from '../../lab/lab.js';
 
 /** How long a connection attempt to a closed (dropped) port waits before it counts as closed. */
 const CLOSED_MS = 500;

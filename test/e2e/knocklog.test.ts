@@ -21,7 +21,7 @@ import {
   writeKnocklogConf,
   type Family,
   type Lab,
-} from './lab.js';
+} from '../../lab/lab.js';
 
 const CMD_TIMEOUT = 2;
 /** How long a connection attempt to a closed (dropped) port waits before it counts as closed. */

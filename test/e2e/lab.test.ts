@@ -16,7 +16,7 @@ import {
   waitForLines,
   type Lab,
   type LabLog,
-} from './lab.js';
+} from '../../lab/lab.js';
 
 /** The knock records in `lines`, as the real CLI parses them from a file. */
 async function parseWithCli(lab: Lab, log: LabLog, lines: string[]): Promise<KnockEvent[]> {

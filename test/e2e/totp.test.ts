@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync } from 'node:fs';
-import { createLab, knocklogKnock, loadKnocklogRules, requireLabOrSkip, startKnocklog, waitFor, writeKnocklogConf } from './lab.js';
+import { createLab, knocklogKnock, loadKnocklogRules, requireLabOrSkip, startKnocklog, waitFor, writeKnocklogConf } from '../../lab/lab.js';
 
 const CLOSED_MS = 500;
 const rule = 'INPUT -s %IP% -p tcp --dport 2222 -j ACCEPT';

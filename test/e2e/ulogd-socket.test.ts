@@ -23,7 +23,7 @@ import {
   type Daemon,
   type KnocklogRun,
   type Lab,
-} from './lab.js';
+} from '../../lab/lab.js';
 
 const CLOSED_MS = 500;
 const ACCEPT = (port: number) => `INPUT -s %IP% -p tcp --dport ${port} -j ACCEPT`;

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { deriveBoundSequence, timeStep } from '../../src/totp/index.js';
 import {
   createLab, knocklogKnock, loadKnocklogRules, requireLabOrSkip, runKnocklog, startKnocklog, waitFor, writeKnocklogConf,
-} from './lab.js';
+} from '../../lab/lab.js';
 
 const CLOSED_MS = 500;
 const rule = 'INPUT -s %IP% -p tcp --dport 2222 -j ACCEPT';

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { canonicalAddress } from '../../src/net.js';
+import { canonicalAddress } from '../src/net.js';
 import { knockPort, standardRules, type FirewallOptions, type KnockPort } from './firewall.js';
 import { KmsgLog, textMatcher } from './logs.js';
 import { Daemon, run, succeeds, type DaemonOptions, type RunResult } from './proc.js';
@@ -25,7 +25,7 @@ export { spawnUlogd, startUlogd, type Ulogd } from './ulogd.js';
 export { synFlood, type FloodOptions } from './flood.js';
 
 /** The built CLI (dist/src/cli.js), for running `knocklog` as users do. */
-export const KNOCKLOG_CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+export const KNOCKLOG_CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 export type Family = 4 | 6;
 export interface Addresses {

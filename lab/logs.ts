@@ -4,7 +4,7 @@
 
 import { closeSync, constants, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Format } from '../../src/parse/index.js';
+import type { Format } from '../src/parse/index.js';
 import { waitFor } from './proc.js';
 
 export interface LabLog {
