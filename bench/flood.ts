@@ -144,7 +144,7 @@ async function loadRules(lab: Lab, args: string[]): Promise<void> {
   await lab.serverExec('iptables-restore', ['--noflush'], stdout);
 }
 
-function contenders(rsyslogPid: () => number | null, kernLog: string, nobody: number): Contender[] {
+function contenders(rsyslogPid: () => number | null, kernLog: string, readerUid: number): Contender[] {
   return [
     {
       name: 'knockd 0.8',
@@ -181,7 +181,7 @@ function contenders(rsyslogPid: () => number | null, kernLog: string, nobody: nu
       start: async (lab, tag) => {
         const dir = lab.path(`sock-${tag}`);
         mkdirSync(dir, { mode: 0o700 });
-        chownSync(dir, nobody, 0);
+        chownSync(dir, readerUid, 0);
         const socket = `${dir}/ulogd.sock`;
         const source = `ulogd-socket:${socket}`;
         const { d, logFile } = startKnocklog(lab, tag, source, `  Sources = ${source}\n`);
@@ -218,14 +218,14 @@ export async function floodBench(): Promise<void> {
     await lab.listen(PROTECTED);
     const rsyslog = await startRsyslog(lab);
     const rsyslogPid = () => Number(readFileSync(lab.path('rsyslog.pid'), 'utf8').trim()) || null;
-    const nobody = Number(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim());
+    const readerUid = Number(spawnSync('id', ['-u', 'knocklog'], { encoding: 'utf8' }).stdout.trim());
     console.log(
       `flood: hping3 --rand-source -S -p ${SEQUENCE[0]} -i uGAP -c ${FLOOD_MS / 1000} s/GAP (client ns -> server), `
         + `a legitimate knock ${KNOCK_AFTER_MS / 1000} s into it (waits ${KNOCK_WAIT_MS / 1000} s for the port); `
         + 'one daemon at a time; '
         + 'CPU and bytes from the flood\'s start to 1 s after its end',
     );
-    for (const [i, c] of contenders(rsyslogPid, rsyslog.kernLog.path, nobody).entries()) {
+    for (const [i, c] of contenders(rsyslogPid, rsyslog.kernLog.path, readerUid).entries()) {
       await c.rules(lab);
       for (const gap of GAPS_US) report(c.name, await trial(lab, c, gap, `c${i}-${gap}`));
     }

@@ -1,4 +1,4 @@
-// The live daemon (`knocklog run`, its reader as nobody when run as root)
+// The live daemon (`knocklog run`, its reader as knocklog when run as root)
 // tailing a kern.log that grows at increasing rates, with generate.ts's mix
 // of lines under fresh stamps. Every MARK_EVERY_MS a marker knock (its own
 // source address) is appended; its lag is the time until the daemon logs its
@@ -157,7 +157,7 @@ export async function followThroughput(): Promise<void> {
   try {
     await waitReading(f, fd);
     const reader = childWith(f.child.pid!, 'reader.js');
-    const who = process.getuid?.() === 0 ? 'as root, its reader as nobody' : 'as this user (not root)';
+    const who = process.getuid?.() === 0 ? 'as root, its reader as knocklog' : 'as this user (not root)';
     console.log(`live daemon following a growing kern.log (knocklog run ${who}): ${STEP_MS / 1000} s per rate, a marker knock every ${MARK_EVERY_MS} ms, lag = marker appended -> its Stage 1 logged`);
     const r = rng(7);
     let best = 0;

@@ -140,7 +140,7 @@ export async function latency(): Promise<void> {
   if (!labOrSkip('latency', ['rsyslog', 'ulogd', 'knockd'])) return;
   const lab = await createLab();
   try {
-    chmodSync(lab.dir, 0o755); // the reader runs as nobody
+    chmodSync(lab.dir, 0o755); // the reader runs as knocklog
     const ports = { knockd: [7000, 8000, 9000], rsyslog: [7001, 8001, 9001], ulogd: [7002, 8002, 9002] };
     await lab.installStandardFirewall({ knock: Object.values(ports).flat(), via: 'both', protectedPort: PROTECTED });
     await lab.listen(PROTECTED);
