@@ -502,3 +502,34 @@ test('dry run logs the commands, runs none and writes no state', async (t) => {
   assert.equal(log.matching(/^ssh: running command: touch .* \(dry run: not run\)$/).length, 2);
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('a knock after a failed start runs the start of the config as it is now, and its close is that config\'s stop', async (t) => {
+  const { dir, executor } = sandbox(t);
+  const ran = join(dir, 'ran');
+  const { ex } = executor({
+    doors: [door('ssh', { startCommand: 'false', stopCommand: `echo stopA %IP% >> '${ran}'`, cmdTimeoutMs: 60_000 })],
+    stateDir: dir,
+  });
+  await ex.open('ssh', '10.0.0.2');
+  // The admin fixes the door (both commands) and reloads; the client knocks again.
+  ex.replaceDoors([door('ssh', {
+    startCommand: `echo startB %IP% >> '${ran}'`, stopCommand: `echo stopB %IP% >> '${ran}'`, cmdTimeoutMs: 20,
+  })]);
+  await ex.open('ssh', '10.0.0.2');
+  await waitFor('the close', () => lines(ran).length === 2);
+  assert.deepEqual(lines(ran), ['startB 10.0.0.2', 'stopB 10.0.0.2']);
+});
+
+test('a door saved in an earlier boot is closed once, not retried: its rule went with that boot', async (t) => {
+  const { dir, executor } = sandbox(t);
+  const tries = join(dir, 'tries');
+  writeFileSync(join(dir, STATE_FILE), JSON.stringify({ version: 1, open: [
+    { door: 'ssh', src: '10.0.0.3', closeAt: 0, stopCommand: `echo x >> '${tries}'; false`, boot: 'an-earlier-boot' },
+  ] }));
+  const { ex, log } = executor({ doors: [door('ssh')], stateDir: dir, retry: { minMs: 20, maxMs: 20 } });
+  await ex.restore();
+  await waitFor('the close', () => ex.openDoors().length === 0);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(lines(tries), ['x'], 'one try');
+  assert.equal(log.matching(/not retried/, 'warn').length, 1);
+});

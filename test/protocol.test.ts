@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../src/config/index.js';
-import { validDecision } from '../src/daemon/protocol.js';
+import { parseReaderMessage, validDecision } from '../src/daemon/protocol.js';
 
 const config = parseConfig('[ssh]\nsequence = 7000,8000\nstart_command = true\n', 'k.conf');
 const base = { at: 1, door: 'ssh', src: '10.0.0.2' };
@@ -25,5 +25,15 @@ test('a request is parsed into its event\'s fields and nothing else; anything of
     null, 'open', [],
   ]) {
     assert.equal(validDecision(bad, config), null, JSON.stringify(bad));
+  }
+});
+
+test('a reader\'s message envelope is parsed before anything reads it: nothing in it can throw in the executor', () => {
+  assert.deepEqual(parseReaderMessage({ type: 'log', level: 'warn', msg: 'x' }), { type: 'log', level: 'warn', msg: 'x' });
+  assert.deepEqual(parseReaderMessage({ type: 'log', level: 'fatal', msg: 'x' }), { type: 'log', level: 'info', msg: 'x' });
+  assert.deepEqual(parseReaderMessage({ type: 'decisions', decisions: [1] }), { type: 'decisions', decisions: [1] });
+  for (const bad of [null, undefined, 7, 'log', { type: 'log', msg: { toString: 1 } }, { type: 'decisions', decisions: {} },
+    { type: 'run' }, { type: { toString: 1 } }]) {
+    assert.equal(parseReaderMessage(bad), null, String(JSON.stringify(bad)));
   }
 });

@@ -3,6 +3,7 @@
 // for the firewall. The open doors are kept in memory and in the state file,
 // and one timer waits for the earliest close.
 
+import { readFileSync } from 'node:fs';
 import PQueue from 'p-queue';
 import { retryDelay, type RetryDelays } from '../backoff.js';
 import { isIPv6 } from '../net.js';
@@ -49,6 +50,15 @@ interface Entry {
   /** Settles when the start step has finished. */
   started: Promise<void>;
 }
+
+/** This boot of the kernel: saved with each open door, so that a record from an earlier boot is known. */
+const BOOT_ID = ((): string | null => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+})();
 
 // setTimeout's largest delay; a later close re-arms the timer when it fires.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -164,8 +174,9 @@ export class Executor {
       this.checkRestored(r);
       this.entries.set(keyOf(r.door, r.src), {
         door: r.door, src: r.src, phase: 'open', closeAt: r.closeAt, retryAt: 0, stopCommand: r.stopCommand,
-        pending: r.pending ?? false, failures: 0, reopen: false, started: Promise.resolve(),
-        ...(r.user === undefined ? {} : { user: r.user }),
+        // A rule from before a reboot is gone with it (or was restored by a firewall script): the stop runs once.
+        pending: (r.pending ?? false) || (r.boot !== undefined && BOOT_ID !== null && r.boot !== BOOT_ID),
+        failures: 0, reopen: false, started: Promise.resolve(), ...(r.user === undefined ? {} : { user: r.user }),
       });
       restored++;
     }
@@ -236,9 +247,18 @@ export class Executor {
     const d = this.doors.get(e.door);
     if (e.phase === 'open' && e.pending && d !== undefined) {
       // The last start failed: a new knock tries it again, never waits on a close of a rule that is not there.
-      const cmd = commandsFor(d, e.src).start;
+      // Both commands from the config as it is now (a SIGHUP may have fixed them): the close must undo this start.
+      let cmds: { start: string | null; stop: string | null };
+      try {
+        checkAddress(e.src, d.target);
+        cmds = commandsFor(d, e.src);
+      } catch (err) {
+        this.log.error(`${e.src}: ${e.door}: ${(err as Error).message}`);
+        return Promise.resolve();
+      }
+      e.stopCommand = cmds.stop;
       e.phase = 'queued';
-      e.started = this.enqueue(() => this.start(e, d, cmd));
+      e.started = this.enqueue(() => this.start(e, d, cmds.start));
       return e.started;
     }
     if (e.phase === 'stopping' || e.phase === 'retrying') {
@@ -259,9 +279,14 @@ export class Executor {
   /** The queued start step of a new open. */
   private async start(e: Entry, d: Door, cmd: string | null): Promise<void> {
     if (!this.accepting) {
-      this.entries.delete(keyOf(e.door, e.src));
       this.log.info(`${e.src}: ${e.door}: shutting down, the start command is not run`);
-      this.notifyIfEmpty();
+      if (e.closeAt > 0) {
+        // A start that failed before ran once: its stop runs once too, as for any failed start.
+        e.phase = 'open';
+        this.beginClose(e);
+        return;
+      }
+      this.forget(e);
       return;
     }
     e.phase = 'starting';
@@ -327,7 +352,7 @@ export class Executor {
       if (!ok) this.log.warn(`${e.src}: ${e.door}: the stop command of a failed start failed too; not retried`);
       this.forget(e);
       await this.persist().catch((err: unknown) => this.writeFailed(err));
-      if (e.reopen && this.accepting) void this.open(e.door, e.src);
+      if (e.reopen && this.accepting) void this.open(e.door, e.src, e.user);
       return;
     }
     e.failures++;
@@ -395,9 +420,11 @@ export class Executor {
 
   private records(): OpenDoorRecord[] {
     return [...this.entries.values()]
-      .filter((e) => e.phase !== 'queued')
+      // A queued start of a door that failed to start before keeps its record (and its stop).
+      .filter((e) => e.phase !== 'queued' || e.closeAt > 0)
       .map((e) => ({
         door: e.door, src: e.src, closeAt: e.closeAt, stopCommand: e.stopCommand, ...(e.pending ? { pending: true } : {}),
+        ...(BOOT_ID === null ? {} : { boot: BOOT_ID }),
         ...(e.user === undefined ? {} : { user: e.user }),
       }));
   }

@@ -20,6 +20,8 @@ export interface OpenDoorRecord extends OpenDoor {
    * runs once and is not retried. Absent in files of older versions: false.
    */
   pending?: boolean;
+  /** The kernel's boot id when it was saved: a record from an earlier boot counts as pending. */
+  boot?: string;
   /** Who opened it last (a door with Sequence_Secret_Dir); absent otherwise and in files of older versions. */
   user?: string;
 }
@@ -41,7 +43,8 @@ function isRecord(v: unknown): v is OpenDoorRecord {
     Number.isFinite(r['closeAt']) &&
     (typeof r['stopCommand'] === 'string' || r['stopCommand'] === null) &&
     (r['pending'] === undefined || typeof r['pending'] === 'boolean') &&
-    (r['user'] === undefined || typeof r['user'] === 'string')
+    (r['user'] === undefined || typeof r['user'] === 'string') &&
+    (r['boot'] === undefined || typeof r['boot'] === 'string')
   );
 }
 

@@ -16,7 +16,7 @@ import type { Config, Decision, OneTimeSequences, OpenDecision, OptionOverrides 
 import { FirstKnocks } from './first-knocks.js';
 import { createLogger, escapeControl, type Logger } from './log.js';
 import { prepareStateDir, sharedUserWarning, trustProblems, unreadableByReader } from './preflight.js';
-import { READER_SILENT_MS, validDecision, type ExecutorMessage, type ReaderMessage } from './protocol.js';
+import { parseReaderMessage, READER_SILENT_MS, validDecision, type ExecutorMessage } from './protocol.js';
 import { readerIdentity, type Identity } from './users.js';
 
 export interface RunOptions {
@@ -117,7 +117,7 @@ class Daemon {
     });
     this.reader = child;
     this.heardAt = Date.now();
-    child.on('message', (m: ReaderMessage) => this.message(m));
+    child.on('message', (m: unknown) => this.message(m));
     child.on('exit', (code, signal) => {
       if (this.reader === child) this.reader = null;
       if (this.stopping) return;
@@ -148,18 +148,23 @@ class Daemon {
     this.reader.kill('SIGKILL');
   }
 
-  private message(m: ReaderMessage): void {
+  /** A message from the reader: untrusted, parsed before anything reads it; nothing in it may stop the executor. */
+  private message(raw: unknown): void {
+    const m = parseReaderMessage(raw);
+    if (m === null) {
+      this.log.error(`ignored an invalid message from the log reader: ${escapeControl(String(JSON.stringify(raw))).slice(0, 200)}`);
+      return;
+    }
     // Any message means the reader works: its next crash waits the shortest delay again.
     this.restarts = 0;
     this.heardAt = Date.now();
     if (m.type === 'log') {
-      const level = m.level === 'error' || m.level === 'warn' ? m.level : 'info';
       // The reader's text never starts a log line of its own (audit L5).
-      this.log[level](escapeControl(String(m.msg)).slice(0, 4096));
+      this.log[m.level](escapeControl(m.msg).slice(0, 4096));
       return;
     }
-    if (m.type !== 'decisions' || !Array.isArray(m.decisions)) return;
-    for (const raw of m.decisions as unknown[]) {
+    if (m.type !== 'decisions') return;
+    for (const raw of m.decisions) {
       const d = validDecision(raw, this.config);
       if (d === null) this.log.error(`ignored an invalid request from the log reader: ${JSON.stringify(raw).slice(0, 200)}`);
       // In order: a one-time door's second open must see the first one's line marked.
@@ -256,7 +261,12 @@ class Daemon {
     }
   }
 
+  /** SIGHUP: after the decisions already queued (a one-time line being marked must be marked before the file is re-read). */
   reload(): void {
+    this.acting = this.acting.then(() => this.reloadNow()).catch((e: Error) => this.log.error(`reload: ${e.message}`));
+  }
+
+  private reloadNow(): void {
     this.log.info(`re-reading config file: ${this.config.path}`);
     let next: Config;
     try {
@@ -264,8 +274,8 @@ class Daemon {
       const untrusted = trustProblems(next, next.path);
       if (untrusted.length > 0) throw new ConfigError(untrusted);
     } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      this.log.error(`the new config has errors; keeping the old one:\n${e.message}`);
+      // Whatever is wrong with the new config (even an error no check foresaw), the old one stays.
+      this.log.error(`the new config has errors; keeping the old one:\n${(e as Error).message}`);
       return;
     }
     const old = this.config.options;

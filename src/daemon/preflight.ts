@@ -34,7 +34,13 @@ export function trustProblems(config: Config, configPath: string): string[] {
 function secretFileProblems(path: string, door: string): (string | null)[] {
   const problem = trustProblem(path, 'file', false);
   if (problem !== null) return [problem];
-  if ((lstatSync(path).mode & 0o044) === 0) return [];
+  let mode: number;
+  try {
+    mode = lstatSync(path).mode;
+  } catch (e) {
+    return [`cannot check the secret file ${path} of door ${door}: ${(e as Error).message}`];
+  }
+  if ((mode & 0o044) === 0) return [];
   return [`the secret file ${path} of door ${door} may be read by other users. Fix: chmod 600 ${path}`];
 }
 

@@ -32,6 +32,31 @@ export type ReaderMessage =
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string }
   | { type: 'alive' };
 
+/** A reader's message as it arrives: decisions are still to be checked one by one (validDecision). */
+export type UncheckedReaderMessage =
+  | { type: 'decisions'; decisions: unknown[] }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string }
+  | { type: 'alive' };
+
+/** The envelope of a message from the reader (untrusted: any value may arrive), or null. */
+export function parseReaderMessage(m: unknown): UncheckedReaderMessage | null {
+  if (typeof m !== 'object' || m === null) return null;
+  const r = m as Record<string, unknown>;
+  switch (r['type']) {
+    case 'alive':
+      return { type: 'alive' };
+    case 'log': {
+      const { level, msg } = r;
+      if (typeof msg !== 'string') return null;
+      return { type: 'log', level: level === 'error' || level === 'warn' ? level : 'info', msg };
+    }
+    case 'decisions':
+      return Array.isArray(r['decisions']) ? { type: 'decisions', decisions: r['decisions'] as unknown[] } : null;
+    default:
+      return null;
+  }
+}
+
 /** Executor -> reader. */
 export type ExecutorMessage =
   | { type: 'setup'; setup: ReaderSetup }

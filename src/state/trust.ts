@@ -5,7 +5,7 @@
 // sticky, world-writable parent such as /tmp is fine: others cannot rename or
 // remove what is ours in it.
 
-import { lstatSync, type Stats } from 'node:fs';
+import { lstatSync, realpathSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 /** Why `path` cannot be trusted, with what to do; thrown before anything acts on it. */
@@ -60,14 +60,32 @@ function lstatOrNull(path: string): Stats | null {
   }
 }
 
-/** The first problem with the directories above `path`, or null. */
+/**
+ * The first problem with the directories above `path`, or null. A symbolic
+ * link on the way is checked for its owner (its mode means nothing), and the
+ * directories it leads to are checked too: the kernel follows it.
+ */
 export function parentsProblem(path: string, uid = me()): string | null {
+  let deepest: string | null = null;
   for (const p of parents(path)) {
     const st = lstatOrNull(p);
     if (st === null) continue; // created by us later, under a checked parent
-    // A symlinked parent is followed by the kernel; its target is what counts.
-    const real = st.isSymbolicLink() ? lstatOrNull(resolve(p)) : st;
-    const problem = real === null ? null : ownerProblem(p, real, uid, 'the directory', true);
+    deepest ??= p;
+    if (st.isSymbolicLink()) {
+      if (st.uid !== uid && st.uid !== 0) {
+        return `the symbolic link ${p} is owned by uid ${st.uid}, not by root or uid ${uid} (knocklog's): ` +
+          `another user could point it elsewhere. Fix: replace it with a directory or a link of root's`;
+      }
+      continue;
+    }
+    const problem = ownerProblem(p, st, uid, 'the directory', true);
+    if (problem !== null) return problem;
+  }
+  if (deepest === null) return null;
+  const real = realpathSync(deepest);
+  if (real === deepest) return null;
+  for (const p of [real, ...parents(real)]) {
+    const problem = ownerProblem(p, lstatSync(p), uid, 'the directory', true);
     if (problem !== null) return problem;
   }
   return null;
@@ -79,6 +97,15 @@ export function parentsProblem(path: string, uid = me()): string | null {
  * and so must the directories above it. Null when all is well.
  */
 export function trustProblem(path: string, kind: 'file' | 'directory', mayBeMissing: boolean, uid = me()): string | null {
+  try {
+    return checkPath(path, kind, mayBeMissing, uid);
+  } catch (e) {
+    // A path that cannot even be looked at (EACCES, ENOTDIR, ELOOP) cannot be trusted: a problem, never a crash.
+    return e instanceof TrustError ? e.message : `cannot check ${path}: ${(e as Error).message}`;
+  }
+}
+
+function checkPath(path: string, kind: 'file' | 'directory', mayBeMissing: boolean, uid: number): string | null {
   const st = lstatOrNull(path);
   if (st === null) return mayBeMissing ? parentsProblem(path, uid) : `${path} does not exist`;
   const wanted = kind === 'file' ? st.isFile() : st.isDirectory();
