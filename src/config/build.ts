@@ -2,7 +2,7 @@
 
 import { dirname, resolve } from 'node:path';
 import { trustProblem } from '../state/trust.js';
-import type { Config, Door, OneTimeSequences, Options, SequenceStep, TcpFlagRule } from '../types.js';
+import type { Config, Door, DoorBase, Options, SequenceStep, TcpFlagRule } from '../types.js';
 import { type Checked, invalid, type Problems, valid } from './errors.js';
 import type { ConfigIO } from './io.js';
 import { isTimedKey, type KeyName, lookupKey, unknownKeyHint } from './keys.js';
@@ -256,37 +256,32 @@ function setCommand(door: DoorDraft, key: CommandKey, value: string): void {
 }
 
 function finishDoor(draft: DoorDraft, path: string, build: BuildOptions, problems: Problems): Door | null {
-  const where = `${path}:${draft.line}`;
   if (draft.timed.line !== null) return finishTimedDoor(draft, path, problems);
   if (draft.sequence !== null && draft.oneTime !== null) {
     problems.add(path, draft.oneTime.line, `door [${draft.name}] has both Sequence (line ${draft.sequence.line}) and One_Time_Sequences`,
       'keep one of them');
     return null;
   }
-  if (draft.sequence === null && draft.oneTime === null) {
+  if (draft.oneTime !== null) {
+    const oneTime = loadOneTimeSequences(draft.oneTime.path, path, draft.oneTime.line, build.io, build.requireWritable, problems);
+    // Exhausted is not an error: the door is disabled (the daemon logs it), as after its last use.
+    return oneTime === null ? null : { kind: 'oneTime', ...doorBase(draft, path), oneTime };
+  }
+  if (draft.sequence === null) {
     if (!draft.sequenceBroken) {
       problems.add(path, draft.line, `door [${draft.name}] has neither Sequence nor One_Time_Sequences`,
         'add a line such as Sequence = 7000,8000,9000');
     }
     return null;
   }
-  let sequence: SequenceStep[] = draft.sequence?.value ?? [];
-  let oneTime = null;
-  if (draft.oneTime !== null) {
-    oneTime = loadOneTimeSequences(draft.oneTime.path, path, draft.oneTime.line, build.io, build.requireWritable, problems);
-    if (oneTime === null) return null;
-    // Exhausted is not an error: the door is disabled (the daemon logs it), as after its last use.
-    sequence = oneTime.entries[0]?.sequence ?? [];
-  }
-  return doorOf(draft, where, sequence, oneTime);
+  return { kind: 'fixed', ...doorBase(draft, path), sequence: draft.sequence.value };
 }
 
-function doorOf(draft: DoorDraft, where: string, sequence: SequenceStep[], oneTime: OneTimeSequences | null): Door {
+/** What a door is whatever its kind. */
+function doorBase(draft: DoorDraft, path: string): DoorBase {
   return {
     name: draft.name,
-    where,
-    sequence,
-    oneTime,
+    where: `${path}:${draft.line}`,
     seqTimeoutMs: draft.seqTimeoutMs,
     tcpFlags: draft.tcpFlags,
     startCommand: draft.startCommand,
@@ -309,14 +304,14 @@ function finishTimedDoor(draft: DoorDraft, path: string, problems: Problems): Do
   }
   if (draft.sequenceBroken) return null;
   const timed = finishTimed(draft.timed, draft.name, path, problems);
-  return timed === null ? null : { ...doorOf(draft, `${path}:${draft.line}`, [], null), timed };
+  return timed === null ? null : { kind: 'timed', ...doorBase(draft, path), timed };
 }
 
 /** Builds the Config from scanned sections; problems are added to `problems`. */
 export function buildConfig(sections: Section[], path: string, build: BuildOptions, problems: Problems): Config {
   const options: Options = { ...DEFAULT_OPTIONS, sources: [] };
   const optionsSeen = new Seen();
-  const doors: Door[] = [];
+  const built: Door[] = [];
   // Door names are compared case-insensitively: names differing only in case
   // are a mistake, and they would be hard to tell apart in logs and state files.
   const doorLines = new Map<string, { name: string; line: number }>();
@@ -350,8 +345,7 @@ export function buildConfig(sections: Section[], path: string, build: BuildOptio
     }
     if (before !== undefined) continue;
     const door = finishDoor(draft, path, build, problems);
-    if (door !== null) doors.push(door);
+    if (door !== null) built.push(door);
   }
-  settleTimedDoors(doors, path, problems);
-  return { path, options, doors };
+  return { path, options, doors: settleTimedDoors(built, path, problems) };
 }

@@ -3,7 +3,7 @@
 // the sequences themselves are derived in src/totp/.
 
 import { join } from 'node:path';
-import type { Door, Proto, TimedSequence, TimedUser } from '../types.js';
+import type { Door, Proto, TimedDoor, TimedSequence, TimedUser } from '../types.js';
 import { availablePorts, decodeBase32 } from '../totp/index.js';
 import { type Checked, type Invalid, invalid, type Problems, valid } from './errors.js';
 import { type ConfigIO, describeFsError } from './io.js';
@@ -256,9 +256,9 @@ export function finishTimed(draft: TimedDraft, door: string, path: string, probl
   const t: TimedSequence = {
     secretHex: draft.secret.hex, secretFrom: draft.secret.from, length: draft.length, stepMs: draft.stepMs,
     proto: draft.ports.proto, low: draft.ports.low, high: draft.ports.high, exclude: draft.exclude,
+    ...(draft.secret.users === undefined ? {} : { users: draft.secret.users }),
+    ...(draft.bind === null ? {} : { bind: 'address' as const }),
   };
-  if (draft.secret.users !== undefined) t.users = draft.secret.users;
-  if (draft.bind !== null) t.bind = 'address';
   const n = availablePorts(t);
   if (n < t.length) {
     problems.add(path, draft.ports.line, `Sequence_Ports ${t.low}-${t.high} has ${n} usable ports, fewer than Sequence_Length ${t.length}`,
@@ -271,35 +271,40 @@ export function finishTimed(draft: TimedDraft, door: string, path: string, probl
 const overlaps = (a: TimedSequence, proto: Proto, low: number, high: number) => a.proto === proto && low <= a.high && high >= a.low;
 
 /**
- * Checks time-based doors against the other doors, once all are built. Other
- * doors' static ports inside a range are never drawn (added to `exclude`);
- * one-time entries change as they are used, and two ranges would make one
- * door's sequence another's, so overlapping those is an error.
+ * Checks time-based doors against the other doors, once all are built, and
+ * returns the doors with each range's `exclude` settled. Other doors' static
+ * ports inside a range are never drawn (added to `exclude`); one-time entries
+ * change as they are used, and two ranges would make one door's sequence
+ * another's, so overlapping those is an error.
  */
-export function settleTimedDoors(doors: Door[], path: string, problems: Problems): void {
-  for (const d of doors) {
-    const t = d.timed;
-    if (t === undefined) continue;
-    const line = Number(d.where.slice(d.where.lastIndexOf(':') + 1));
-    const excluded = new Set(t.exclude);
-    for (const o of doors) {
-      if (o === d) continue;
-      for (const s of o.sequence) if (o.oneTime === null && overlaps(t, s.proto, s.port, s.port)) excluded.add(s.port);
-      if (o.oneTime?.entries.some((e) => e.sequence.some((s) => overlaps(t, s.proto, s.port, s.port)))) {
+export function settleTimedDoors(doors: readonly Door[], path: string, problems: Problems): Door[] {
+  return doors.map((d, i) => (d.kind === 'timed' ? settleTimedDoor(d, i, doors, path, problems) : d));
+}
+
+function settleTimedDoor(d: TimedDoor, at: number, doors: readonly Door[], path: string, problems: Problems): TimedDoor {
+  const t = d.timed;
+  const line = Number(d.where.slice(d.where.lastIndexOf(':') + 1));
+  const excluded = new Set(t.exclude);
+  for (const [i, o] of doors.entries()) {
+    if (o === d) continue;
+    if (o.kind === 'fixed') {
+      for (const s of o.sequence) if (overlaps(t, s.proto, s.port, s.port)) excluded.add(s.port);
+    } else if (o.kind === 'oneTime') {
+      if (o.oneTime.entries.some((e) => e.sequence.some((s) => overlaps(t, s.proto, s.port, s.port)))) {
         problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} holds ports of door [${o.name}]'s one_time_sequences`,
           'choose a range apart from the other doors\' ports');
       }
-      if (o.timed !== undefined && overlaps(t, o.timed.proto, o.timed.low, o.timed.high) && doors.indexOf(o) < doors.indexOf(d)) {
-        problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} overlaps door [${o.name}]'s ${o.timed.low}-${o.timed.high}`,
-          'give each time-based door a range of its own');
-      }
-    }
-    t.exclude = [...excluded].sort((a, b) => a - b);
-    if (availablePorts(t) < t.length) {
-      problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} has fewer than ${t.length} ports left beside other doors' ports`,
-        'use a wider range');
+    } else if (overlaps(t, o.timed.proto, o.timed.low, o.timed.high) && i < at) {
+      problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} overlaps door [${o.name}]'s ${o.timed.low}-${o.timed.high}`,
+        'give each time-based door a range of its own');
     }
   }
+  const settled: TimedSequence = { ...t, exclude: [...excluded].sort((a, b) => a - b) };
+  if (availablePorts(settled) < t.length) {
+    problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} has fewer than ${t.length} ports left beside other doors' ports`,
+      'use a wider range');
+  }
+  return { ...d, timed: settled };
 }
 
 /** A time-based sequence's settings as text, as the knock client's options give them. */

@@ -3,7 +3,7 @@
 // tick() then. Semantics: the README, "Where knocklog differs from knockd".
 
 import type { Decision, Door, KnockEvent, OpenDoor } from '../types.js';
-import { DoorIndex, DoorState, sameKnocking, type Starter, stepKey } from './doors.js';
+import { DoorIndex, DoorState, resolveBound, sameKnocking, type Starter, stepKey, TimedDoorState } from './doors.js';
 import { type Attempt, AttemptTable, ownCopy, sourceOf } from './attempts.js';
 import { MinHeap } from './heap.js';
 import { sourceRefusal } from '../net.js';
@@ -185,8 +185,8 @@ export class Engine {
    * A time-based door's unused sequences of the steps around `at` that start
    * with `key`: the door's own list unless some are used (a flood allocates nothing here).
    */
-  private startersOf(d: DoorState, key: number, at: number): readonly Starter[] {
-    const list = d.startersAround(timeStep(at, d.door.timed!.stepMs), key);
+  private startersOf(d: TimedDoorState, key: number, at: number): readonly Starter[] {
+    const list = d.startersAround(timeStep(at, d.timed.stepMs), key);
     return list.some((s) => this.isUsed(s)) ? list.filter((s) => !this.isUsed(s)) : list;
   }
 
@@ -202,7 +202,7 @@ export class Engine {
   private narrow(a: Attempt, key: number, src: string): boolean {
     let cands = a.cands ?? NO_STARTERS;
     if (cands[0]?.bound === true) {
-      cands = a.door.resolve(cands, src);
+      cands = resolveBound(cands, src);
       a.cands = cands;
     }
     const next = cands.filter((c) => c.keys[a.stage] === key);
@@ -271,7 +271,7 @@ export class Engine {
     const old = new Map(this.doors.map((d) => [d.name, d]));
     this.doors = doors.map((door) => {
       const prev = old.get(door.name);
-      const next = new DoorState(door);
+      const next = door.kind === 'timed' ? new TimedDoorState(door) : new DoorState(door);
       if (prev !== undefined && sameKnocking(prev.door, door)) {
         while (next.oneTimeIndex < prev.oneTimeIndex) next.advanceOneTime();
       }
@@ -312,9 +312,9 @@ export class Engine {
 
   /** A completed sequence; `timed`: which of a time-based door's it was. */
   private complete(d: DoorState, src: string, at: number, out: Decision[], timed?: Starter): void {
+    if (timed !== undefined && !this.useStep(d, timed, at)) return;
     const step = timed?.step;
     const user = timed?.holder.user ?? null;
-    if (step !== undefined && !this.useStep(d, step, user, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
     // A door without a stop command keeps no open state: every completed sequence runs its start (knockd).
     const closes = d.closes(src);
@@ -326,7 +326,7 @@ export class Engine {
       ...(user === null ? {} : { user }),
     });
     if (closes) this.setOpen(d.name, src, closeAt);
-    if (d.door.oneTime === null) return;
+    if (d.door.kind !== 'oneTime') return;
     // The used sequence stops working at once, for every source.
     for (const a of this.attempts.all()) if (a.door === d) this.attempts.remove(a);
     if (!d.advanceOneTime()) out.push({ event: 'disable', at, door: d.name, src });
@@ -339,10 +339,12 @@ export class Engine {
    * executor checks): a replay or an attempt that outlived its step opens
    * nothing. Marks it used.
    */
-  private useStep(d: DoorState, step: number, user: string | null, at: number): boolean {
-    const now = timeStep(at, d.door.timed!.stepMs);
-    const key = usedKey(d.name, user);
-    if (stepRefusal(step, this.used.get(key) ?? NO_STEPS, d.door.timed!.stepMs, at) !== null) return false;
+  private useStep(d: DoorState, { step, holder }: Starter, at: number): boolean {
+    const { stepMs } = holder.timed;
+    const now = timeStep(at, stepMs);
+    const user = holder.user;
+    const key = holder.usedKey;
+    if (stepRefusal(step, this.used.get(key) ?? NO_STEPS, stepMs, at) !== null) return false;
     const used = this.usedSet(key);
     used.add(step);
     // Steps too old to be accepted need no memory.
