@@ -138,7 +138,8 @@ export function runCheck(
     err.write(`knocklog check: ${e.errors.length} error${e.errors.length === 1 ? '' : 's'} in ${path}\n`);
     return 1;
   }
-  if (show.user !== undefined && !config.doors.some((d) => d.kind === 'timed' && d.timed.users?.some((u) => u.name === show.user))) {
+  const hasUser = (d: Door) => d.kind === 'timed' && d.timed.users?.some((u) => u.name === show.user) === true;
+  if (show.user !== undefined && !config.doors.some(hasUser)) {
     err.write(`knocklog check: no door of ${path} has a user ${show.user} ` +
       '(users are the file names in Sequence_Secret_Dir)\n');
     return 1;

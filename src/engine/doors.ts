@@ -114,8 +114,8 @@ export class TimedDoorState extends DoorState {
     super(door);
     const t = door.timed;
     this.timed = t;
-    this.holders = t.users?.map((u) => ({ user: u.name, secretHex: u.secretHex, usedKey: usedKey(door.name, u.name), timed: t }))
-      ?? [{ user: null, secretHex: t.secretHex, usedKey: usedKey(door.name, null), timed: t }];
+    const holder = (user: string | null, secretHex: string) => ({ user, secretHex, usedKey: usedKey(door.name, user), timed: t });
+    this.holders = t.users?.map((u) => holder(u.name, u.secretHex)) ?? [holder(null, t.secretHex)];
   }
 
   /**
