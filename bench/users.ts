@@ -50,7 +50,8 @@ const BOUND = `[bound]
 /** Engine only: ns per packet of `ports[i]` from source i, 2 µs apart from `t0`, on a fresh engine. */
 function enginePass(doors: readonly Door[], sources: readonly string[], ports: Uint16Array, t0: number): number {
   const engine = new Engine(doors, { isLocal: () => true, maxSources: 100_000, iface: null });
-  const ev: KnockEvent = {
+  // One event refilled per packet, so that making events is not what is measured.
+  const ev: { -readonly [K in keyof KnockEvent]: KnockEvent[K] } = {
     time: null, uptime: null, host: null, prefix: 'KNOCK', in: 'eth0', src: '', dst: '10.0.0.1', proto: 'tcp',
     spt: 0, dpt: 0, flags: ['SYN'],
   };

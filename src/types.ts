@@ -12,21 +12,21 @@ export type TcpFlagWord = 'CWR' | 'ECE' | 'URG' | 'ACK' | 'PSH' | 'RST' | 'SYN' 
  */
 export interface KnockEvent {
   /** UTC ISO-8601 of the line's absolute time stamp, or null when it carries none. */
-  time: string | null;
+  readonly time: string | null;
   /** The kernel's seconds-since-boot stamp, or null. */
-  uptime: number | null;
-  host: string | null;
-  prefix: string;
+  readonly uptime: number | null;
+  readonly host: string | null;
+  readonly prefix: string;
   /** Input interface (`IN=`), '' when empty. */
-  in: string;
+  readonly in: string;
   /** Canonical address (dotted quad, or compressed lowercase IPv6 as inet_ntop prints it). */
-  src: string;
-  dst: string;
-  proto: Proto;
-  spt: number;
-  dpt: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly proto: Proto;
+  readonly spt: number;
+  readonly dpt: number;
   /** TCP flag words in the order logged; [] for UDP. */
-  flags: TcpFlagWord[];
+  readonly flags: readonly TcpFlagWord[];
 }
 
 export interface SequenceStep {
@@ -139,7 +139,7 @@ export interface Options {
   interface: string | null;
   // knocklog's own settings (no knockd key); the command line overrides them.
   /** Log sources: `file:PATH`, `journal`, `kmsg`, `stdin`. Empty: the default. */
-  sources: string[];
+  sources: readonly string[];
   /** The firewall log prefix that opens the kernel message. */
   prefix: string;
   stateDir: string;

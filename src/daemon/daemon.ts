@@ -50,7 +50,7 @@ class Daemon {
   private stopping = false;
   private restarts = 0;
   private acting: Promise<void> = Promise.resolve();
-  private readonly sources: string[];
+  private readonly sources: readonly string[];
   private readonly readerDir: string;
   private kmsgFd: number | null = null;
   private readonly usedSteps: UsedSteps;
