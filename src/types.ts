@@ -12,48 +12,48 @@ export type TcpFlagWord = 'CWR' | 'ECE' | 'URG' | 'ACK' | 'PSH' | 'RST' | 'SYN' 
  */
 export interface KnockEvent {
   /** UTC ISO-8601 of the line's absolute time stamp, or null when it carries none. */
-  time: string | null;
+  readonly time: string | null;
   /** The kernel's seconds-since-boot stamp, or null. */
-  uptime: number | null;
-  host: string | null;
-  prefix: string;
+  readonly uptime: number | null;
+  readonly host: string | null;
+  readonly prefix: string;
   /** Input interface (`IN=`), '' when empty. */
-  in: string;
+  readonly in: string;
   /** Canonical address (dotted quad, or compressed lowercase IPv6 as inet_ntop prints it). */
-  src: string;
-  dst: string;
-  proto: Proto;
-  spt: number;
-  dpt: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly proto: Proto;
+  readonly spt: number;
+  readonly dpt: number;
   /** TCP flag words in the order logged; [] for UDP. */
-  flags: TcpFlagWord[];
+  readonly flags: readonly TcpFlagWord[];
 }
 
 export interface SequenceStep {
-  proto: Proto;
-  port: number;
+  readonly proto: Proto;
+  readonly port: number;
 }
 
 /** knockd's TCPFlags names (lowercase in knockd.conf). */
 export type TcpFlagName = 'fin' | 'syn' | 'rst' | 'psh' | 'ack' | 'urg';
 
 export interface TcpFlagRule {
-  flag: TcpFlagName;
+  readonly flag: TcpFlagName;
   /** `!syn`: the flag must be absent. */
-  negated: boolean;
+  readonly negated: boolean;
 }
 
 /** One line of a one_time_sequences file that is not used yet. */
 export interface OneTimeEntry {
   /** 1-based line number in the file. */
-  line: number;
-  sequence: SequenceStep[];
+  readonly line: number;
+  readonly sequence: readonly SequenceStep[];
 }
 
 export interface OneTimeSequences {
-  path: string;
-  /** Unused sequences in file order; the first is the door's current sequence. */
-  entries: OneTimeEntry[];
+  readonly path: string;
+  /** Unused sequences in file order; the first is the door's current sequence (none: the door is disabled). */
+  readonly entries: readonly OneTimeEntry[];
 }
 
 /**
@@ -62,58 +62,74 @@ export interface OneTimeSequences {
  */
 export interface TimedSequence {
   /** The shared secret's bytes in hex (the config crosses to the reader process as JSON). */
-  secretHex: string;
+  readonly secretHex: string;
   /** Where the secret comes from, for messages; never the secret itself. */
-  secretFrom: string;
+  readonly secretFrom: string;
   /** Knocks in a sequence. */
-  length: number;
+  readonly length: number;
   /** Milliseconds a sequence is current. */
-  stepMs: number;
-  proto: Proto;
+  readonly stepMs: number;
+  readonly proto: Proto;
   /** The port range the sequences are drawn from, inclusive. */
-  low: number;
-  high: number;
+  readonly low: number;
+  readonly high: number;
   /** Ports never drawn, ascending: Sequence_Exclude and other doors' static ports of this protocol. */
-  exclude: number[];
+  readonly exclude: readonly number[];
   /**
    * Sequence_Secret_Dir: one secret per user, by user name (secretHex is then
    * unused and ''); absent for a door with one shared secret.
    */
-  users?: TimedUser[];
+  readonly users?: readonly TimedUser[];
   /** Sequence_Bind = address: all ports but the first depend on the knocking address too. */
-  bind?: 'address';
+  readonly bind?: 'address';
 }
 
 /** One user of a time-based door with Sequence_Secret_Dir. */
 export interface TimedUser {
   /** The secret file's name. */
-  name: string;
-  secretHex: string;
+  readonly name: string;
+  readonly secretHex: string;
 }
 
-export interface Door {
-  name: string;
+/** What every door has, whatever its sequence is. */
+export interface DoorBase {
+  readonly name: string;
   /** Where the door's section starts, for messages: `PATH:LINE`. */
-  where: string;
-  /** The sequence to knock; for a one-time door, the first unused entry's (empty when exhausted). */
-  sequence: SequenceStep[];
-  oneTime: OneTimeSequences | null;
-  /** Only on a time-based door (its `sequence` is then empty). */
-  timed?: TimedSequence;
+  readonly where: string;
   /** Milliseconds allowed from the first knock to the last. */
-  seqTimeoutMs: number;
+  readonly seqTimeoutMs: number;
   /** Empty: any flags. Several TCPFlags lines add up. */
-  tcpFlags: TcpFlagRule[];
-  startCommand: string | null;
+  readonly tcpFlags: readonly TcpFlagRule[];
+  readonly startCommand: string | null;
   /** Resolved: an explicit Start_Command_6, else startCommand. '' (explicitly empty) runs nothing. */
-  startCommand6: string | null;
-  stopCommand: string | null;
-  stopCommand6: string | null;
+  readonly startCommand6: string | null;
+  readonly stopCommand: string | null;
+  readonly stopCommand6: string | null;
   /** Milliseconds after start_command finished before stop_command runs. */
-  cmdTimeoutMs: number;
+  readonly cmdTimeoutMs: number;
   /** Canonical destination address this door listens on, or null for the host's own addresses. */
-  target: string | null;
+  readonly target: string | null;
 }
+
+/** A door with a Sequence: the same knocks open it every time. */
+export interface FixedDoor extends DoorBase {
+  readonly kind: 'fixed';
+  readonly sequence: readonly SequenceStep[];
+}
+
+/** A door with One_Time_Sequences: each sequence of the file opens it once. */
+export interface OneTimeDoor extends DoorBase {
+  readonly kind: 'oneTime';
+  readonly oneTime: OneTimeSequences;
+}
+
+/** A door with Sequence_Secret_File or Sequence_Secret_Dir: its sequence changes with time. */
+export interface TimedDoor extends DoorBase {
+  readonly kind: 'timed';
+  readonly timed: TimedSequence;
+}
+
+export type Door = FixedDoor | OneTimeDoor | TimedDoor;
 
 export interface Options {
   useSyslog: boolean;
@@ -123,7 +139,7 @@ export interface Options {
   interface: string | null;
   // knocklog's own settings (no knockd key); the command line overrides them.
   /** Log sources: `file:PATH`, `journal`, `kmsg`, `stdin`. Empty: the default. */
-  sources: string[];
+  sources: readonly string[];
   /** The firewall log prefix that opens the kernel message. */
   prefix: string;
   stateDir: string;
@@ -146,9 +162,9 @@ export interface OpenDoor {
 export type OptionOverrides = { [K in keyof Options]?: Options[K] | undefined };
 
 export interface Config {
-  path: string;
-  options: Options;
-  doors: Door[];
+  readonly path: string;
+  readonly options: Readonly<Options>;
+  readonly doors: readonly Door[];
 }
 
 /** Every kind of decision, defined once: the reader's messages are checked against this list. */

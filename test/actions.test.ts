@@ -7,15 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { canonicalAddress, sourceRefusal } from '../src/net.js';
-import type { Door } from '../src/types.js';
+import type { Door, FixedDoor } from '../src/types.js';
 import { checkAddress, expandCommand, runCommand } from '../src/actions/command.js';
 import { Executor, type ExecutorOptions } from '../src/actions/executor.js';
 import type { Log } from '../src/log.js';
 import { loadState, saveState, STATE_FILE } from '../src/actions/state.js';
 
-function door(name: string, over: Partial<Door> = {}): Door {
+function door(name: string, over: Partial<FixedDoor> = {}): FixedDoor {
   return {
-    name, where: 'test.conf:1', sequence: [{ proto: 'tcp', port: 7000 }], oneTime: null, seqTimeoutMs: 25_000,
+    kind: 'fixed', name, where: 'test.conf:1', sequence: [{ proto: 'tcp', port: 7000 }], seqTimeoutMs: 25_000,
     tcpFlags: [], startCommand: null, startCommand6: null, stopCommand: null, stopCommand6: null,
     cmdTimeoutMs: 10_000, target: null, ...over,
   };

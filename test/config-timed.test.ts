@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, parseConfig } from '../src/config/index.js';
 import { deriveSequence, encodeBase32, timeStep } from '../src/totp/index.js';
+import { timedOf } from './helpers/doors.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const SECRET = encodeBase32(Buffer.from('12345678901234567890'));
@@ -30,13 +31,14 @@ test('a time-based door: secret file relative to the config, defaults, and other
     const conf = join(dir, 'knockd.conf');
     const c = parseConfig(`[ssh]\nSequence_Secret_File = ssh.secret\nSequence_Ports = 20000-29999\nSequence_Exclude = 22000, 25000-25002\n`
       + '[web]\nsequence = 20100,21000:udp,7000\n', conf);
-    assert.deepEqual(c.doors[0]!.sequence, []);
-    assert.deepEqual(c.doors[0]!.timed, {
+    assert.equal(c.doors[0]!.kind, 'timed');
+    assert.deepEqual(timedOf(c.doors[0]), {
       secretHex: Buffer.from('12345678901234567890').toString('hex'), secretFrom: join(dir, 'ssh.secret'), length: 3, stepMs: 30_000,
       proto: 'tcp', low: 20000, high: 29999, exclude: [20100, 22000, 25000, 25001, 25002],
     });
     const u = parseConfig(`[u]\nsequence_secret = ${SECRET}\nsequence_ports = 40000-40099:UDP\nsequence_length = 5\nsequence_step = 60\n`, conf);
-    assert.deepEqual([u.doors[0]!.timed!.proto, u.doors[0]!.timed!.length, u.doors[0]!.timed!.stepMs], ['udp', 5, 60_000]);
+    const ut = timedOf(u.doors[0]);
+    assert.deepEqual([ut.proto, ut.length, ut.stepMs], ['udp', 5, 60_000]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -114,7 +116,8 @@ test('knocklog check: a time-based door\'s summary never shows the secret; --sho
     assert.ok(current !== null, shown.stdout);
     const step = Number(current[2]);
     assert.ok(step >= before && step <= after);
-    const t = parseConfig(`[t]\nsequence_secret = ${SECRET}\nsequence_ports = 20000-29999:udp\nsequence_step = 3600\n`, conf).doors[0]!.timed!;
+    const text = `[t]\nsequence_secret = ${SECRET}\nsequence_ports = 20000-29999:udp\nsequence_step = 3600\n`;
+    const t = timedOf(parseConfig(text, conf).doors[0]);
     assert.equal(current[1], deriveSequence(t, step).map((s) => `${s.port}:udp`).join(','));
     assert.match(shown.stdout, new RegExp(`^  previous {9}\\S+ {2}\\(step ${step - 1}, from `, 'm'));
     assert.match(shown.stdout, new RegExp(`^  next {13}\\S+ {2}\\(step ${step + 1}, from `, 'm'));

@@ -10,6 +10,7 @@ import {
   ConfigError, type ConfigIO, DEFAULT_OPTIONS, formatSequence, loadConfig, parseConfig, parseSequence, readOneTimeSequences,
 } from '../src/config/index.js';
 import type { Door } from '../src/types.js';
+import { oneTimeOf, sequenceOf } from './helpers/doors.js';
 
 const FIX = fileURLToPath(new URL('../../test/fixtures/config/', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -27,7 +28,7 @@ function errorsOf(text: string, io?: ConfigIO): string[] {
 }
 
 const door = (body: string): string => `[d]\n${body}\n`;
-const seqOf = (text: string): string => formatSequence(parseConfig(text, 'k.conf').doors[0]?.sequence ?? []);
+const seqOf = (text: string): string => formatSequence(sequenceOf(parseConfig(text, 'k.conf').doors[0]));
 
 const tcp = (port: number) => ({ proto: 'tcp' as const, port });
 const udp = (port: number) => ({ proto: 'udp' as const, port });
@@ -36,7 +37,7 @@ test("Debian's knockd.conf loads as knockd reads it", () => {
   const c = loadConfig(fx('debian-knockd.conf'));
   assert.equal(c.options.useSyslog, true);
   assert.deepEqual(c.doors.map((d) => d.name), ['openSSH', 'closeSSH', 'openHTTPS']);
-  assert.deepEqual(c.doors.map((d) => formatSequence(d.sequence)), [
+  assert.deepEqual(c.doors.map((d) => formatSequence(sequenceOf(d))), [
     '7000:tcp,8000:tcp,9000:tcp', '9000:tcp,8000:tcp,7000:tcp', '12345:tcp,54321:tcp,24680:tcp,13579:tcp',
   ]);
   assert.deepEqual(c.doors.map((d) => d.where), [4, 10, 16].map((n) => `${fx('debian-knockd.conf')}:${n}`));
@@ -54,10 +55,10 @@ test('the seed openSSH/closeSSH config gives exactly these doors', () => {
   const open = '/sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT';
   const close = '/sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT';
   const expected: Door[] = [
-    { name: 'openSSH', where: `${path}:4`, sequence: [tcp(7000), tcp(8000), tcp(9000)], oneTime: null, seqTimeoutMs: 5000,
+    { kind: 'fixed', name: 'openSSH', where: `${path}:4`, sequence: [tcp(7000), tcp(8000), tcp(9000)], seqTimeoutMs: 5000,
       tcpFlags: [{ flag: 'syn', negated: false }], startCommand: open, startCommand6: open, stopCommand: null,
       stopCommand6: null, cmdTimeoutMs: 10000, target: null },
-    { name: 'closeSSH', where: `${path}:10`, sequence: [tcp(9000), tcp(8000), tcp(7000)], oneTime: null, seqTimeoutMs: 5000,
+    { kind: 'fixed', name: 'closeSSH', where: `${path}:10`, sequence: [tcp(9000), tcp(8000), tcp(7000)], seqTimeoutMs: 5000,
       tcpFlags: [{ flag: 'syn', negated: false }], startCommand: close, startCommand6: close, stopCommand: null,
       stopCommand6: null, cmdTimeoutMs: 10000, target: null },
   ];
@@ -74,12 +75,12 @@ test('every key, alias and knocklog setting', () => {
     maxSources: 5000, user: 'knocklog',
   });
   assert.deepEqual(c.doors[0], {
-    name: 'web', where: `${path}:13`, sequence: [tcp(7000), udp(8000), tcp(9000)], oneTime: null, seqTimeoutMs: 2500,
+    kind: 'fixed', name: 'web', where: `${path}:13`, sequence: [tcp(7000), udp(8000), tcp(9000)], seqTimeoutMs: 2500,
     tcpFlags: [{ flag: 'syn', negated: false }, { flag: 'ack', negated: true }, { flag: 'rst', negated: true }],
     startCommand: '/usr/sbin/nft add element inet filter knocked { %IP% } # not a comment',
     startCommand6: '', stopCommand: 'echo a=b', stopCommand6: 'echo a=b', cmdTimeoutMs: 0, target: 'fd31::1',
   });
-  assert.deepEqual(c.doors[1]?.sequence, [udp(4444)]);
+  assert.deepEqual(sequenceOf(c.doors[1]), [udp(4444)]);
 });
 
 test("defaults are knockd's", () => {
@@ -109,7 +110,7 @@ test('sequences: items and protocols trimmed and case-insensitive, repeats allow
   assert.equal(seqOf(door('sequence = 7000 , 8000:UDP,9000: tcp ,7000')), '7000:tcp,8000:udp,9000:tcp,7000:tcp');
   assert.equal(seqOf(door('sequence = 65535,1')), '65535:tcp,1:tcp');
   const ports32 = Array.from({ length: 32 }, (_, i) => 1000 + i);
-  assert.equal(parseConfig(door(`sequence = ${ports32.join(',')}`), 'k.conf').doors[0]?.sequence.length, 32);
+  assert.equal(sequenceOf(parseConfig(door(`sequence = ${ports32.join(',')}`), 'k.conf').doors[0]).length, 32);
 });
 
 test('Start_Command_6/Stop_Command_6 fall back to the IPv4 commands; an explicit empty value runs nothing', () => {
@@ -327,21 +328,21 @@ test('all errors of a file are reported at once, in file order', () => {
 test('one-time sequences: unused lines in order with their line numbers; the first is the sequence', () => {
   const c = loadConfig(fx('onetime.conf'));
   const d = c.doors[0];
-  assert.ok(d?.oneTime);
-  assert.equal(d.oneTime.path, fx('smtp_sequences'));
-  assert.deepEqual(d.oneTime.entries, [
+  const oneTime = oneTimeOf(d);
+  assert.equal(oneTime.path, fx('smtp_sequences'));
+  assert.deepEqual(oneTime.entries, [
     { line: 5, sequence: [udp(2002), tcp(3002), udp(4002)] },
     { line: 6, sequence: [tcp(2003), tcp(3003), tcp(4003)] },
   ]);
-  assert.deepEqual(d.sequence, d.oneTime.entries[0]?.sequence);
-  assert.deepEqual(d.tcpFlags, [{ flag: 'fin', negated: false }, { flag: 'ack', negated: true }]);
-  assert.deepEqual(readOneTimeSequences(fx('smtp_sequences')), d.oneTime);
+  assert.deepEqual(sequenceOf(d), oneTime.entries[0]?.sequence);
+  assert.deepEqual(d?.tcpFlags, [{ flag: 'fin', negated: false }, { flag: 'ack', negated: true }]);
+  assert.deepEqual(readOneTimeSequences(fx('smtp_sequences')), oneTime);
 });
 
 test('one-time sequences: an exhausted file is no error; the door has an empty sequence', () => {
   const d = loadConfig(fx('onetime-exhausted.conf')).doors[0];
-  assert.deepEqual(d?.sequence, []);
-  assert.deepEqual(d?.oneTime, { path: fx('used_sequences'), entries: [] });
+  assert.deepEqual(sequenceOf(d), []);
+  assert.deepEqual(oneTimeOf(d), { path: fx('used_sequences'), entries: [] });
 });
 
 test('one-time sequences: missing file, bad lines reported at OTSPATH:LINE', () => {
@@ -392,7 +393,7 @@ test('one-time sequences: the file and its directory must be writable, unless on
     "k.conf:2: the directory /etc/k of one_time_sequences file /etc/k/seqs is not writable: permission denied (knocklog rewrites the file atomically through a temporary file beside it; let the daemon's user write the directory)",
   ]);
   const readOnly = parseConfig(text, 'k.conf', { io, requireWritable: false });
-  assert.deepEqual(readOnly.doors[0]?.sequence, [tcp(1), tcp(2), tcp(3)]);
+  assert.deepEqual(sequenceOf(readOnly.doors[0]), [tcp(1), tcp(2), tcp(3)]);
 });
 
 test('loadConfig: an unreadable config file is a ConfigError; overrides win and are checked', () => {
@@ -484,7 +485,7 @@ test('property: any text gives a Config or a ConfigError whose every message is 
   fc.assert(fc.property(text, (t) => {
     try {
       const c = parseConfig(t, 'k.conf', { requireWritable: false });
-      for (const d of c.doors) assert.ok(d.sequence.length >= 1 && d.sequence.length <= 32);
+      for (const d of c.doors) assert.ok(sequenceOf(d).length >= 1 && sequenceOf(d).length <= 32);
     } catch (e) {
       assert.ok(e instanceof ConfigError, String(e));
       assert.ok(e.errors.length > 0);

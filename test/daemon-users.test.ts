@@ -14,6 +14,7 @@ import type { TimedSequence } from '../src/types.js';
 import { validDecision } from '../src/daemon/protocol.js';
 import { cli, removeDir, waitUntil } from './helpers/daemon.js';
 import { actionsOf, knock, lab, type Lab, reading, start } from './helpers/daemon-lab.js';
+import { timedOf as timedOfDoor } from './helpers/doors.js';
 
 /** A lab with door [users]: a secret per user in `users.d`, bound, hour-long steps (the test stays in its steps). */
 function usersLab(name: string, users: string[]): { l: Lab; dir: string } {
@@ -37,9 +38,7 @@ function usersLab(name: string, users: string[]): { l: Lab; dir: string } {
 }
 
 function timedOf(l: Lab): TimedSequence {
-  const t = parseConfig(readFileSync(l.conf, 'utf8'), l.conf).doors.find((d) => d.name === 'users')?.timed;
-  assert.ok(t !== undefined);
-  return t;
+  return timedOfDoor(parseConfig(readFileSync(l.conf, 'utf8'), l.conf).doors.find((d) => d.name === 'users'));
 }
 
 function portsFor(t: TimedSequence, user: string, src: string, step = timeStep(Date.now(), t.stepMs)): number[] {

@@ -8,9 +8,10 @@ import { Engine, type EngineOptions } from '../src/engine/index.js';
 import { deriveSequence, encodeBase32 } from '../src/totp/index.js';
 import type { Decision, Door, KnockEvent } from '../src/types.js';
 import { stageOf, stepOf } from './helpers/decisions.js';
+import { timedOf } from './helpers/doors.js';
 
 const SECRET = encodeBase32(Buffer.from('12345678901234567890123456789012'));
-const doorsOf = (text: string): Door[] => parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
+const doorsOf = (text: string): readonly Door[] => parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
 const opts: EngineOptions = { isLocal: () => true, maxSources: 1000, iface: null };
 
 function timedConf(ports = '20000-29999', extra = ''): string {
@@ -32,7 +33,7 @@ const N = 60_000_000;
 const inStep = (n: number, offsetMs = 10_000) => n * STEP + offsetMs;
 
 function portsOf(door: Door, step: number): number[] {
-  return deriveSequence(door.timed!, step).map((s) => s.port);
+  return deriveSequence(timedOf(door), step).map((s) => s.port);
 }
 
 /** Knocks `ports` 100 ms apart from `at`; all decisions. */
@@ -101,7 +102,7 @@ test('an attempt that outlives its step by more than the skew opens nothing; an 
 
 test('a wrong port of the range ends the attempt; ports outside it and other doors\' ports are not the door\'s', () => {
   const doors = doorsOf(`${timedConf('20000-20100')}\n[S]\nsequence = 20050,20051\n`);
-  assert.ok(doors[0]!.timed!.exclude.includes(20050), 'a static port of another door is never drawn');
+  assert.ok(timedOf(doors[0]).exclude.includes(20050), 'a static port of another door is never drawn');
   const e = new Engine(doors, opts);
   const seq = portsOf(doors[0]!, N);
   const wrong = [...Array(101).keys()].map((i) => 20000 + i).find((p) => !seq.includes(p) && p !== 20050 && p !== 20051)!;

@@ -11,6 +11,7 @@ import { Engine, type EngineOptions } from '../src/engine/index.js';
 import { deriveBoundSequence, deriveSequence, encodeBase32 } from '../src/totp/index.js';
 import type { Decision, Door, KnockEvent, TimedSequence } from '../src/types.js';
 import { stepOf } from './helpers/decisions.js';
+import { timedOf } from './helpers/doors.js';
 
 const opts: EngineOptions = { isLocal: () => true, maxSources: 1000, iface: null };
 const STEP = 30_000;
@@ -49,7 +50,7 @@ const opens = (ds: Decision[]) => ds.flatMap((d) => (d.event === 'open' ? [`${d.
 test('per-user secrets: each user\'s sequence opens once per step, naming the user; the others\' are untouched', () => {
   const { door, dir } = usersDoor(['alice', 'bob']);
   try {
-    const t = door.timed!;
+    const t = timedOf(door);
     assert.deepEqual(t.users?.map((u) => u.name), ['alice', 'bob']);
     assert.notDeepEqual(portsOf(t, 'alice'), portsOf(t, 'bob'));
     const e = new Engine([door], opts);
@@ -75,7 +76,7 @@ test('per-user secrets: each user\'s sequence opens once per step, naming the us
 test('address binding: a captured sequence opens nothing from another address; the other\'s own sequence opens', () => {
   const { door, dir } = usersDoor(['alice', 'bob'], 'sequence_bind = address\n');
   try {
-    const t = door.timed!;
+    const t = timedOf(door);
     assert.equal(t.bind, 'address');
     const alice = portsOf(t, 'alice', '10.0.0.2');
     assert.equal(alice[0], portsOf(t, 'alice')[0], 'the first port does not depend on the address');

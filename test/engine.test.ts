@@ -8,8 +8,9 @@ import { parseConfig } from '../src/config/index.js';
 import { Engine, type EngineOptions } from '../src/engine/index.js';
 import type { Decision, Door, KnockEvent, Proto } from '../src/types.js';
 import { stageOf } from './helpers/decisions.js';
+import { sequenceOf } from './helpers/doors.js';
 
-const doorsOf = (text: string): Door[] => parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
+const doorsOf = (text: string): readonly Door[] => parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
 const opts = (o: Partial<EngineOptions> = {}): EngineOptions => ({ isLocal: () => true, maxSources: 1000, iface: null, ...o });
 
 let spt = 30000;
@@ -150,9 +151,10 @@ const knockArb = fc.record({
 
 function sentInOrder(sent: { src: string; key: string; at: number }[], d: Decision, door: Door): boolean {
   const mine = sent.filter((s) => s.src === d.src && s.at <= d.at && s.at >= d.at - door.seqTimeoutMs);
+  const sequence = sequenceOf(door);
   let i = 0;
-  for (const s of mine) if (i < door.sequence.length && s.key === `${door.sequence[i]!.proto}/${door.sequence[i]!.port}`) i++;
-  return i === door.sequence.length && mine.at(-1)?.at === d.at;
+  for (const s of mine) if (i < sequence.length && s.key === `${sequence[i]!.proto}/${sequence[i]!.port}`) i++;
+  return i === sequence.length && mine.at(-1)?.at === d.at;
 }
 
 test('property: a door opens only for a source that sent its whole sequence, in order, within the window', () => {

@@ -14,6 +14,7 @@ import { KnockUsageError, parseHit, parseServices, resolvePort, type Services } 
 import { likelyNated } from '../src/knock/bind.js';
 import { decodeBase32, deriveBoundSequence, deriveSequence, encodeBase32, timeStep } from '../src/totp/index.js';
 import type { TimedSequence } from '../src/types.js';
+import { timedOf } from './helpers/doors.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
@@ -329,7 +330,7 @@ test('--door NAME -c CONF knocks the door\'s current sequence; wrong combination
     const conf = join(dir, 'knockd.conf');
     writeFileSync(conf, `[static]\nsequence = ${l.low + 2}:udp\n[t]\nsequence_secret_file = door.secret\nsequence_ports = ${l.low}-${l.high}:udp\n`);
     const door = loadConfig(conf).doors[1]!;
-    const { result: r, expected } = await duringSteps(door.timed!, () => knock('-d', '50', '--door', 't', '-c', conf, '127.0.0.1'));
+    const { result: r, expected } = await duringSteps(timedOf(door), () => knock('-d', '50', '--door', 't', '-c', conf, '127.0.0.1'));
     assert.equal(r.status, 0, r.stderr);
     await until(() => l.got.length === 3, '3 knocks');
     assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)), `${l.got} is none of ${JSON.stringify(expected)}`);
@@ -362,7 +363,7 @@ test('--bind: a bound door\'s sequence for the given address (or auto: the one t
     try {
       const conf = join(dir, 'knockd.conf');
       writeFileSync(conf, `[t]\nsequence_secret_dir = users.d\nsequence_bind = address\nsequence_ports = ${l.low}-${l.high}:udp\n`);
-      const t = loadConfig(conf).doors[0]!.timed!;
+      const t = timedOf(loadConfig(conf).doors[0]);
       const hex = decodeBase32(TIMED_SECRET)!.toString('hex');
       const boundFor = async (addr: string, args: string[]) => {
         l.got.length = 0;

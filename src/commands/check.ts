@@ -29,7 +29,7 @@ function command(c: string | null): string {
 }
 
 function oneTimeStatus(door: Door): string {
-  if (door.oneTime === null) return 'no';
+  if (door.kind !== 'oneTime') return 'no';
   const { path, entries } = door.oneTime;
   const first = entries[0];
   if (first === undefined) return `${path}: no unused sequence left, the door is disabled`;
@@ -37,9 +37,9 @@ function oneTimeStatus(door: Door): string {
 }
 
 function sequenceLine(d: Door): string {
-  const t = d.timed;
-  if (t !== undefined) return describeTimed(t);
-  return d.sequence.length ? formatSequence(d.sequence) : '(none left)';
+  if (d.kind === 'timed') return describeTimed(d.timed);
+  const sequence = d.kind === 'fixed' ? d.sequence : (d.oneTime.entries[0]?.sequence ?? []);
+  return sequence.length ? formatSequence(sequence) : '(none left)';
 }
 
 function timedLines(t: TimedSequence): string[] {
@@ -118,7 +118,7 @@ export function formatSummary(config: Config, showAt: number | null = null, show
       `  stop_command_6   ${command(d.stopCommand6)}`,
       `  one_time         ${oneTimeStatus(d)}`,
     );
-    if (d.timed === undefined) continue;
+    if (d.kind !== 'timed') continue;
     lines.push(...timedLines(d.timed), ...(showAt === null ? [] : sequencesAround(d.timed, showAt, show)));
   }
   return lines;
@@ -138,7 +138,8 @@ export function runCheck(
     err.write(`knocklog check: ${e.errors.length} error${e.errors.length === 1 ? '' : 's'} in ${path}\n`);
     return 1;
   }
-  if (show.user !== undefined && !config.doors.some((d) => d.timed?.users?.some((u) => u.name === show.user))) {
+  const hasUser = (d: Door) => d.kind === 'timed' && d.timed.users?.some((u) => u.name === show.user) === true;
+  if (show.user !== undefined && !config.doors.some(hasUser)) {
     err.write(`knocklog check: no door of ${path} has a user ${show.user} ` +
       '(users are the file names in Sequence_Secret_Dir)\n');
     return 1;
@@ -146,7 +147,7 @@ export function runCheck(
   out.write(`${formatSummary(config, showAt, show).join('\n')}\n`);
   // Not errors, but worth saying: nothing could ever open.
   for (const d of config.doors) {
-    if (d.oneTime !== null && d.sequence.length === 0) {
+    if (d.kind === 'oneTime' && d.oneTime.entries.length === 0) {
       err.write(`knocklog check: warning: no more sequences left in the one time sequences file for door ${d.name} --> the door is disabled\n`);
     }
   }

@@ -3,10 +3,9 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { FORMATS, type Format } from '../parse/index.js';
-import { readAhead } from '../sources/ahead.js';
-import { inputChunks } from '../sources/lines.js';
 import { Output } from '../print/output.js';
 import { parseChunk, type ChunkJob } from '../print/chunk.js';
+import { readChunks } from '../print/read.js';
 
 export interface ParseCommandOptions {
   format: Format;
@@ -25,25 +24,7 @@ export function prefixOption(): Option {
 export async function runParse(files: string[], o: ParseCommandOptions): Promise<number> {
   const job: ChunkJob = { opts: { prefix: o.prefix, format: o.format, now: new Date() }, rejects: o.rejects };
   const out = new Output();
-  let lines = 0;
-  let knocks = 0;
-  let failure: Error | null = null;
-  try {
-    for await (const chunk of readAhead(inputChunks(files))) {
-      const r = parseChunk(chunk, lines + 1, job, out.sink);
-      lines += r.lines;
-      knocks += r.knocks;
-      await out.flush();
-    }
-  } catch (e) {
-    failure = e as Error;
-  }
-  try {
-    // The lines read before a read error are printed too.
-    await out.flush(true);
-  } catch (e) {
-    failure ??= e as Error;
-  }
+  const { lines, knocks, failure } = await readChunks(files, out, (chunk, first) => parseChunk(chunk, first, job, out.sink));
   if (failure !== null) {
     process.stderr.write(`knocklog parse: ${failure.message}\n`);
     return 1;

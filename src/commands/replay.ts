@@ -8,12 +8,11 @@ import { ConfigError, loadConfig } from '../config/index.js';
 import { Engine } from '../engine/index.js';
 import { canonicalAddress } from '../net.js';
 import type { Format } from '../parse/index.js';
-import { readAhead } from '../sources/ahead.js';
-import { inputChunks } from '../sources/lines.js';
 import type { Decision, KnockEvent } from '../types.js';
 import { configOption } from './check.js';
 import { Output } from '../print/output.js';
 import { visitChunk, type ChunkJob } from '../print/chunk.js';
+import { readChunks } from '../print/read.js';
 import { formatOption } from './parse.js';
 
 export interface ReplayOptions {
@@ -76,8 +75,6 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
   const job: ChunkJob = { opts: { prefix: config.options.prefix, format: o.format, now: new Date() }, rejects: false };
   const clock = new LogClock();
   const out = new Output();
-  let lines = 0;
-  let knocks = 0;
   let untimed = 0;
   const emit = (ds: Decision[]) => {
     for (const d of ds) out.line(decisionJson(d, clock.absolute));
@@ -88,29 +85,15 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
     else emit(engine.knock(e, at));
   };
   const visitor = { fast: (f: { event(): KnockEvent }) => knock(f.event()), event: knock, reject: () => {} };
-  let failure: Error | null = null;
-  try {
-    for await (const chunk of readAhead(inputChunks(files))) {
-      const r = visitChunk(chunk, lines + 1, job, visitor);
-      lines += r.lines;
-      knocks += r.knocks;
-      await out.flush();
-    }
-    // What was still pending when the log ended: timeouts and closes, at their own times, a
-    // millisecond's worth at a time (a flood leaves up to MaxSources attempts to time out at once).
-    for (let next = engine.nextDeadline(); next !== null; next = engine.nextDeadline()) {
-      emit(engine.tick(next + 1));
-      await out.flush();
-    }
-  } catch (e) {
-    failure = e as Error;
-  }
-  try {
-    // The decisions made before a read error are printed too.
-    await out.flush(true);
-  } catch (e) {
-    failure ??= e as Error;
-  }
+  const { lines, knocks, failure } = await readChunks(files, out, (chunk, first) => visitChunk(chunk, first, job, visitor),
+    async () => {
+      // What was still pending when the log ended: timeouts and closes, at their own times, a
+      // millisecond's worth at a time (a flood leaves up to MaxSources attempts to time out at once).
+      for (let next = engine.nextDeadline(); next !== null; next = engine.nextDeadline()) {
+        emit(engine.tick(next + 1));
+        await out.flush();
+      }
+    });
   if (failure !== null) {
     process.stderr.write(`knocklog replay: ${failure.message}\n`);
     return 1;

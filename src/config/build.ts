@@ -1,15 +1,17 @@
 // Scanned sections -> typed Options and Doors, with every problem collected.
 
-import { dirname, resolve } from 'node:path';
 import { trustProblem } from '../state/trust.js';
-import type { Config, Door, OneTimeSequences, Options, SequenceStep, TcpFlagRule } from '../types.js';
+import type { Config, Door, DoorBase, Options, SequenceStep, TcpFlagRule } from '../types.js';
+import { type DirectiveAt, type Handler, pathValue, refuse, stored } from './directive.js';
 import { type Checked, invalid, type Problems, valid } from './errors.js';
 import type { ConfigIO } from './io.js';
-import { isTimedKey, type KeyName, lookupKey, unknownKeyHint } from './keys.js';
+import { type DoorKey, type KeyDef, type KeyName, lookupKey, type OptionKey, unknownKeyHint } from './keys.js';
 import { loadOneTimeSequences } from './onetime.js';
 import type { Directive, Section } from './scan.js';
 import { parseSequence } from './sequence.js';
-import { emptyTimedDraft, finishTimed, settleTimedDoors, timedDirective, type TimedDraft } from './timed.js';
+import {
+  emptyTimedDraft, finishTimed, isTimedKey, settleTimedDoors, timedDirective, type TimedDraft,
+} from './timed.js';
 import {
   CMD_TIMEOUT_RANGE, FILE_SOURCES, mergeTcpFlags, parseCommand, parseInterface, parsePositiveInteger, parsePrefix,
   parseSeconds, parseSources, parseTarget, parseTcpFlags, parseUser, SEQ_TIMEOUT_RANGE,
@@ -42,34 +44,42 @@ class Seen {
   private readonly lines = new Map<KeyName, number>();
 
   /** False (and a problem) when a single-valued key was already given. */
-  first(name: KeyName, d: Directive, path: string, problems: Problems): boolean {
+  first(name: KeyName, at: DirectiveAt): boolean {
     const before = this.lines.get(name);
     if (before !== undefined) {
-      problems.add(path, d.line, `${name} is set again (first at line ${before})`, 'keep only one of them');
-      return false;
+      return refuse(at, `${name} is set again (first at line ${before})`, 'keep only one of them');
     }
-    this.lines.set(name, d.line);
+    this.lines.set(name, at.line);
     return true;
   }
 }
 
 /**
- * Relative paths in the config are relative to the config file's directory:
- * knockd resolved them against its working directory, which for a daemon is
- * `/` and for `check` is wherever it is run, so they would mean two things.
+ * The key of a `key = value` line when it may stand in this section (its
+ * scope, given once unless repeatable), else null once what is wrong is reported.
  */
-function pathValue(value: string, confPath: string): string {
-  return resolve(dirname(confPath), value);
+function knownKey(key: string, scope: 'options' | 'door', section: string, seen: Seen, at: DirectiveAt): KeyDef | null {
+  const def = lookupKey(key);
+  if (def === undefined) {
+    refuse(at, `unknown key "${key}" in ${section}`, unknownKeyHint(key, scope));
+    return null;
+  }
+  if (def.scope === 'any') {
+    refuse(at, 'UseSyslog takes no value', 'write just UseSyslog to log to syslog, or remove the line');
+    return null;
+  }
+  if (def.scope !== scope) {
+    const [home, hint] = scope === 'options'
+      ? ['a door section', 'move it under a [door] header'] : ['[options]', 'move it to the [options] section'];
+    refuse(at, `${def.name} belongs in ${home}, not in ${section}`, hint);
+    return null;
+  }
+  return def.repeatable || seen.first(def.name, at) ? def : null;
 }
 
-function take<T>(c: Checked<T>, path: string, line: number, problems: Problems): T | undefined {
-  if (c.ok) return c.value;
-  problems.addAll(path, line, c.errors);
-  return undefined;
-}
-
-function nonEmpty(value: string, name: string, example: string): Checked<string> {
-  return value === '' ? invalid(`${name} is empty`, `give a value such as ${example}, or remove the line`) : valid(value);
+function nonEmpty(name: string, example: string): (value: string) => Checked<string> {
+  const hint = `give a value such as ${example}, or remove the line`;
+  return (value) => (value === '' ? invalid(`${name} is empty`, hint) : valid(value));
 }
 
 /** A bare word (no `=`): only UseSyslog may stand alone. */
@@ -81,76 +91,37 @@ function bareWord(d: Directive, path: string, options: Options, problems: Proble
   problems.add(path, d.line, `"${d.key}" has no "="`, 'write key = value; only UseSyslog stands alone');
 }
 
-function optionDirective(d: Directive, value: string, path: string, options: Options, seen: Seen, problems: Problems): void {
-  const def = lookupKey(d.key);
-  if (def === undefined) {
-    problems.add(path, d.line, `unknown key "${d.key}" in [options]`, unknownKeyHint(d.key, 'options'));
-    return;
-  }
-  if (def.scope === 'door') {
-    problems.add(path, d.line, `${def.name} belongs in a door section, not in [options]`, 'move it under a [door] header');
-    return;
-  }
-  if (def.name === 'UseSyslog') {
-    problems.add(path, d.line, 'UseSyslog takes no value', 'write just UseSyslog to log to syslog, or remove the line');
-    return;
-  }
-  if (!def.repeatable && !seen.first(def.name, d, path, problems)) return;
-  const at = <T>(c: Checked<T>): T | undefined => take(c, path, d.line, problems);
-  switch (def.name) {
-    case 'LogFile':
-      // knockd treats an empty LogFile as none.
-      options.logFile = value === '' ? null : pathValue(value, path);
-      break;
-    case 'PidFile': {
-      const v = at(nonEmpty(value, 'PidFile', '/var/run/knockd.pid'));
-      if (v !== undefined) options.pidFile = pathValue(v, path);
-      break;
+const OPTION_KEYS: Readonly<Record<OptionKey, Handler<Options>>> = {
+  LogFile: (o, value, at) => {
+    // knockd treats an empty LogFile as none.
+    o.logFile = value === '' ? null : pathValue(value, at);
+    return true;
+  },
+  PidFile: stored(nonEmpty('PidFile', '/var/run/knockd.pid'), (o, v, at) => { o.pidFile = pathValue(v, at); }),
+  // Empty or quoted is an error, not "any interface": knockd refuses to start on those.
+  Interface: stored(parseInterface, (o, v) => { o.interface = v; }),
+  Sources: stored(parseSources, (o, v, at) => {
+    o.sources = v.map((s) => {
+      const kind = FILE_SOURCES.find((k) => s.startsWith(k));
+      return kind === undefined ? s : `${kind}${pathValue(s.slice(kind.length), at)}`;
+    });
+  }),
+  Prefix: stored(parsePrefix, (o, v) => { o.prefix = v; }),
+  StateDir: stored(nonEmpty('StateDir', '/var/lib/knocklog'), (o, v, at) => {
+    o.stateDir = pathValue(v, at);
+    // The executor runs commands from what is saved there: only root (or knocklog's uid) may write it.
+    const problem = trustProblem(o.stateDir, 'directory', true);
+    if (problem !== null) {
+      refuse(at, `StateDir: ${problem}`, 'use a directory only root can write, such as /var/lib/knocklog');
     }
-    case 'Interface': {
-      // Empty or quoted is an error, not "any interface": knockd refuses to start on those.
-      const v = at(parseInterface(value));
-      if (v !== undefined) options.interface = v;
-      break;
-    }
-    case 'Sources': {
-      const v = at(parseSources(value));
-      if (v !== undefined) {
-        options.sources = v.map((s) => {
-          const kind = FILE_SOURCES.find((k) => s.startsWith(k));
-          return kind === undefined ? s : `${kind}${pathValue(s.slice(kind.length), path)}`;
-        });
-      }
-      break;
-    }
-    case 'Prefix': {
-      const v = at(parsePrefix(value));
-      if (v !== undefined) options.prefix = v;
-      break;
-    }
-    case 'StateDir': {
-      const v = at(nonEmpty(value, 'StateDir', '/var/lib/knocklog'));
-      if (v !== undefined) options.stateDir = pathValue(v, path);
-      // The executor runs commands from what is saved there: only root (or knocklog's uid) may write it.
-      const problem = v === undefined ? null : trustProblem(options.stateDir, 'directory', true);
-      if (problem !== null) {
-        problems.add(path, d.line, `StateDir: ${problem}`, 'use a directory only root can write, such as /var/lib/knocklog');
-      }
-      break;
-    }
-    case 'MaxSources': {
-      const v = at(parsePositiveInteger(value, 'MaxSources'));
-      if (v !== undefined) options.maxSources = v;
-      break;
-    }
-    case 'User': {
-      const v = at(parseUser(value));
-      if (v !== undefined) options.user = v;
-      break;
-    }
-    default:
-      throw new Error(`unhandled option key ${def.name}`);
-  }
+  }),
+  MaxSources: stored((v) => parsePositiveInteger(v, 'MaxSources'), (o, v) => { o.maxSources = v; }),
+  User: stored(parseUser, (o, v) => { o.user = v; }),
+};
+
+function optionDirective(d: Directive, value: string, options: Options, seen: Seen, at: DirectiveAt): void {
+  const def = knownKey(d.key, 'options', '[options]', seen, at);
+  if (def?.scope === 'options') OPTION_KEYS[def.name](options, value, at);
 }
 
 interface DoorDraft {
@@ -171,122 +142,66 @@ interface DoorDraft {
   sequenceBroken: boolean;
 }
 
-function doorDirective(
-  d: Directive, value: string, path: string, door: DoorDraft, seen: Seen, build: BuildOptions, problems: Problems,
-): void {
-  const def = lookupKey(d.key);
-  if (def === undefined) {
-    problems.add(path, d.line, `unknown key "${d.key}" in door [${door.name}]`, unknownKeyHint(d.key, 'door'));
-    return;
-  }
-  if (def.scope === 'options') {
-    problems.add(path, d.line, `${def.name} belongs in [options], not in door [${door.name}]`, 'move it to the [options] section');
-    return;
-  }
-  if (def.name === 'UseSyslog') {
-    problems.add(path, d.line, 'UseSyslog takes no value', 'write just UseSyslog to log to syslog, or remove the line');
-    return;
-  }
-  if (!def.repeatable && !seen.first(def.name, d, path, problems)) {
-    if (def.name === 'Sequence' || def.name === 'One_Time_Sequences') door.sequenceBroken = true;
-    return;
-  }
-  if (isTimedKey(def.name)) {
-    timedDirective(def.name, value, d.line, door.timed, { path, io: build.io, resolve: (v) => pathValue(v, path) }, problems);
-    return;
-  }
-  const at = <T>(c: Checked<T>): T | undefined => take(c, path, d.line, problems);
-  switch (def.name) {
-    case 'Sequence': {
-      const v = at(parseSequence(value));
-      if (v === undefined) door.sequenceBroken = true;
-      else door.sequence = { value: v, line: d.line };
-      break;
-    }
-    case 'One_Time_Sequences': {
-      const v = at(nonEmpty(value, 'One_Time_Sequences', '/etc/knockd/smtp_sequences'));
-      if (v === undefined) door.sequenceBroken = true;
-      else door.oneTime = { path: pathValue(v, path), line: d.line };
-      break;
-    }
-    case 'Seq_Timeout': {
-      const v = at(parseSeconds(value, 'Seq_Timeout', SEQ_TIMEOUT_RANGE));
-      if (v !== undefined) door.seqTimeoutMs = v;
-      break;
-    }
-    case 'Cmd_Timeout': {
-      const v = at(parseSeconds(value, 'Cmd_Timeout', CMD_TIMEOUT_RANGE));
-      if (v !== undefined) door.cmdTimeoutMs = v;
-      break;
-    }
-    case 'TCPFlags': {
-      const v = at(parseTcpFlags(value));
-      if (v !== undefined) problems.addAll(path, d.line, mergeTcpFlags(door.tcpFlags, v));
-      break;
-    }
-    case 'Start_Command':
-    case 'Start_Command_6':
-    case 'Stop_Command':
-    case 'Stop_Command_6': {
-      const v = at(parseCommand(value, def.name));
-      if (v !== undefined) setCommand(door, def.name, v);
-      break;
-    }
-    case 'Target': {
-      const v = at(parseTarget(value));
-      if (v !== undefined) door.target = v;
-      break;
-    }
-    default:
-      throw new Error(`unhandled door key ${def.name}`);
-  }
+/**
+ * A command key. An empty IPv4 command runs nothing, so it is stored as null;
+ * an empty IPv6 command is kept as '' because it overrides the IPv4 fallback.
+ */
+function commandKey(key: DoorKey, set: (door: DoorDraft, command: string) => void): Handler<DoorDraft> {
+  return stored((v) => parseCommand(v, key), set);
 }
 
-type CommandKey = 'Start_Command' | 'Start_Command_6' | 'Stop_Command' | 'Stop_Command_6';
+const DOOR_KEYS: Readonly<Record<DoorKey, Handler<DoorDraft>>> = {
+  Sequence: stored(parseSequence, (door, v, at) => { door.sequence = { value: v, line: at.line }; }),
+  One_Time_Sequences: stored(nonEmpty('One_Time_Sequences', '/etc/knockd/smtp_sequences'), (door, v, at) => {
+    door.oneTime = { path: pathValue(v, at), line: at.line };
+  }),
+  Seq_Timeout: stored((v) => parseSeconds(v, 'Seq_Timeout', SEQ_TIMEOUT_RANGE), (d, ms) => { d.seqTimeoutMs = ms; }),
+  Cmd_Timeout: stored((v) => parseSeconds(v, 'Cmd_Timeout', CMD_TIMEOUT_RANGE), (d, ms) => { d.cmdTimeoutMs = ms; }),
+  TCPFlags: stored(parseTcpFlags, (door, v, at) => at.report(mergeTcpFlags(door.tcpFlags, v))),
+  Start_Command: commandKey('Start_Command', (door, v) => { door.startCommand = v === '' ? null : v; }),
+  Start_Command_6: commandKey('Start_Command_6', (door, v) => { door.startCommand6 = v; }),
+  Stop_Command: commandKey('Stop_Command', (door, v) => { door.stopCommand = v === '' ? null : v; }),
+  Stop_Command_6: commandKey('Stop_Command_6', (door, v) => { door.stopCommand6 = v; }),
+  Target: stored(parseTarget, (door, v) => { door.target = v; }),
+};
 
-/**
- * An empty IPv4 command runs nothing, so it is stored as null; an empty IPv6
- * command is kept as '' because it overrides the IPv4 fallback.
- */
-function setCommand(door: DoorDraft, key: CommandKey, value: string): void {
-  if (key === 'Start_Command') door.startCommand = value === '' ? null : value;
-  else if (key === 'Start_Command_6') door.startCommand6 = value;
-  else if (key === 'Stop_Command') door.stopCommand = value === '' ? null : value;
-  else door.stopCommand6 = value;
+/** The keys that say what the sequence is: given but invalid, the door is not reported as having none. */
+const isSequenceKey = (name: KeyName): boolean => name === 'Sequence' || name === 'One_Time_Sequences';
+
+function doorDirective(d: Directive, value: string, door: DoorDraft, seen: Seen, at: DirectiveAt): void {
+  const def = knownKey(d.key, 'door', `door [${door.name}]`, seen, at);
+  if (def?.scope !== 'door') return;
+  if (isTimedKey(def.name)) timedDirective(def.name, value, door.timed, at);
+  else if (!DOOR_KEYS[def.name](door, value, at) && isSequenceKey(def.name)) door.sequenceBroken = true;
 }
 
 function finishDoor(draft: DoorDraft, path: string, build: BuildOptions, problems: Problems): Door | null {
-  const where = `${path}:${draft.line}`;
   if (draft.timed.line !== null) return finishTimedDoor(draft, path, problems);
   if (draft.sequence !== null && draft.oneTime !== null) {
     problems.add(path, draft.oneTime.line, `door [${draft.name}] has both Sequence (line ${draft.sequence.line}) and One_Time_Sequences`,
       'keep one of them');
     return null;
   }
-  if (draft.sequence === null && draft.oneTime === null) {
+  if (draft.oneTime !== null) {
+    const oneTime = loadOneTimeSequences(draft.oneTime.path, path, draft.oneTime.line, build.io, build.requireWritable, problems);
+    // Exhausted is not an error: the door is disabled (the daemon logs it), as after its last use.
+    return oneTime === null ? null : { kind: 'oneTime', ...doorBase(draft, path), oneTime };
+  }
+  if (draft.sequence === null) {
     if (!draft.sequenceBroken) {
       problems.add(path, draft.line, `door [${draft.name}] has neither Sequence nor One_Time_Sequences`,
         'add a line such as Sequence = 7000,8000,9000');
     }
     return null;
   }
-  let sequence: SequenceStep[] = draft.sequence?.value ?? [];
-  let oneTime = null;
-  if (draft.oneTime !== null) {
-    oneTime = loadOneTimeSequences(draft.oneTime.path, path, draft.oneTime.line, build.io, build.requireWritable, problems);
-    if (oneTime === null) return null;
-    // Exhausted is not an error: the door is disabled (the daemon logs it), as after its last use.
-    sequence = oneTime.entries[0]?.sequence ?? [];
-  }
-  return doorOf(draft, where, sequence, oneTime);
+  return { kind: 'fixed', ...doorBase(draft, path), sequence: draft.sequence.value };
 }
 
-function doorOf(draft: DoorDraft, where: string, sequence: SequenceStep[], oneTime: OneTimeSequences | null): Door {
+/** What a door is whatever its kind. */
+function doorBase(draft: DoorDraft, path: string): DoorBase {
   return {
     name: draft.name,
-    where,
-    sequence,
-    oneTime,
+    where: `${path}:${draft.line}`,
     seqTimeoutMs: draft.seqTimeoutMs,
     tcpFlags: draft.tcpFlags,
     startCommand: draft.startCommand,
@@ -309,14 +224,18 @@ function finishTimedDoor(draft: DoorDraft, path: string, problems: Problems): Do
   }
   if (draft.sequenceBroken) return null;
   const timed = finishTimed(draft.timed, draft.name, path, problems);
-  return timed === null ? null : { ...doorOf(draft, `${path}:${draft.line}`, [], null), timed };
+  return timed === null ? null : { kind: 'timed', ...doorBase(draft, path), timed };
+}
+
+function directiveAt(d: Directive, path: string, io: ConfigIO, problems: Problems): DirectiveAt {
+  return { path, line: d.line, io, report: (errors) => problems.addAll(path, d.line, errors) };
 }
 
 /** Builds the Config from scanned sections; problems are added to `problems`. */
 export function buildConfig(sections: Section[], path: string, build: BuildOptions, problems: Problems): Config {
   const options: Options = { ...DEFAULT_OPTIONS, sources: [] };
   const optionsSeen = new Seen();
-  const doors: Door[] = [];
+  const built: Door[] = [];
   // Door names are compared case-insensitively: names differing only in case
   // are a mistake, and they would be hard to tell apart in logs and state files.
   const doorLines = new Map<string, { name: string; line: number }>();
@@ -324,7 +243,7 @@ export function buildConfig(sections: Section[], path: string, build: BuildOptio
     if (section.isOptions) {
       for (const d of section.directives) {
         if (d.value === null) bareWord(d, path, options, problems);
-        else optionDirective(d, d.value, path, options, optionsSeen, problems);
+        else optionDirective(d, d.value, options, optionsSeen, directiveAt(d, path, build.io, problems));
       }
       continue;
     }
@@ -346,12 +265,11 @@ export function buildConfig(sections: Section[], path: string, build: BuildOptio
     // A duplicate's directives are still checked, so one run shows every problem.
     for (const d of section.directives) {
       if (d.value === null) bareWord(d, path, options, problems);
-      else doorDirective(d, d.value, path, draft, seen, build, problems);
+      else doorDirective(d, d.value, draft, seen, directiveAt(d, path, build.io, problems));
     }
     if (before !== undefined) continue;
     const door = finishDoor(draft, path, build, problems);
-    if (door !== null) doors.push(door);
+    if (door !== null) built.push(door);
   }
-  settleTimedDoors(doors, path, problems);
-  return { path, options, doors };
+  return { path, options, doors: settleTimedDoors(built, path, problems) };
 }

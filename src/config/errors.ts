@@ -29,6 +29,13 @@ export function invalid<T = never>(error: string, hint: string): Checked<T> {
   return { ok: false, errors: [{ error, hint }] };
 }
 
+/** The value, or undefined once `report` has every reason it is not one. */
+export function take<T>(c: Checked<T>, report: (errors: readonly Invalid[]) => void): T | undefined {
+  if (c.ok) return c.value;
+  report(c.errors);
+  return undefined;
+}
+
 /** Collects problems in the order they are found. */
 export class Problems {
   readonly list: string[] = [];
@@ -39,7 +46,7 @@ export class Problems {
     this.list.push(`${where}: ${error} (${hint})`);
   }
 
-  addAll(path: string, line: number | null, bad: Invalid[]): void {
+  addAll(path: string, line: number | null, bad: readonly Invalid[]): void {
     for (const b of bad) this.add(path, line, b.error, b.hint);
   }
 

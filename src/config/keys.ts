@@ -1,55 +1,80 @@
 // The directives knocklog knows: knockd 0.8's, with their aliases, plus
 // knocklog's own settings in [options]. Keys are matched case-insensitively.
 
-import { TIMED_KEYS, type TimedKey } from './timed.js';
+/** Keys of [options] (knocklog's own ones included). */
+export type OptionKey = 'LogFile' | 'PidFile' | 'Interface' | 'Sources' | 'Prefix' | 'StateDir' | 'MaxSources' | 'User';
 
-export type KeyName =
-  | 'UseSyslog' | 'LogFile' | 'PidFile' | 'Interface'
-  | 'Sources' | 'Prefix' | 'StateDir' | 'MaxSources' | 'User'
+/** knockd's keys of a door section. */
+export type DoorKey =
   | 'Sequence' | 'One_Time_Sequences' | 'Seq_Timeout' | 'TCPFlags'
-  | 'Start_Command' | 'Start_Command_6' | 'Cmd_Timeout' | 'Stop_Command' | 'Stop_Command_6' | 'Target'
-  | TimedKey;
+  | 'Start_Command' | 'Start_Command_6' | 'Cmd_Timeout' | 'Stop_Command' | 'Stop_Command_6' | 'Target';
+
+/** knocklog's keys of a time-based door (src/config/timed.ts). */
+export type TimedKey =
+  | 'Sequence_Secret' | 'Sequence_Secret_File' | 'Sequence_Secret_Dir' | 'Sequence_Length' | 'Sequence_Step'
+  | 'Sequence_Ports' | 'Sequence_Exclude' | 'Sequence_Bind';
+
+export type KeyName = 'UseSyslog' | OptionKey | DoorKey | TimedKey;
 
 export type Scope = 'options' | 'door' | 'any';
 
-interface KeyDef {
-  name: KeyName;
-  scope: Scope;
+type ScopeOf<K extends KeyName> = K extends 'UseSyslog' ? 'any' : K extends OptionKey ? 'options' : 'door';
+
+interface KeyInfo<K extends KeyName> {
+  readonly scope: ScopeOf<K>;
   /** Several lines add up instead of being a mistake. */
-  repeatable: boolean;
+  readonly repeatable?: true;
+  readonly aliases?: readonly string[];
 }
 
-const DEFS: readonly (KeyDef & { aliases?: string[] })[] = [
+/** Every key, with where it belongs: a key's scope is checked against its name's type. */
+const KEYS: { readonly [K in KeyName]: KeyInfo<K> } = {
   // knockd accepts the bare UseSyslog in any section, so knocklog does too.
-  { name: 'UseSyslog', scope: 'any', repeatable: true },
-  { name: 'LogFile', scope: 'options', repeatable: false },
-  { name: 'PidFile', scope: 'options', repeatable: false },
-  { name: 'Interface', scope: 'options', repeatable: false },
-  { name: 'Sources', scope: 'options', repeatable: false },
-  { name: 'Prefix', scope: 'options', repeatable: false },
-  { name: 'StateDir', scope: 'options', repeatable: false },
-  { name: 'MaxSources', scope: 'options', repeatable: false },
-  { name: 'User', scope: 'options', repeatable: false },
-  { name: 'Sequence', scope: 'door', repeatable: false },
-  { name: 'One_Time_Sequences', scope: 'door', repeatable: false },
-  { name: 'Seq_Timeout', scope: 'door', repeatable: false, aliases: ['Timeout'] },
-  { name: 'TCPFlags', scope: 'door', repeatable: true },
-  { name: 'Start_Command', scope: 'door', repeatable: false, aliases: ['Command'] },
-  { name: 'Start_Command_6', scope: 'door', repeatable: false, aliases: ['Command_6'] },
-  { name: 'Cmd_Timeout', scope: 'door', repeatable: false },
-  { name: 'Stop_Command', scope: 'door', repeatable: false },
-  { name: 'Stop_Command_6', scope: 'door', repeatable: false },
-  { name: 'Target', scope: 'door', repeatable: false },
-  ...TIMED_KEYS.map((name) => ({ name, scope: 'door' as const, repeatable: false })),
-];
+  UseSyslog: { scope: 'any', repeatable: true },
+  LogFile: { scope: 'options' },
+  PidFile: { scope: 'options' },
+  Interface: { scope: 'options' },
+  Sources: { scope: 'options' },
+  Prefix: { scope: 'options' },
+  StateDir: { scope: 'options' },
+  MaxSources: { scope: 'options' },
+  User: { scope: 'options' },
+  Sequence: { scope: 'door' },
+  One_Time_Sequences: { scope: 'door' },
+  Seq_Timeout: { scope: 'door', aliases: ['Timeout'] },
+  TCPFlags: { scope: 'door', repeatable: true },
+  Start_Command: { scope: 'door', aliases: ['Command'] },
+  Start_Command_6: { scope: 'door', aliases: ['Command_6'] },
+  Cmd_Timeout: { scope: 'door' },
+  Stop_Command: { scope: 'door' },
+  Stop_Command_6: { scope: 'door' },
+  Target: { scope: 'door' },
+  Sequence_Secret: { scope: 'door' },
+  Sequence_Secret_File: { scope: 'door' },
+  Sequence_Secret_Dir: { scope: 'door' },
+  Sequence_Length: { scope: 'door' },
+  Sequence_Step: { scope: 'door' },
+  Sequence_Ports: { scope: 'door' },
+  Sequence_Exclude: { scope: 'door' },
+  Sequence_Bind: { scope: 'door' },
+};
 
-export function isTimedKey(name: KeyName): name is TimedKey {
-  return (TIMED_KEYS as readonly string[]).includes(name);
-}
+/** A known key: its scope tells its name's type apart (a door's key is a DoorKey or a TimedKey). */
+export type KeyDef = {
+  [K in KeyName]: { readonly name: K; readonly scope: ScopeOf<K>; readonly repeatable: boolean };
+}[KeyName];
+
+type Def = KeyDef & { readonly aliases: readonly string[] };
+
+const DEFS: readonly Def[] = (Object.keys(KEYS) as KeyName[]).map((name) => {
+  const info: KeyInfo<KeyName> = KEYS[name];
+  // TypeScript cannot follow that KEYS[name]'s scope is ScopeOf<typeof name>; KEYS' type says it is.
+  return { name, scope: info.scope, repeatable: info.repeatable === true, aliases: info.aliases ?? [] } as Def;
+});
 
 const BY_LOWER = new Map<string, KeyDef>();
 for (const d of DEFS) {
-  for (const n of [d.name, ...(d.aliases ?? [])]) BY_LOWER.set(n.toLowerCase(), d);
+  for (const n of [d.name, ...d.aliases]) BY_LOWER.set(n.toLowerCase(), d);
 }
 
 export function lookupKey(key: string): KeyDef | undefined {
@@ -70,7 +95,7 @@ function distance(a: string, b: string): number {
 
 /** What to do about an unknown key: the nearest known one in that scope, or the list. */
 export function unknownKeyHint(key: string, scope: 'options' | 'door'): string {
-  const names = DEFS.filter((d) => d.scope === scope || d.scope === 'any').flatMap((d) => [d.name, ...(d.aliases ?? [])]);
+  const names = DEFS.filter((d) => d.scope === scope || d.scope === 'any').flatMap((d) => [d.name, ...d.aliases]);
   let best: string | null = null;
   let bestD = 3;
   for (const n of names) {

@@ -2,21 +2,16 @@
 // and reported as `command line: ...`.
 
 import type { OptionOverrides, Options } from '../types.js';
-import type { Checked, Problems } from './errors.js';
+import { type Invalid, type Problems, take } from './errors.js';
 import { parseInterface, parseSource, parseUser } from './values.js';
 
 const WHERE = 'command line';
 
 export function applyOverrides(options: Options, o: OptionOverrides, problems: Problems): Options {
   const out: Options = { ...options };
-  const take = <T>(c: Checked<T>, set: (v: T) => void): void => {
-    if (c.ok) set(c.value);
-    else problems.addAll(WHERE, null, c.errors);
-  };
+  const report = (errors: readonly Invalid[]) => problems.addAll(WHERE, null, errors);
   if (o.sources !== undefined) {
-    const list: string[] = [];
-    for (const s of o.sources) take(parseSource(s), (v) => list.push(v));
-    out.sources = list;
+    out.sources = o.sources.flatMap((s) => take(parseSource(s), report) ?? []);
   }
   if (o.prefix !== undefined) {
     // Taken as given: a shell argument needs no quoting to keep its spaces.
@@ -29,7 +24,7 @@ export function applyOverrides(options: Options, o: OptionOverrides, problems: P
   }
   if (o.interface !== undefined) {
     if (o.interface === null) out.interface = null;
-    else take(parseInterface(o.interface), (v) => { out.interface = v; });
+    else out.interface = take(parseInterface(o.interface), report) ?? out.interface;
   }
   if (o.maxSources !== undefined) {
     if (!Number.isSafeInteger(o.maxSources) || o.maxSources < 1) {
@@ -38,7 +33,7 @@ export function applyOverrides(options: Options, o: OptionOverrides, problems: P
       out.maxSources = o.maxSources;
     }
   }
-  if (o.user !== undefined) take(parseUser(o.user), (v) => { out.user = v; });
+  if (o.user !== undefined) out.user = take(parseUser(o.user), report) ?? out.user;
   if (o.useSyslog !== undefined) out.useSyslog = o.useSyslog;
   if (o.logFile !== undefined) out.logFile = o.logFile;
   if (o.pidFile !== undefined) out.pidFile = o.pidFile;

@@ -3,10 +3,12 @@
 // the sequences themselves are derived in src/totp/.
 
 import { join } from 'node:path';
-import type { Door, Proto, TimedSequence, TimedUser } from '../types.js';
+import type { Door, Proto, TimedDoor, TimedSequence, TimedUser } from '../types.js';
 import { availablePorts, decodeBase32 } from '../totp/index.js';
-import { type Checked, type Invalid, invalid, type Problems, valid } from './errors.js';
+import { type DirectiveAt, type Handler, pathValue, refuse, stored } from './directive.js';
+import { type Checked, type Invalid, invalid, type Problems, take, valid } from './errors.js';
 import { type ConfigIO, describeFsError } from './io.js';
+import type { KeyName, TimedKey } from './keys.js';
 import { MAX_SEQUENCE_LENGTH } from './sequence.js';
 import { parseSeconds, STEP_RANGE } from './values.js';
 
@@ -25,15 +27,6 @@ export const MIN_SECRET_BYTES = 16;
 
 const SECRET_HINT = 'make one with: head -c 20 /dev/urandom | base32';
 
-export type TimedKey =
-  | 'Sequence_Secret' | 'Sequence_Secret_File' | 'Sequence_Secret_Dir' | 'Sequence_Length' | 'Sequence_Step'
-  | 'Sequence_Ports' | 'Sequence_Exclude' | 'Sequence_Bind';
-
-export const TIMED_KEYS: readonly TimedKey[] = [
-  'Sequence_Secret', 'Sequence_Secret_File', 'Sequence_Secret_Dir', 'Sequence_Length', 'Sequence_Step',
-  'Sequence_Ports', 'Sequence_Exclude', 'Sequence_Bind',
-];
-
 /** A user's name, as the file name of their secret: no path tricks, nothing a log line could be confused by. */
 const USER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
@@ -48,7 +41,7 @@ export interface PortRange {
 /** What a door section said about its time-based sequence, with the lines, for messages. */
 export interface TimedDraft {
   /** `users` for Sequence_Secret_Dir (hex is then ''). */
-  secret: { key: TimedKey; hex: string; from: string; line: number; users?: TimedUser[] } | null;
+  secret: { key: SecretKey; hex: string; from: string; line: number; users?: TimedUser[] } | null;
   length: number;
   stepMs: number;
   ports: (PortRange & { line: number }) | null;
@@ -167,71 +160,63 @@ export function parseSequenceLength(text: string): Checked<number> {
   return valid(n);
 }
 
-/** One Sequence_* directive of a door into its draft; problems are added at `line`. */
-export function timedDirective(
-  key: TimedKey, value: string, line: number, draft: TimedDraft, ctx: { path: string; io: ConfigIO; resolve: (v: string) => string },
-  problems: Problems,
-): void {
-  draft.line ??= line;
-  const take = <T>(c: Checked<T>): T | undefined => {
-    if (c.ok) return c.value;
-    problems.addAll(ctx.path, line, c.errors);
-    draft.broken = true;
-    return undefined;
+type SecretKey = 'Sequence_Secret' | 'Sequence_Secret_File' | 'Sequence_Secret_Dir';
+type Secret = Omit<NonNullable<TimedDraft['secret']>, 'key' | 'line'>;
+
+/** A secret key: one per door, whichever of the three. */
+function secretKey(key: SecretKey, read: (value: string, at: DirectiveAt) => Checked<Secret>): Handler<TimedDraft> {
+  return (draft, value, at) => {
+    if (draft.secret !== null) {
+      const [a, b] = [draft.secret.key, key].sort();
+      return refuse(at, `the door has both ${a} and ${b} (line ${draft.secret.line})`,
+        a === 'Sequence_Secret_Dir' || b === 'Sequence_Secret_Dir'
+          ? 'keep one: Sequence_Secret_File for one shared secret, Sequence_Secret_Dir for one secret per user'
+          : 'keep Sequence_Secret_File: a file of mode 600 keeps the secret out of the config');
+    }
+    const secret = take(read(value, at), at.report);
+    if (secret === undefined) return false;
+    draft.secret = { key, line: at.line, ...secret };
+    return true;
   };
-  switch (key) {
-    case 'Sequence_Secret':
-    case 'Sequence_Secret_File':
-    case 'Sequence_Secret_Dir': {
-      if (draft.secret !== null) {
-        const [a, b] = [draft.secret.key, key].sort();
-        problems.add(ctx.path, line, `the door has both ${a} and ${b} (line ${draft.secret.line})`,
-          a === 'Sequence_Secret_Dir' || b === 'Sequence_Secret_Dir'
-            ? 'keep one: Sequence_Secret_File for one shared secret, Sequence_Secret_Dir for one secret per user'
-            : 'keep Sequence_Secret_File: a file of mode 600 keeps the secret out of the config');
-        draft.broken = true;
-        return;
-      }
-      if (key === 'Sequence_Secret_Dir') {
-        const dir = ctx.resolve(value);
-        const users = take(readSecretDir(dir, ctx.io));
-        if (users !== undefined) draft.secret = { key, hex: '', from: dir, line, users };
-        return;
-      }
-      const file = key === 'Sequence_Secret_File' ? ctx.resolve(value) : null;
-      const hex = take(file === null ? parseSecret(value, 'Sequence_Secret') : readSecretFile(file, ctx.io));
-      if (hex !== undefined) draft.secret = { key, hex, from: file ?? `Sequence_Secret at ${ctx.path}:${line}`, line };
-      return;
-    }
-    case 'Sequence_Length': {
-      const v = take(parseSequenceLength(value));
-      if (v !== undefined) draft.length = v;
-      return;
-    }
-    case 'Sequence_Step': {
-      const v = take(parseSeconds(value, 'Sequence_Step', STEP_RANGE));
-      if (v !== undefined) draft.stepMs = v;
-      return;
-    }
-    case 'Sequence_Ports': {
-      const v = take(parsePortRange(value));
-      if (v !== undefined) draft.ports = { ...v, line };
-      return;
-    }
-    case 'Sequence_Exclude': {
-      const v = take(parsePortList(value));
-      if (v !== undefined) draft.exclude = v;
-      return;
-    }
-    case 'Sequence_Bind': {
-      const v = value.trim().toLowerCase();
-      if (v === 'address') draft.bind = { line };
-      else if (v !== 'none') {
-        take(invalid(`Sequence_Bind "${value}" is not address or none`, 'write Sequence_Bind = address'));
-      }
-      return;
-    }
-  }
+}
+
+function secretFrom(hex: Checked<string>, from: string): Checked<Secret> {
+  return hex.ok ? valid({ hex: hex.value, from }) : hex;
+}
+
+function parseBind(text: string): Checked<'address' | 'none'> {
+  const v = text.trim().toLowerCase();
+  return v === 'address' || v === 'none' ? valid(v)
+    : invalid(`Sequence_Bind "${text}" is not address or none`, 'write Sequence_Bind = address');
+}
+
+const TIMED_KEYS: Readonly<Record<TimedKey, Handler<TimedDraft>>> = {
+  Sequence_Secret: secretKey('Sequence_Secret',
+    (v, at) => secretFrom(parseSecret(v, 'Sequence_Secret'), `Sequence_Secret at ${at.path}:${at.line}`)),
+  Sequence_Secret_File: secretKey('Sequence_Secret_File', (v, at) => {
+    const file = pathValue(v, at);
+    return secretFrom(readSecretFile(file, at.io), file);
+  }),
+  Sequence_Secret_Dir: secretKey('Sequence_Secret_Dir', (v, at) => {
+    const dir = pathValue(v, at);
+    const users = readSecretDir(dir, at.io);
+    return users.ok ? valid({ hex: '', from: dir, users: users.value }) : users;
+  }),
+  Sequence_Length: stored(parseSequenceLength, (d, v) => { d.length = v; }),
+  Sequence_Step: stored((v) => parseSeconds(v, 'Sequence_Step', STEP_RANGE), (d, v) => { d.stepMs = v; }),
+  Sequence_Ports: stored(parsePortRange, (d, v, at) => { d.ports = { ...v, line: at.line }; }),
+  Sequence_Exclude: stored(parsePortList, (d, v) => { d.exclude = v; }),
+  Sequence_Bind: stored(parseBind, (d, v, at) => { d.bind = v === 'address' ? { line: at.line } : null; }),
+};
+
+export function isTimedKey(name: KeyName): name is TimedKey {
+  return Object.hasOwn(TIMED_KEYS, name);
+}
+
+/** One Sequence_* directive of a door into its draft. */
+export function timedDirective(key: TimedKey, value: string, draft: TimedDraft, at: DirectiveAt): void {
+  draft.line ??= at.line;
+  if (!TIMED_KEYS[key](draft, value, at)) draft.broken = true;
 }
 
 /** The door's time-based settings, or null with problems when they are incomplete (draft.line must be set). */
@@ -256,9 +241,9 @@ export function finishTimed(draft: TimedDraft, door: string, path: string, probl
   const t: TimedSequence = {
     secretHex: draft.secret.hex, secretFrom: draft.secret.from, length: draft.length, stepMs: draft.stepMs,
     proto: draft.ports.proto, low: draft.ports.low, high: draft.ports.high, exclude: draft.exclude,
+    ...(draft.secret.users === undefined ? {} : { users: draft.secret.users }),
+    ...(draft.bind === null ? {} : { bind: 'address' as const }),
   };
-  if (draft.secret.users !== undefined) t.users = draft.secret.users;
-  if (draft.bind !== null) t.bind = 'address';
   const n = availablePorts(t);
   if (n < t.length) {
     problems.add(path, draft.ports.line, `Sequence_Ports ${t.low}-${t.high} has ${n} usable ports, fewer than Sequence_Length ${t.length}`,
@@ -271,35 +256,42 @@ export function finishTimed(draft: TimedDraft, door: string, path: string, probl
 const overlaps = (a: TimedSequence, proto: Proto, low: number, high: number) => a.proto === proto && low <= a.high && high >= a.low;
 
 /**
- * Checks time-based doors against the other doors, once all are built. Other
- * doors' static ports inside a range are never drawn (added to `exclude`);
- * one-time entries change as they are used, and two ranges would make one
- * door's sequence another's, so overlapping those is an error.
+ * Checks time-based doors against the other doors, once all are built, and
+ * returns the doors with each range's `exclude` settled. Other doors' static
+ * ports inside a range are never drawn (added to `exclude`); one-time entries
+ * change as they are used, and two ranges would make one door's sequence
+ * another's, so overlapping those is an error.
  */
-export function settleTimedDoors(doors: Door[], path: string, problems: Problems): void {
-  for (const d of doors) {
-    const t = d.timed;
-    if (t === undefined) continue;
-    const line = Number(d.where.slice(d.where.lastIndexOf(':') + 1));
-    const excluded = new Set(t.exclude);
-    for (const o of doors) {
-      if (o === d) continue;
-      for (const s of o.sequence) if (o.oneTime === null && overlaps(t, s.proto, s.port, s.port)) excluded.add(s.port);
-      if (o.oneTime?.entries.some((e) => e.sequence.some((s) => overlaps(t, s.proto, s.port, s.port)))) {
+export function settleTimedDoors(doors: readonly Door[], path: string, problems: Problems): Door[] {
+  return doors.map((d, i) => (d.kind === 'timed' ? settleTimedDoor(d, i, doors, path, problems) : d));
+}
+
+function settleTimedDoor(
+  d: TimedDoor, at: number, doors: readonly Door[], path: string, problems: Problems,
+): TimedDoor {
+  const t = d.timed;
+  const line = Number(d.where.slice(d.where.lastIndexOf(':') + 1));
+  const excluded = new Set(t.exclude);
+  for (const [i, o] of doors.entries()) {
+    if (o === d) continue;
+    if (o.kind === 'fixed') {
+      for (const s of o.sequence) if (overlaps(t, s.proto, s.port, s.port)) excluded.add(s.port);
+    } else if (o.kind === 'oneTime') {
+      if (o.oneTime.entries.some((e) => e.sequence.some((s) => overlaps(t, s.proto, s.port, s.port)))) {
         problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} holds ports of door [${o.name}]'s one_time_sequences`,
           'choose a range apart from the other doors\' ports');
       }
-      if (o.timed !== undefined && overlaps(t, o.timed.proto, o.timed.low, o.timed.high) && doors.indexOf(o) < doors.indexOf(d)) {
-        problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} overlaps door [${o.name}]'s ${o.timed.low}-${o.timed.high}`,
-          'give each time-based door a range of its own');
-      }
-    }
-    t.exclude = [...excluded].sort((a, b) => a - b);
-    if (availablePorts(t) < t.length) {
-      problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} has fewer than ${t.length} ports left beside other doors' ports`,
-        'use a wider range');
+    } else if (overlaps(t, o.timed.proto, o.timed.low, o.timed.high) && i < at) {
+      problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} overlaps door [${o.name}]'s ${o.timed.low}-${o.timed.high}`,
+        'give each time-based door a range of its own');
     }
   }
+  const settled: TimedSequence = { ...t, exclude: [...excluded].sort((a, b) => a - b) };
+  if (availablePorts(settled) < t.length) {
+    problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} has fewer than ${t.length} ports left beside other doors' ports`,
+      'use a wider range');
+  }
+  return { ...d, timed: settled };
 }
 
 /** A time-based sequence's settings as text, as the knock client's options give them. */
@@ -315,18 +307,18 @@ export interface TimedSettings {
 /** The same checks as a door's Sequence_* keys, for settings given outside a config (each error names its option). */
 export function timedFromSettings(s: TimedSettings, io: ConfigIO): Checked<TimedSequence> {
   const errors: Invalid[] = [];
-  const take = <T>(option: string, c: Checked<T>, fallback: T): T => {
-    if (c.ok) return c.value;
-    errors.push(...c.errors.map((e) => ({ ...e, error: `${option}: ${e.error}` })));
-    return fallback;
+  /** Each error names the option it is about. */
+  const about = (option: string) => (es: readonly Invalid[]) => {
+    errors.push(...es.map((e) => ({ ...e, error: `${option}: ${e.error}` })));
   };
-  const secretHex = take('--secret-file', readSecretFile(s.secretFile, io), '');
-  const length = s.length === undefined ? DEFAULT_TIMED_LENGTH : take('--length', parseSequenceLength(s.length), 0);
+  const secretHex = take(readSecretFile(s.secretFile, io), about('--secret-file')) ?? '';
+  const length = s.length === undefined
+    ? DEFAULT_TIMED_LENGTH : (take(parseSequenceLength(s.length), about('--length')) ?? 0);
   const stepMs = s.step === undefined
-    ? DEFAULT_TIMED_STEP_MS : take('--step', parseSeconds(s.step, 'the step', STEP_RANGE), 0);
-  const range = take('--ports', parsePortRange(s.ports), null);
-  const exclude = s.exclude === undefined ? [] : take('--exclude', parsePortList(s.exclude), []);
-  if (errors.length > 0 || range === null) return { ok: false, errors };
+    ? DEFAULT_TIMED_STEP_MS : (take(parseSeconds(s.step, 'the step', STEP_RANGE), about('--step')) ?? 0);
+  const range = take(parsePortRange(s.ports), about('--ports'));
+  const exclude = s.exclude === undefined ? [] : (take(parsePortList(s.exclude), about('--exclude')) ?? []);
+  if (errors.length > 0 || range === undefined) return { ok: false, errors };
   const t: TimedSequence = { secretHex, secretFrom: s.secretFile, length, stepMs, ...range, exclude };
   if (availablePorts(t) < length) {
     return invalid(`--ports ${s.ports} has ${availablePorts(t)} usable ports, fewer than the length ${length}`, 'give the door\'s Sequence_Ports');

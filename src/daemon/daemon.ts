@@ -50,7 +50,7 @@ class Daemon {
   private stopping = false;
   private restarts = 0;
   private acting: Promise<void> = Promise.resolve();
-  private readonly sources: string[];
+  private readonly sources: readonly string[];
   private readonly readerDir: string;
   private kmsgFd: number | null = null;
   private readonly usedSteps: UsedSteps;
@@ -77,7 +77,7 @@ class Daemon {
   }
 
   private setOneTime(config: Config): void {
-    this.oneTime = new Map(config.doors.flatMap((d) => (d.oneTime === null ? [] : [[d.name, d.oneTime] as const])));
+    this.oneTime = new Map(config.doors.flatMap((d) => (d.kind === 'oneTime' ? [[d.name, d.oneTime] as const] : [])));
   }
 
   async start(): Promise<void> {
@@ -243,8 +243,9 @@ class Daemon {
    * for every door: on a bound door, any canonical address has a sequence.
    */
   private async useStep(d: OpenDecision): Promise<boolean> {
-    const timed = this.config.doors.find((x) => x.name === d.door)?.timed;
-    if (timed === undefined) return d.step === undefined && d.user === undefined;
+    const door = this.config.doors.find((x) => x.name === d.door);
+    if (door?.kind !== 'timed') return d.step === undefined && d.user === undefined;
+    const timed = door.timed;
     const refusal = userRefusal(timed, d.user)
       ?? this.usedSteps.refusal(d.door, d.user ?? null, d.step, timed.stepMs, Date.now());
     if (refusal !== null || d.step === undefined) {

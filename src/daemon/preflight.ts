@@ -16,9 +16,9 @@ import type { Identity } from './users.js';
 export function trustProblems(config: Config, configPath: string): string[] {
   const out: (string | null)[] = [trustProblem(configPath, 'file', false)];
   for (const d of config.doors) {
-    if (d.oneTime !== null) out.push(trustProblem(d.oneTime.path, 'file', false));
+    if (d.kind === 'oneTime') out.push(trustProblem(d.oneTime.path, 'file', false));
+    if (d.kind !== 'timed') continue;
     const t = d.timed;
-    if (t === undefined) continue;
     if (t.users === undefined) {
       // Sequence_Secret in the config itself has no file of its own.
       if (existsSync(t.secretFrom)) out.push(...secretFileProblems(t.secretFrom, d.name));

@@ -10,7 +10,7 @@ import { type Config, DECISION_EVENTS, type Decision, type DecisionEvent, type O
 export interface ReaderSetup {
   config: Config;
   /** Sources to read (the command line's, else the config's, else the default). */
-  sources: string[];
+  sources: readonly string[];
   /** A directory the reader may write (its source positions). */
   stateDir: string;
   /** Open doors from before a restart, so that a re-knock extends them. */

@@ -3,7 +3,7 @@
 // tick() then. Semantics: the README, "Where knocklog differs from knockd".
 
 import type { Decision, Door, KnockEvent, OpenDoor } from '../types.js';
-import { DoorIndex, DoorState, sameKnocking, type Starter, stepKey } from './doors.js';
+import { DoorIndex, DoorState, resolveBound, sameKnocking, type Starter, stepKey, TimedDoorState } from './doors.js';
 import { type Attempt, AttemptTable, ownCopy, sourceOf } from './attempts.js';
 import { MinHeap } from './heap.js';
 import { sourceRefusal } from '../net.js';
@@ -31,6 +31,12 @@ export interface EngineStats {
   stale: number;
 }
 
+/** What a knock did to a source's live attempts (see Engine.advance). */
+interface Advanced {
+  readonly consumed: ReadonlySet<DoorState>;
+  readonly stale: boolean;
+}
+
 /** A sequence timeout (the attempt itself), or a door's close. */
 type Deadline = Attempt | { at: number; open: OpenDoor };
 
@@ -43,8 +49,6 @@ export class Engine {
   private readonly used = new Map<string, Set<number>>();
   private readonly deadlines = new MinHeap<Deadline>();
   private stale = 0;
-  /** Some door found the current knock stale: it counts once, however many doors it concerns. */
-  private staleKnock = false;
 
   constructor(doors: readonly Door[], private opts: EngineOptions) {
     this.attempts = new AttemptTable(opts.maxSources);
@@ -65,46 +69,38 @@ export class Engine {
    */
   knock(ev: KnockEvent, at: number, arrivedAt: number = at): Decision[] {
     const out = this.tick(at);
-    if (this.opts.iface !== null && ev.in !== this.opts.iface) return out;
-    // A martian source is forged or garbled (the kernel drops such packets); loopback is left to each door.
-    if (sourceRefusal(ev.src, true) !== null) return out;
     const key = stepKey(ev.proto, ev.dpt);
-    if (!this.visible(ev, key)) return out;
-
-    const src = ev.src;
-    this.staleKnock = false;
-    const mine = this.attempts.touch(src);
+    if (!this.concerns(ev, key)) return out;
+    const mine = this.attempts.touch(ev.src);
     // A new source (what a flood is made of) has no attempt to advance.
-    const consumed = mine === undefined ? NO_DOORS : this.advance(mine, ev, key, at, arrivedAt, out);
-    // Then new attempts, in config order, for doors this step starts.
-    for (const d of this.index.startingWith(key)) {
-      if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
-      out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
-      this.begin(d, d.keys, src, at, ev.spt, out);
-    }
-    // Time-based doors: the sequences of the steps around `at` that are not used yet.
-    for (const d of this.index.covering(key)) {
-      if (!this.fresh(d, ev, at, arrivedAt, consumed)) continue;
-      const cands = this.startersOf(d, key, at);
-      if (cands.length === 0) continue;
-      out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
-      this.begin(d, cands[0]!.keys, src, at, ev.spt, out, cands);
-    }
-    if (this.staleKnock) this.stale++;
+    const advanced = mine === undefined ? NOTHING_ADVANCED : this.advance(mine, ev, key, at, arrivedAt, out);
+    const staleStart = this.start(ev, key, at, arrivedAt, advanced.consumed, out);
+    // A stale knock counts once, however many doors it concerns.
+    if (advanced.stale || staleStart) this.stale++;
     this.compact();
     return out;
+  }
+
+  /** Whether a knock is for some door at all: on the Interface, from a possible source, seen by a door. */
+  private concerns(ev: KnockEvent, key: number): boolean {
+    if (this.opts.iface !== null && ev.in !== this.opts.iface) return false;
+    // A martian source is forged or garbled (the kernel drops such packets); loopback is left to each door.
+    if (sourceRefusal(ev.src, true) !== null) return false;
+    return this.visible(ev, key);
   }
 
   /**
    * A knock on a source's live attempts: each advances on its right step,
    * ignores a retransmission, else ends. Returns the doors for which the
-   * knock was part of a live attempt (it then starts no new one there).
+   * knock was part of a live attempt (it then starts no new one there), and
+   * whether some door found it stale.
    */
   private advance(
     mine: Attempt[], ev: KnockEvent, key: number, at: number, arrivedAt: number, out: Decision[],
-  ): ReadonlySet<DoorState> {
+  ): Advanced {
     const src = ev.src;
     const consumed = new Set<DoorState>();
+    let stale = false;
     /** Doors opened by this knock: a time-based door's other candidate attempts end with it. */
     const done = new Set<DoorState>();
     for (const a of mine) {
@@ -115,7 +111,7 @@ export class Engine {
         continue;
       }
       if (arrivedAt - at > d.door.seqTimeoutMs) {
-        this.staleKnock = true;
+        stale = true;
         consumed.add(d);
         continue;
       }
@@ -141,7 +137,36 @@ export class Engine {
       // The wrong knock may itself be a first knock (knockd consumed it).
       this.attempts.remove(a);
     }
-    return consumed;
+    return { consumed, stale };
+  }
+
+  /**
+   * New attempts, in config order, for the doors this knock starts: fixed
+   * sequences, then time-based doors' unused sequences of the steps around
+   * `at`. Returns whether some door found the knock stale.
+   */
+  private start(
+    ev: KnockEvent, key: number, at: number, arrivedAt: number, consumed: ReadonlySet<DoorState>, out: Decision[],
+  ): boolean {
+    const src = ev.src;
+    let stale = false;
+    for (const d of this.index.startingWith(key)) {
+      const f = this.freshness(d, ev, at, arrivedAt, consumed);
+      if (f === 'stale') stale = true;
+      if (f !== 'fresh') continue;
+      out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
+      this.begin(d, d.keys, src, at, ev.spt, out);
+    }
+    for (const d of this.index.covering(key)) {
+      const f = this.freshness(d, ev, at, arrivedAt, consumed);
+      if (f === 'stale') stale = true;
+      if (f !== 'fresh') continue;
+      const cands = this.startersOf(d, key, at);
+      if (cands.length === 0) continue;
+      out.push({ event: 'stage', at, door: d.name, src, stage: 1 });
+      this.begin(d, cands[0]!.keys, src, at, ev.spt, out, cands);
+    }
+    return stale;
   }
 
   /** Decides every deadline up to `now`: sequence timeouts (after the window) and door closes (at their time). */
@@ -169,24 +194,20 @@ export class Engine {
     return out;
   }
 
-  /** Whether a door may start a new attempt with this knock; counts stale knocks. */
-  private fresh(
+  /** Whether a door may start a new attempt with this knock: not if it is not the door's, nor if it came too late. */
+  private freshness(
     d: DoorState, ev: KnockEvent, at: number, arrivedAt: number, consumed: ReadonlySet<DoorState>,
-  ): boolean {
-    if (consumed.has(d) || !d.addressed(ev, this.opts.isLocal)) return false;
-    if (arrivedAt - at > d.door.seqTimeoutMs) {
-      this.staleKnock = true;
-      return false;
-    }
-    return true;
+  ): 'fresh' | 'stale' | 'not' {
+    if (consumed.has(d) || !d.addressed(ev, this.opts.isLocal)) return 'not';
+    return arrivedAt - at > d.door.seqTimeoutMs ? 'stale' : 'fresh';
   }
 
   /**
    * A time-based door's unused sequences of the steps around `at` that start
    * with `key`: the door's own list unless some are used (a flood allocates nothing here).
    */
-  private startersOf(d: DoorState, key: number, at: number): readonly Starter[] {
-    const list = d.startersAround(timeStep(at, d.door.timed!.stepMs), key);
+  private startersOf(d: TimedDoorState, key: number, at: number): readonly Starter[] {
+    const list = d.startersAround(timeStep(at, d.timed.stepMs), key);
     return list.some((s) => this.isUsed(s)) ? list.filter((s) => !this.isUsed(s)) : list;
   }
 
@@ -202,7 +223,7 @@ export class Engine {
   private narrow(a: Attempt, key: number, src: string): boolean {
     let cands = a.cands ?? NO_STARTERS;
     if (cands[0]?.bound === true) {
-      cands = a.door.resolve(cands, src);
+      cands = resolveBound(cands, src);
       a.cands = cands;
     }
     const next = cands.filter((c) => c.keys[a.stage] === key);
@@ -271,7 +292,7 @@ export class Engine {
     const old = new Map(this.doors.map((d) => [d.name, d]));
     this.doors = doors.map((door) => {
       const prev = old.get(door.name);
-      const next = new DoorState(door);
+      const next = door.kind === 'timed' ? new TimedDoorState(door) : new DoorState(door);
       if (prev !== undefined && sameKnocking(prev.door, door)) {
         while (next.oneTimeIndex < prev.oneTimeIndex) next.advanceOneTime();
       }
@@ -312,9 +333,9 @@ export class Engine {
 
   /** A completed sequence; `timed`: which of a time-based door's it was. */
   private complete(d: DoorState, src: string, at: number, out: Decision[], timed?: Starter): void {
+    if (timed !== undefined && !this.useStep(d, timed, at)) return;
     const step = timed?.step;
     const user = timed?.holder.user ?? null;
-    if (step !== undefined && !this.useStep(d, step, user, at)) return;
     const closeAt = at + d.door.cmdTimeoutMs;
     // A door without a stop command keeps no open state: every completed sequence runs its start (knockd).
     const closes = d.closes(src);
@@ -326,7 +347,7 @@ export class Engine {
       ...(user === null ? {} : { user }),
     });
     if (closes) this.setOpen(d.name, src, closeAt);
-    if (d.door.oneTime === null) return;
+    if (d.door.kind !== 'oneTime') return;
     // The used sequence stops working at once, for every source.
     for (const a of this.attempts.all()) if (a.door === d) this.attempts.remove(a);
     if (!d.advanceOneTime()) out.push({ event: 'disable', at, door: d.name, src });
@@ -339,10 +360,12 @@ export class Engine {
    * executor checks): a replay or an attempt that outlived its step opens
    * nothing. Marks it used.
    */
-  private useStep(d: DoorState, step: number, user: string | null, at: number): boolean {
-    const now = timeStep(at, d.door.timed!.stepMs);
-    const key = usedKey(d.name, user);
-    if (stepRefusal(step, this.used.get(key) ?? NO_STEPS, d.door.timed!.stepMs, at) !== null) return false;
+  private useStep(d: DoorState, { step, holder }: Starter, at: number): boolean {
+    const { stepMs } = holder.timed;
+    const now = timeStep(at, stepMs);
+    const user = holder.user;
+    const key = holder.usedKey;
+    if (stepRefusal(step, this.used.get(key) ?? NO_STEPS, stepMs, at) !== null) return false;
     const used = this.usedSet(key);
     used.add(step);
     // Steps too old to be accepted need no memory.
@@ -386,7 +409,7 @@ export class Engine {
 
 const NO_STEPS: ReadonlySet<number> = new Set();
 const NO_STARTERS: readonly Starter[] = [];
-const NO_DOORS: ReadonlySet<DoorState> = new Set();
+const NOTHING_ADVANCED: Advanced = { consumed: new Set(), stale: false };
 
 function openKey(door: string, src: string): string {
   return `${door}\u0000${src}`;

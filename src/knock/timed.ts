@@ -27,11 +27,11 @@ export function timedFromConfig(path: string, door: string, user: string | undef
   }
   const d = doors.find((x) => x.name === door);
   if (d === undefined) throw new KnockUsageError(`${path} has no door [${door}] (doors: ${doors.map((x) => x.name).join(', ') || 'none'})`);
-  const t = d.timed;
-  if (t === undefined) {
+  if (d.kind !== 'timed') {
     throw new KnockUsageError(`door [${door}] of ${path} is not time-based ` +
       '(knock its ports: knocklog knock HOST PORT...)');
   }
+  const t = d.timed;
   if (t.users === undefined) {
     if (user !== undefined) throw new KnockUsageError(`door [${door}] has one shared secret: leave out --user`);
     return { t, secretHex: t.secretHex };

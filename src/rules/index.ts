@@ -28,12 +28,11 @@ export interface RulesOptions {
 }
 
 function doorLine(d: Door): string {
-  const t = d.timed;
-  if (t !== undefined) {
-    return `#   [${d.name}] ${describeTimed(t)}`
+  if (d.kind === 'timed') {
+    return `#   [${d.name}] ${describeTimed(d.timed)}`
       + `${d.target === null ? '' : ` to ${d.target}`}`;
   }
-  const seqs = d.oneTime === null ? [d.sequence] : d.oneTime.entries.map((e) => e.sequence);
+  const seqs = d.kind === 'fixed' ? [d.sequence] : d.oneTime.entries.map((e) => e.sequence);
   const what = seqs.length ? seqs.map(formatSequence).join(' | ') : '(no sequence left)';
   return `#   [${d.name}] ${what}${d.target === null ? '' : ` to ${d.target}`}`;
 }

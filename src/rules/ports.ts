@@ -20,9 +20,10 @@ export interface PortGroup {
 export type Family = 4 | 6;
 
 /** Every step a door can be knocked with: its sequence, or all unused one-time entries. */
-function doorSteps(door: Door): SequenceStep[] {
-  if (door.oneTime === null) return door.sequence;
-  return door.oneTime.entries.flatMap((e) => e.sequence);
+function doorSteps(door: Door): readonly SequenceStep[] {
+  if (door.kind === 'fixed') return door.sequence;
+  if (door.kind === 'oneTime') return door.oneTime.entries.flatMap((e) => e.sequence);
+  return [];
 }
 
 // A knock client sends SYN without ACK, RST or FIN, which is what `--syn`
@@ -61,8 +62,8 @@ export function portGroups(config: Config, families: readonly Family[]): PortGro
   }
   // A time-based door's sequences change with time: one rule for its whole range, not one per port.
   const ranges = config.doors.flatMap((door) => {
+    if (door.kind !== 'timed' || (door.target !== null && !families.includes(isIPv6(door.target) ? 6 : 4))) return [];
     const t = door.timed;
-    if (t === undefined || (door.target !== null && !families.includes(isIPv6(door.target) ? 6 : 4))) return [];
     return [{ dst: door.target, proto: t.proto, low: t.low, high: t.high, synOnly: t.proto === 'tcp' && !needsAllTcp(door.tcpFlags) }];
   });
   const all = [...wanted.values()];

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../../src/config/index.js';
 import { deriveBoundSequence, timeStep } from '../../src/totp/index.js';
+import { timedOf } from '../helpers/doors.js';
 import {
   createLab, knocklogKnock, loadKnocklogRules, requireLabOrSkip, runKnocklog, startKnocklog, waitFor, writeKnocklogConf,
 } from '../../lab/lab.js';
@@ -48,8 +49,8 @@ test('per-user, bound door: alice opens, named; her ports from another address o
   const second = await lab.addClientAddress(3);
   const client = lab.client.v4;
   const kl = await startKnocklog(lab, { conf, sources: ['kmsg'] });
-  const timed = loadConfig(conf).doors.find((d) => d.name === 'ssh')?.timed;
-  assert.ok(timed?.users !== undefined);
+  const timed = timedOf(loadConfig(conf).doors.find((d) => d.name === 'ssh'));
+  assert.ok(timed.users !== undefined);
   const portsOf = (user: string, src: string, step: number) =>
     deriveBoundSequence(timed, step, timed.users!.find((u) => u.name === user)!.secretHex, src).map((s) => s.port);
   /** SYNs from the second address, one per port, in order (a connect attempt cut short). */

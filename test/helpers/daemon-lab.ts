@@ -7,6 +7,7 @@ import { parseConfig } from '../../src/config/index.js';
 import { deriveSequence, encodeBase32, timeStep } from '../../src/totp/index.js';
 import { DaemonProcess, openTempDir } from './daemon.js';
 import { type Knock, liveKernLine } from './klog.js';
+import { timedOf } from './doors.js';
 
 export interface Lab {
   dir: string;
@@ -87,7 +88,6 @@ export function timedLab(name: string): { l: Lab; step: number; ports: (step: nu
 `);
   writeFileSync(join(l.dir, 'timed.secret'), `${encodeBase32(Buffer.from('a secret of twenty bytes'))}\n`, { mode: 0o600 });
   writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('ACTIONS', l.actions));
-  const timed = parseConfig(readFileSync(l.conf, 'utf8'), l.conf).doors.find((d) => d.name === 'timed')?.timed;
-  if (timed === undefined) throw new Error('the lab config has no time-based door');
+  const timed = timedOf(parseConfig(readFileSync(l.conf, 'utf8'), l.conf).doors.find((d) => d.name === 'timed'));
   return { l, step: timeStep(Date.now(), timed.stepMs), ports: (n) => deriveSequence(timed, n).map((s) => s.port) };
 }
