@@ -13,7 +13,6 @@ import { UsedSteps } from '../actions/used-steps.js';
 import { userRefusal } from '../totp/index.js';
 import { ConfigError, formatSequence, loadConfig } from '../config/index.js';
 import type { Config, Decision, OneTimeSequences, OpenDecision, OptionOverrides } from '../types.js';
-import { FirstKnocks } from './first-knocks.js';
 import { createLogger, escapeControl, type Logger } from './log.js';
 import { prepareStateDir, sharedUserWarning, trustProblems, unreadableByReader } from './preflight.js';
 import { parseReaderMessage, READER_SILENT_MS, validDecision, type ExecutorMessage } from './protocol.js';
@@ -59,7 +58,6 @@ class Daemon {
   /** When the reader last said anything; one silent for READER_SILENT_MS is restarted. */
   private heardAt = 0;
   private readonly watchdog: NodeJS.Timeout;
-  private readonly firstKnocks = new FirstKnocks((msg) => this.log.info(msg));
 
   constructor(
     private config: Config,
@@ -131,6 +129,7 @@ class Daemon {
       setup: {
         config: this.config, sources: this.sources, stateDir: this.readerDir,
         open: this.executor.openDoors(), used: this.usedSteps.list(), kmsgFd: this.kmsgFd === null ? null : 4,
+        verbose: this.opts.verbose,
       },
     });
   }
@@ -175,13 +174,8 @@ class Daemon {
   private async act(d: Decision): Promise<void> {
     switch (d.event) {
       case 'stage':
-        // A first knock is what a spoofed flood sends: one summary per period, not a line each.
-        if (d.stage === 1) {
-          this.log.debug(`${d.src}: ${d.door}: Stage 1`);
-          this.firstKnocks.add(d.src);
-        } else {
-          this.log.info(`${d.src}: ${d.door}: Stage ${d.stage}`);
-        }
+        // A first knock is what a spoofed flood sends: the reader sums them up; one by one only with -v.
+        this.log[d.stage === 1 ? 'debug' : 'info'](`${d.src}: ${d.door}: Stage ${d.stage}`);
         return;
       case 'timeout': {
         // A spoofed first knock times out too: at debug level like its Stage 1, or the flood is logged after all.
@@ -297,7 +291,6 @@ class Daemon {
     this.stopping = true;
     this.log.info('shutting down');
     clearInterval(this.watchdog);
-    this.firstKnocks.flush();
     const reader = this.reader;
     // The reader saves its log positions as it stops: wait for it (bounded), or they could be cut short.
     const readerGone = reader === null || reader.exitCode !== null || reader.signalCode !== null

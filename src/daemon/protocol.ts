@@ -19,6 +19,8 @@ export interface ReaderSetup {
   used: { door: string; user?: string; steps: number[] }[];
   /** /dev/kmsg opened by the privileged parent, as this fd in the reader. */
   kmsgFd: number | null;
+  /** `-v`: first knocks and their timeouts are sent one by one (logged at debug); else only counted, here. */
+  verbose: boolean;
 }
 
 /** How often the reader says it is alive; the executor restarts one silent for READER_SILENT_MS. */
