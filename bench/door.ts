@@ -8,10 +8,16 @@ import { KNOCKLOG_CLI, waitFor, type Lab } from '../lab/lab.js';
  * probes `port` every 5 ms: the ms from the last hit until it accepted, or
  * null when it stayed closed for `timeoutMs`.
  */
-export async function knockAndWait(lab: Lab, ports: readonly number[], port: number, timeoutMs: number): Promise<number | null> {
+export async function knockAndWait(
+  lab: Lab,
+  ports: readonly number[],
+  port: number,
+  timeoutMs: number,
+): Promise<number | null> {
   try {
     const { stdout } = await lab.clientExec(process.execPath, [
-      KNOCKLOG_CLI, 'knock', '--wait', String(port), '--wait-timeout', String(timeoutMs), lab.server.v4, ...ports.map(String),
+      KNOCKLOG_CLI, 'knock', '--wait', String(port), '--wait-timeout', String(timeoutMs),
+      lab.server.v4, ...ports.map(String),
     ]);
     const m = /open after (\d+) ms/.exec(stdout);
     return m ? Number(m[1]) : null;

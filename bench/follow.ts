@@ -76,7 +76,9 @@ let markCount = 0;
 function markerLine(): { src: string; text: string } {
   const k = ++markCount;
   const src = `10.255.${(k >> 8) & 255}.${k & 255}`;
-  const text = `${freshStamp()}KNOCK IN=eth0 OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 SRC=${src} DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=40000 DPT=7000 WINDOW=64240 RES=0x00 SYN URGP=0 \n`;
+  const text =
+    `${freshStamp()}KNOCK IN=eth0 OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 SRC=${src} DST=10.0.0.1 ` +
+    'LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=40000 DPT=7000 WINDOW=64240 RES=0x00 SYN URGP=0 \n';
   return { src, text };
 }
 
@@ -158,7 +160,10 @@ export async function followThroughput(): Promise<void> {
     await waitReading(f, fd);
     const reader = childWith(f.child.pid!, 'reader.js');
     const who = process.getuid?.() === 0 ? 'as root, its reader as knocklog' : 'as this user (not root)';
-    console.log(`live daemon following a growing kern.log (knocklog run ${who}): ${STEP_MS / 1000} s per rate, a marker knock every ${MARK_EVERY_MS} ms, lag = marker appended -> its Stage 1 logged`);
+    console.log(
+      `live daemon following a growing kern.log (knocklog run ${who}): ${STEP_MS / 1000} s per rate, ` +
+        `a marker knock every ${MARK_EVERY_MS} ms, lag = marker appended -> its Stage 1 logged`,
+    );
     const r = rng(7);
     let best = 0;
     for (const rate of RATES) {
@@ -167,13 +172,18 @@ export async function followThroughput(): Promise<void> {
       const fmt = (v: number) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : `> ${DRAIN_MS / 1000} s`);
       const ok = res.complete && lag.max < FOLLOWED_MS;
       console.log(
-        `  ${String(rate).padStart(6)} lines/s (written ${Math.round(res.written)}/s): lag median ${fmt(lag.median)}, p95 ${fmt(lag.p95)}, max ${fmt(lag.max)}; ` +
-          `CPU reader ${(res.readerCpu * 100).toFixed(0)}%, executor ${(res.executorCpu * 100).toFixed(0)}% of a core${ok ? '' : '  <- not followed'}`,
+        `  ${String(rate).padStart(6)} lines/s (written ${Math.round(res.written)}/s): ` +
+          `lag median ${fmt(lag.median)}, p95 ${fmt(lag.p95)}, max ${fmt(lag.max)}; ` +
+          `CPU reader ${(res.readerCpu * 100).toFixed(0)}%, executor ${(res.executorCpu * 100).toFixed(0)}% of a core` +
+          `${ok ? '' : '  <- not followed'}`,
       );
       if (!ok) break;
       best = rate;
     }
-    console.log(`  highest rate followed with lag < ${FOLLOWED_MS} ms: ${best ? `${best} lines/s` : 'none'}${best === RATES.at(-1) ? ' (the highest tried)' : ''}`);
+    console.log(
+      `  highest rate followed with lag < ${FOLLOWED_MS} ms: ${best ? `${best} lines/s` : 'none'}` +
+        `${best === RATES.at(-1) ? ' (the highest tried)' : ''}`,
+    );
     if (f.problems.length) console.log(`  the daemon reported:\n    ${f.problems.join('\n    ')}`);
   } finally {
     closeSync(fd);

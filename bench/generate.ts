@@ -20,7 +20,8 @@ const MAC = 'MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00';
 const MAC6 = 'MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:86:dd';
 const OTHER = [
   'e1000e 0000:00:19.0 eth0: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: None',
-  'audit: type=1400 audit(1732488092.123:42): apparmor="DENIED" operation="open" profile="/usr/sbin/ntpd" name="/etc/ssl/openssl.cnf" pid=812 comm="ntpd"',
+  'audit: type=1400 audit(1732488092.123:42): apparmor="DENIED" operation="open" profile="/usr/sbin/ntpd" ' +
+    'name="/etc/ssl/openssl.cnf" pid=812 comm="ntpd"',
   'TCP: request_sock_TCP: Possible SYN flooding on port 22. Sending cookies.  Check SNMP counters.',
   'nf_conntrack: nf_conntrack: table full, dropping packet',
   'EXT4-fs (vda1): re-mounted. Opts: errors=remount-ro. Quota mode: none.',
@@ -39,7 +40,8 @@ export function kernStamp(date: Date, uptimeS: number): string {
 /** The stamp of generated line `i`: one line a millisecond, on a fixed day. */
 function syntheticStamp(i: number): string {
   const sec = 9000 + i / 1000;
-  return `Nov 24 23:${pad2(Math.floor(i / 60000) % 60)}:${pad2(Math.floor(i / 1000) % 60)} vm kernel: [${sec.toFixed(6).padStart(12)}] `;
+  const clock = `23:${pad2(Math.floor(i / 60000) % 60)}:${pad2(Math.floor(i / 1000) % 60)}`;
+  return `Nov 24 ${clock} vm kernel: [${sec.toFixed(6).padStart(12)}] `;
 }
 
 /**
@@ -53,16 +55,29 @@ export function line(r: () => number, i: number, stamp = syntheticStamp(i)): str
   const spt = 1024 + Math.floor(r() * 60000);
   const dpt = [7000, 8000, 9000, 22, 443][Math.floor(r() * 5)];
   if (kind <= 1) {
-    return `${stamp}KNOCK IN=eth0 OUT= ${MAC} SRC=10.${a}.${b}.2 DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=${i % 65536} DF PROTO=TCP SPT=${spt} DPT=${dpt} WINDOW=64240 RES=0x00 SYN URGP=0 `;
+    return (
+      `${stamp}KNOCK IN=eth0 OUT= ${MAC} SRC=10.${a}.${b}.2 DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ` +
+      `ID=${i % 65536} DF PROTO=TCP SPT=${spt} DPT=${dpt} WINDOW=64240 RES=0x00 SYN URGP=0 `
+    );
   }
   if (kind === 2) {
-    return `${stamp}KNOCK IN=eth0 OUT= ${MAC} SRC=10.${a}.${b}.2 DST=10.0.0.1 LEN=29 TOS=0x00 PREC=0x00 TTL=64 ID=${i % 65536} DF PROTO=UDP SPT=${spt} DPT=${dpt} LEN=9 `;
+    return (
+      `${stamp}KNOCK IN=eth0 OUT= ${MAC} SRC=10.${a}.${b}.2 DST=10.0.0.1 LEN=29 TOS=0x00 PREC=0x00 TTL=64 ` +
+      `ID=${i % 65536} DF PROTO=UDP SPT=${spt} DPT=${dpt} LEN=9 `
+    );
   }
   if (kind === 3) {
-    return `${stamp}KNOCK IN=eth0 OUT= ${MAC6} SRC=fd31:0000:0000:0000:0000:0000:${a.toString(16).padStart(4, '0')}:0002 DST=fd31:0000:0000:0000:0000:0000:0000:0001 LEN=80 TC=0 HOPLIMIT=64 FLOWLBL=${spt} PROTO=TCP SPT=${spt} DPT=${dpt} WINDOW=64800 RES=0x00 SYN URGP=0 `;
+    return (
+      `${stamp}KNOCK IN=eth0 OUT= ${MAC6} SRC=fd31:0000:0000:0000:0000:0000:${a.toString(16).padStart(4, '0')}:0002 ` +
+      'DST=fd31:0000:0000:0000:0000:0000:0000:0001 LEN=80 TC=0 HOPLIMIT=64 ' +
+      `FLOWLBL=${spt} PROTO=TCP SPT=${spt} DPT=${dpt} WINDOW=64800 RES=0x00 SYN URGP=0 `
+    );
   }
   if (kind <= 6) {
-    return `${stamp}[UFW BLOCK] IN=eth0 OUT= ${MAC} SRC=203.0.113.${a} DST=10.0.0.1 LEN=40 TOS=0x00 PREC=0x00 TTL=244 ID=54321 PROTO=TCP SPT=${spt} DPT=${dpt} WINDOW=65535 RES=0x00 SYN URGP=0 `;
+    return (
+      `${stamp}[UFW BLOCK] IN=eth0 OUT= ${MAC} SRC=203.0.113.${a} DST=10.0.0.1 LEN=40 TOS=0x00 PREC=0x00 TTL=244 ` +
+      `ID=54321 PROTO=TCP SPT=${spt} DPT=${dpt} WINDOW=65535 RES=0x00 SYN URGP=0 `
+    );
   }
   return stamp + OTHER[Math.floor(r() * OTHER.length)];
 }

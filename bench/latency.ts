@@ -49,7 +49,10 @@ ${pidFile === undefined ? '' : `  PidFile = ${pidFile}\n`}[bench]
   stop_command = iptables -D INPUT -s %IP% -p tcp --dport ${PROTECTED} -j ACCEPT
 `;
 
-/** Lines appended to a file, each with the monotonic ms at which inotify told us (as knocklog's tail-file learns it). */
+/**
+ * Lines appended to a file, each with the monotonic ms at which inotify told us (as knocklog's tail-file learns
+ * it).
+ */
 class LineWatch {
   readonly lines: { text: string; at: number }[] = [];
   private readonly fd: number;
@@ -81,7 +84,10 @@ class LineWatch {
   }
 }
 
-/** CLOCK_MONOTONIC minus the kernel's record clock, from a record we write (the clocks agree within ms; this removes the rest). */
+/**
+ * CLOCK_MONOTONIC minus the kernel's record clock, from a record we write (the clocks agree within ms; this removes
+ * the rest).
+ */
 async function kernelClockOffset(lab: Lab): Promise<number> {
   const tag = `${lab.prefix} clock ${process.pid}`;
   const log = new KmsgLog((l) => l.includes(tag));
@@ -116,7 +122,14 @@ function records(d: Daemon): LogRecord[] {
 
 /** Where the time of one knocklog trial went, from the kernel's record, our tail of the file and the daemon's log. */
 function breakdown(
-  lab: Lab, c: Contender, watch: LineWatch, kmsgFrom: number, fileFrom: number, logFrom: number, ms: number, offset: number,
+  lab: Lab,
+  c: Contender,
+  watch: LineWatch,
+  kmsgFrom: number,
+  fileFrom: number,
+  logFrom: number,
+  ms: number,
+  offset: number,
 ): Breakdown | null {
   const last = `DPT=${c.ports.at(-1)} `;
   const src = `SRC=${lab.client.v4} `;
@@ -149,12 +162,25 @@ export async function latency(): Promise<void> {
     const knockd = await runKnockd(lab, door(ports.knockd));
     const knocklog = (name: string, source: string, p: number[]) => {
       const conf = lab.writeFile(`${name}.conf`, door(p, lab.path(`${name}.pid`)));
-      return lab.spawn(name, 'server', [process.execPath, KNOCKLOG_CLI, 'run', '-c', conf, '-s', source, '--prefix', lab.prefix, '--state-dir', lab.path(`${name}-state`)]);
+      return lab.spawn(name, 'server', [
+        process.execPath, KNOCKLOG_CLI, 'run', '-c', conf, '-s', source,
+        '--prefix', lab.prefix, '--state-dir', lab.path(`${name}-state`),
+      ]);
     };
     const contenders: Contender[] = ([
       { name: 'knockd', ports: ports.knockd, file: null, daemon: knockd.daemon },
-      { name: 'knocklog+rsyslog', ports: ports.rsyslog, file: rsyslog.kernLog.path, daemon: knocklog('knocklog-rsyslog', `file:${rsyslog.kernLog.path}`, ports.rsyslog) },
-      { name: 'knocklog+ulogd2', ports: ports.ulogd, file: ulogd.logemu.path, daemon: knocklog('knocklog-ulogd', `ulogd:${ulogd.logemu.path}`, ports.ulogd) },
+      {
+        name: 'knocklog+rsyslog',
+        ports: ports.rsyslog,
+        file: rsyslog.kernLog.path,
+        daemon: knocklog('knocklog-rsyslog', `file:${rsyslog.kernLog.path}`, ports.rsyslog),
+      },
+      {
+        name: 'knocklog+ulogd2',
+        ports: ports.ulogd,
+        file: ulogd.logemu.path,
+        daemon: knocklog('knocklog-ulogd', `ulogd:${ulogd.logemu.path}`, ports.ulogd),
+      },
     ] as const).map((c) => ({ ...c, ports: [...c.ports], latencies: [], failures: 0, parts: [] }));
 
     // Warm-up: every contender opens once (knocklog's readers start at the end
@@ -168,7 +194,10 @@ export async function latency(): Promise<void> {
     const offset = await kernelClockOffset(lab);
     const watches = new Map(contenders.filter((c) => c.file !== null).map((c) => [c, new LineWatch(c.file!)]));
 
-    console.log(`latency: last knock leaves the client -> protected port accepts (probe every 5 ms), ${TRIALS} interleaved trials each, cmd_timeout 1 s, waiting for the close between trials`);
+    console.log(
+      'latency: last knock leaves the client -> protected port accepts (probe every 5 ms), ' +
+        `${TRIALS} interleaved trials each, cmd_timeout 1 s, waiting for the close between trials`,
+    );
     for (let t = 0; t < TRIALS; t++) {
       for (const c of contenders) {
         const watch = watches.get(c);
@@ -187,14 +216,20 @@ export async function latency(): Promise<void> {
 
     const base = median(contenders[0]!.latencies);
     for (const c of contenders) {
-      const ratio = c.name === 'knockd' ? '' : `; ratio to knockd (median) ${(median(c.latencies) / base).toFixed(2)} (goal <= 1.0)`;
-      console.log(`  ${c.name.padEnd(17)} ${formatMs(summarize(c.latencies))}${c.failures ? `, ${c.failures} did not open` : ''}${ratio}`);
+      const ratio =
+        c.name === 'knockd'
+          ? ''
+          : `; ratio to knockd (median) ${(median(c.latencies) / base).toFixed(2)} (goal <= 1.0)`;
+      const failed = c.failures ? `, ${c.failures} did not open` : '';
+      console.log(`  ${c.name.padEnd(17)} ${formatMs(summarize(c.latencies))}${failed}${ratio}`);
     }
     for (const c of contenders.filter((x) => x.parts.length > 0)) {
       const m = (k: keyof Breakdown) => median(c.parts.map((p) => p[k])).toFixed(1);
       console.log(
-        `  ${c.name} breakdown (medians of ${c.parts.length} trials, ms): log delivery (kernel record -> line in the file) ${m('delivery')}, ` +
-          `reader (tail + parse + engine + IPC -> OPEN SESAME) ${m('reader')}, executor queue (-> running command) ${m('queue')}, ` +
+        `  ${c.name} breakdown (medians of ${c.parts.length} trials, ms): ` +
+          `log delivery (kernel record -> line in the file) ${m('delivery')}, ` +
+          `reader (tail + parse + engine + IPC -> OPEN SESAME) ${m('reader')}, ` +
+          `executor queue (-> running command) ${m('queue')}, ` +
           `command (iptables, until the probe connects) ${m('command')}`,
       );
     }

@@ -51,14 +51,21 @@ export async function parseThroughput(lines = 1_000_000): Promise<void> {
     const conf = join(dir, 'knockd.conf');
     writeFileSync(conf, REPLAY_CONF);
     await generate(file, lines);
-    console.log(`parse/replay throughput: ${lines} generated lines (${(statSync(file).size / 1e6).toFixed(0)} MB), median of 5 runs, whole processes`);
+    console.log(
+      `parse/replay throughput: ${lines} generated lines (${(statSync(file).size / 1e6).toFixed(0)} MB), ` +
+        'median of 5 runs, whole processes',
+    );
     const [parse, replay, baseline] = compare(lines, [
       { label: 'knocklog parse', args: [cli, 'parse', file] },
       { label: 'knocklog replay', args: [cli, 'replay', '-c', conf, file] },
       { label: 'readline loop', args: [join(here, 'readline-loop.js'), file] },
     ]);
-    for (const t of [parse!, replay!, baseline!]) console.log(`  ${t.label.padEnd(16)} ${Math.round(t.linesPerSecond).toLocaleString('en')} lines/s`);
-    console.log(`  ratio parse/readline:  ${(parse!.linesPerSecond / baseline!.linesPerSecond).toFixed(2)} (goal >= 0.8)`);
+    for (const t of [parse!, replay!, baseline!]) {
+      console.log(`  ${t.label.padEnd(16)} ${Math.round(t.linesPerSecond).toLocaleString('en')} lines/s`);
+    }
+    console.log(
+      `  ratio parse/readline:  ${(parse!.linesPerSecond / baseline!.linesPerSecond).toFixed(2)} (goal >= 0.8)`,
+    );
     console.log(`  ratio replay/readline: ${(replay!.linesPerSecond / baseline!.linesPerSecond).toFixed(2)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -42,4 +42,5 @@ export function memory(pid: number): Memory | null {
   return { peakMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
 }
 
-export const formatMemory = (m: Memory | null) => (m === null ? 'gone' : `peak RSS ${m.peakMb.toFixed(1)} MB (now ${m.rssMb.toFixed(1)} MB)`);
+export const formatMemory = (m: Memory | null) =>
+  m === null ? 'gone' : `peak RSS ${m.peakMb.toFixed(1)} MB (now ${m.rssMb.toFixed(1)} MB)`;

@@ -11,15 +11,29 @@ export type Need = 'rsyslog' | 'ulogd' | 'knockd' | 'knock' | 'nft' | 'journald'
 export type Availability = { ok: true } | { ok: false; reason: string };
 
 export const ULOGD_PLUGINS = '/usr/lib/x86_64-linux-gnu/ulogd';
-export const ULOGD_PLUGIN_NAMES = ['inppkt_NFLOG', 'raw2packet_BASE', 'filter_IFINDEX', 'filter_IP2STR', 'filter_PRINTPKT', 'filter_HWHDR', 'output_LOGEMU', 'output_JSON'];
+export const ULOGD_PLUGIN_NAMES = [
+  'inppkt_NFLOG',
+  'raw2packet_BASE',
+  'filter_IFINDEX',
+  'filter_IP2STR',
+  'filter_PRINTPKT',
+  'filter_HWHDR',
+  'output_LOGEMU',
+  'output_JSON',
+];
 
 const BASE_COMMANDS = ['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'setpriv'];
 // knock: knockd's client (lab.knock), from the knockd package.
 const NEED_COMMANDS: Record<Need, string[]> = {
-  rsyslog: ['rsyslogd', 'flock', 'logger'], ulogd: ['ulogd'], knockd: ['knockd', 'stdbuf'], knock: ['knock'], nft: ['nft'],
+  rsyslog: ['rsyslogd', 'flock', 'logger'],
+  ulogd: ['ulogd'],
+  knockd: ['knockd', 'stdbuf'],
+  knock: ['knock'],
+  nft: ['nft'],
   journald: ['journalctl', 'systemd-tmpfiles', 'flock', 'logger'], hping3: ['hping3'],
 };
-const PACKAGES = 'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd hping3 util-linux systemd';
+const PACKAGES =
+  'apt-get install iproute2 iptables nftables ulogd2 ulogd2-json rsyslog knockd hping3 util-linux systemd';
 
 function onPath(cmd: string): boolean {
   return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/${cmd}`));
@@ -107,7 +121,10 @@ function check(needs: readonly Need[]): string | null {
   if (needs.includes('rsyslog')) {
     const readers = kmsgReaders();
     if (readers.length) {
-      return `another program reads /proc/kmsg (${readers.join('; ')}); the lab's rsyslog would see only part of the kernel lines. Stop it (systemctl stop rsyslog)`;
+      return (
+        `another program reads /proc/kmsg (${readers.join('; ')}); ` +
+        "the lab's rsyslog would see only part of the kernel lines. Stop it (systemctl stop rsyslog)"
+      );
     }
   }
   if (needs.includes('journald')) {
@@ -115,7 +132,10 @@ function check(needs: readonly Need[]): string | null {
     // A lab's journald is its test process's child; one whose parent is PID 1 is the system's.
     const system = journaldProcesses().filter((p) => p.endsWith(', parent 1'));
     if (system.length) {
-      return `the system's systemd-journald runs (${system.join('; ')}); the lab starts its own, which would take its sockets. Run it where none runs (a container without systemd)`;
+      return (
+        `the system's systemd-journald runs (${system.join('; ')}); ` +
+        'the lab starts its own, which would take its sockets. Run it where none runs (a container without systemd)'
+      );
     }
   }
   if (kernelProbe === undefined) kernelProbe = probeKernel();

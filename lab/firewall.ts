@@ -37,8 +37,11 @@ export function standardRules(prefix: string, nflogGroup: number, o: FirewallOpt
     const match = `-A INPUT -p ${k.proto} --dport ${k.port} -m limit --limit 50/second --limit-burst 200`;
     if (via !== 'nflog') rules.push(`${match} -j LOG --log-prefix "${prefix} "`);
     // Threshold 1, as `knocklog rules` writes it: the kernel's default batching delays NFLOG by up to 1 s.
-    if (via !== 'log') rules.push(`${match} -j NFLOG --nflog-group ${nflogGroup} --nflog-prefix "${prefix}" --nflog-threshold 1`);
+    if (via !== 'log') {
+      rules.push(`${match} -j NFLOG --nflog-group ${nflogGroup} --nflog-prefix "${prefix}" --nflog-threshold 1`);
+    }
   }
   for (const port of [protectedPort].flat()) if (port) rules.push(`-A INPUT -p tcp --dport ${port} -j DROP`);
-  return ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ...rules, 'COMMIT', ''].join('\n');
+  const chains = [':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]'];
+  return ['*filter', ...chains, ...rules, 'COMMIT', ''].join('\n');
 }

@@ -59,7 +59,9 @@ export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Prom
       () => {
         if (/^locked$/m.test(lock.output)) return true;
         if (lock.child.exitCode === LOCK_TIMEOUT_EXIT) {
-          throw new Error(`other labs' journald held ${JOURNALD_LOCK} for ${lockTimeoutS} s (too many e2e runs at once?)`);
+          throw new Error(
+            `other labs' journald held ${JOURNALD_LOCK} for ${lockTimeoutS} s (too many e2e runs at once?)`,
+          );
         }
         if (!lock.running) throw new Error(`flock exited: ${lock.output}`);
         return undefined;
@@ -67,13 +69,20 @@ export async function startJournald(lab: Lab, { lockTimeoutS = 120 } = {}): Prom
       { timeoutMs: (lockTimeoutS + 10) * 1000 },
     );
     // A journald of a lab killed outright may still be shutting down.
-    await waitFor('no other systemd-journald to run', () => journaldProcesses().length === 0, { timeoutMs: 5000 }).catch(() => {
-      throw new Error(`a systemd-journald already runs (${journaldProcesses().join('; ')}): the lab starts its own, which would take that one's sockets`);
+    await waitFor('no other systemd-journald to run', () => journaldProcesses().length === 0, {
+      timeoutMs: 5000,
+    }).catch(() => {
+      throw new Error(
+        `a systemd-journald already runs (${journaldProcesses().join('; ')}): ` +
+          "the lab starts its own, which would take that one's sockets",
+      );
     });
     // Left by a lab that was killed outright (nothing runs now, and we hold the lock).
     if (existsSync(OWNED)) removeDirs();
     const foreign = [RUNTIME_DIR, JOURNAL_DIR].filter((d) => existsSync(d));
-    if (foreign.length) throw new Error(`a journald that no lab started left ${foreign.join(' and ')}: remove them to run the lab`);
+    if (foreign.length) {
+      throw new Error(`a journald that no lab started left ${foreign.join(' and ')}: remove them to run the lab`);
+    }
     writeFileSync(OWNED, '');
     const jd = new Daemon('systemd-journald', [JOURNALD]);
     daemon = jd;

@@ -19,7 +19,15 @@ export { standardRules, type FirewallOptions, type KnockPort } from './firewall.
 export { fileLog, journalRecord, jsonMatcher, KmsgLog, textMatcher, waitForLines, type LabLog } from './logs.js';
 export { Daemon, run, waitFor, type DaemonOptions, type RunResult } from './proc.js';
 export { runKnockd, type Knockd } from './knockd.js';
-export { knocklogKnock, loadKnocklogRules, startKnocklog, writeKnocklogConf, type KnocklogRun, type KnocklogStart, type RulesOptions } from './knocklog.js';
+export {
+  knocklogKnock,
+  loadKnocklogRules,
+  startKnocklog,
+  writeKnocklogConf,
+  type KnocklogRun,
+  type KnocklogStart,
+  type RulesOptions,
+} from './knocklog.js';
 export { RSYSLOG_LOCK, startRsyslog, type Rsyslog } from './rsyslog.js';
 export { spawnUlogd, startUlogd, type Ulogd } from './ulogd.js';
 export { synFlood, type FloodOptions } from './flood.js';
@@ -119,13 +127,21 @@ export class Lab {
     await run(['ip', 'netns', 'add', this.serverNs]);
     await run(['ip', 'netns', 'add', this.clientNs]);
     // Created inside the namespaces: no name is ever taken in the host's namespace.
-    await run(['ip', 'link', 'add', this.serverIf, 'netns', this.serverNs, 'type', 'veth', 'peer', 'name', this.clientIf, 'netns', this.clientNs]);
+    await run([
+      'ip', 'link', 'add', this.serverIf, 'netns', this.serverNs,
+      'type', 'veth', 'peer', 'name', this.clientIf, 'netns', this.clientNs,
+    ]);
     for (const [ns, dev, a] of [
       [this.serverNs, this.serverIf, this.server],
       [this.clientNs, this.clientIf, this.client],
     ] as const) {
       // nodad: the IPv6 address is usable at once instead of after duplicate detection.
-      const batch = [`addr add ${a.v4}/24 dev ${dev}`, `addr add ${a.v6}/64 dev ${dev} nodad`, 'link set lo up', `link set ${dev} up`];
+      const batch = [
+        `addr add ${a.v4}/24 dev ${dev}`,
+        `addr add ${a.v6}/64 dev ${dev} nodad`,
+        'link set lo up',
+        `link set ${dev} up`,
+      ];
       await run(['ip', '-n', ns, '-batch', '-'], `${batch.join('\n')}\n`);
     }
   }
@@ -136,11 +152,15 @@ export class Lab {
    * door opens for the knocking address only.
    */
   async addClientAddress(host: number): Promise<Addresses> {
-    if (host < 3 || host > 254) throw new Error(`client host number ${host}: use 3 to 254 (1 is the server, 2 the client)`);
+    if (host < 3 || host > 254) {
+      throw new Error(`client host number ${host}: use 3 to 254 (1 is the server, 2 the client)`);
+    }
     const a = addresses(process.pid, this.n, host);
     // IPv4: a second address in the subnet is secondary, never the default source. IPv6 would
     // prefer the newer one; deprecated (preferred_lft 0), it is used only when a socket binds it.
-    const batch = `addr add ${a.v4}/24 dev ${this.clientIf}\naddr add ${a.v6}/64 dev ${this.clientIf} nodad preferred_lft 0\n`;
+    const batch =
+      `addr add ${a.v4}/24 dev ${this.clientIf}\n` +
+      `addr add ${a.v6}/64 dev ${this.clientIf} nodad preferred_lft 0\n`;
     await run(['ip', '-n', this.clientNs, '-batch', '-'], batch);
     return a;
   }
@@ -192,7 +212,9 @@ export class Lab {
   /** A TCP server in the server namespace on every address (IPv4 and IPv6) that greets and closes. */
   async listen(port: number): Promise<Daemon> {
     // A client that hangs up at once resets the connection: ignore that rather than crash.
-    const script = `require('net').createServer((c) => c.on('error', () => {}).end('knocklog-lab\\n')).listen({ port: ${port}, host: '::', ipv6Only: false }, () => console.log('listening'))`;
+    const script =
+      "require('net').createServer((c) => c.on('error', () => {}).end('knocklog-lab\\n'))" +
+      `.listen({ port: ${port}, host: '::', ipv6Only: false }, () => console.log('listening'))`;
     const d = this.spawn(`listener :${port}`, 'server', [process.execPath, '-e', script]);
     await d.waitForOutput(/listening/);
     return d;
@@ -209,7 +231,15 @@ const s = require('net').connect({ host, port: Number(port), ...(localAddress ? 
 s.setTimeout(Number(ms), () => process.exit(2));
 s.on('connect', () => process.exit(0));
 s.on('error', () => process.exit(1));`;
-    const argv = [process.execPath, '-e', script, this.addr(family), String(port), String(timeoutMs), ...(from === undefined ? [] : [from])];
+    const argv = [
+      process.execPath,
+      '-e',
+      script,
+      this.addr(family),
+      String(port),
+      String(timeoutMs),
+      ...(from === undefined ? [] : [from]),
+    ];
     return succeeds(['ip', 'netns', 'exec', this.clientNs, ...argv]);
   }
 

@@ -57,7 +57,12 @@ export const textMatcher = (prefix: string) => (line: string) => line.includes(`
 export const jsonMatcher = (prefix: string) => (line: string) => line.includes(`"oob.prefix": "${prefix}"`);
 
 /** The matching lines of a file that a daemon appends to (none while it does not exist). */
-export function fileLog(name: string, path: string, format: LabLog['format'], match: (line: string) => boolean): LabLog & { path: string } {
+export function fileLog(
+  name: string,
+  path: string,
+  format: LabLog['format'],
+  match: (line: string) => boolean,
+): LabLog & { path: string } {
   return {
     name,
     path,

@@ -48,7 +48,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | false | Promise<T | undefined | false>,
-  { timeoutMs = 10_000, intervalMs = 50, describe }: { timeoutMs?: number; intervalMs?: number; describe?: () => string } = {},
+  {
+    timeoutMs = 10_000,
+    intervalMs = 50,
+    describe,
+  }: { timeoutMs?: number; intervalMs?: number; describe?: () => string } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -85,7 +89,10 @@ export class Daemon {
     argv: readonly string[],
     { stdin = false }: DaemonOptions = {},
   ) {
-    this.child = spawn('setpriv', ['--pdeathsig', 'TERM', ...argv], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+    this.child = spawn('setpriv', ['--pdeathsig', 'TERM', ...argv], {
+      stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     if (this.child.stdin) {
       this.child.stdin.on('error', () => {}); // EPIPE from a daemon that exited: its exit status tells why
       (this.child.stdin as Socket).unref();

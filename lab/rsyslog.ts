@@ -69,7 +69,10 @@ user.* action(type="omfile" file="${user}")
     () => {
       if (logged.lines().length > 0) return true;
       if (daemon.child.exitCode === LOCK_TIMEOUT_EXIT) {
-        throw new Error(`rsyslogd never started: other labs' rsyslog held ${RSYSLOG_LOCK} for ${lockTimeoutS} s (too many e2e runs at once?)`);
+        throw new Error(
+          `rsyslogd never started: other labs' rsyslog held ${RSYSLOG_LOCK} for ${lockTimeoutS} s ` +
+            '(too many e2e runs at once?)',
+        );
       }
       if (!daemon.running) throw new Error(`rsyslogd exited: ${daemon.output}`);
       if (Date.now() - lastMark >= 1000) {

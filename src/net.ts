@@ -1,7 +1,8 @@
 // Address literals, strictly: a value that becomes %IP% in a shell command
 // must be an address and nothing else.
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const OCTET = /(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)/.source;
+const IPV4 = new RegExp(String.raw`^${OCTET}\.${OCTET}\.${OCTET}\.${OCTET}$`);
 const HEXGROUP = /^[0-9a-fA-F]{1,4}$/;
 
 /** A dotted quad without leading zeros, as the kernel prints it; null otherwise. */

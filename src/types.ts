@@ -149,7 +149,10 @@ export interface Options {
   user: string;
 }
 
-/** A door open for a source, and when it closes (ms since the epoch): the engine's, the executor's and the reader's view. */
+/**
+ * A door open for a source, and when it closes (ms since the epoch): the engine's, the executor's and the reader's
+ * view.
+ */
 export interface OpenDoor {
   readonly door: string;
   readonly src: string;

@@ -105,7 +105,13 @@ export function runCommand(cmd: string, opts: CommandLimits): Promise<CommandRes
       child = spawn('/bin/sh', ['-c', cmd], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
       // spawn() throws for a NUL byte, E2BIG, ENOMEM...: a failed run like any other.
-      resolve({ status: null, signal: null, timedOut: false, output: `cannot run /bin/sh: ${(e as Error).message}`, pid: null });
+      resolve({
+        status: null,
+        signal: null,
+        timedOut: false,
+        output: `cannot run /bin/sh: ${(e as Error).message}`,
+        pid: null,
+      });
       return;
     }
     const chunks: Buffer[] = [];

@@ -92,7 +92,10 @@ export class Executor {
   private accepting = true;
   /** After closeAll's deadline: no timer is armed again, so the process can exit. */
   private stopped = false;
-  /** One timer for the earliest closeAt/retryAt. Not unref'd: while a door is open the process must live to close it. */
+  /**
+   * One timer for the earliest closeAt/retryAt. Not unref'd: while a door is open the process must live to close
+   * it.
+   */
   private timer: NodeJS.Timeout | undefined;
   private readonly store: JsonStore<OpenDoorRecord[]>;
   private emptyWaiters: (() => void)[] = [];
@@ -165,7 +168,8 @@ export class Executor {
     if (loaded.corrupt !== null) {
       this.log.warn(
         `${path} is corrupt (${loaded.corrupt.reason}); kept it as ${loaded.corrupt.keptAs} ` +
-          'and started with no open doors (doors it listed are not closed by knocklog: check the firewall for rules left open)',
+          'and started with no open doors (doors it listed are not closed by knocklog: ' +
+          'check the firewall for rules left open)',
       );
     }
     let restored = 0;
@@ -189,9 +193,10 @@ export class Executor {
     const d = this.doors.get(r.door);
     const now = d === undefined ? undefined : commandsFor(d, r.src).stop;
     if (now === r.stopCommand) return;
+    const what = d === undefined ? 'the door is no longer in the configuration' : 'its stop command changed';
     this.log.warn(
-      `${r.src}: ${r.door}: ${d === undefined ? 'the door is no longer in the configuration' : 'its stop command changed'}` +
-        ` since the door opened; its close runs the command saved then: ${r.stopCommand ?? '(none)'}`,
+      `${r.src}: ${r.door}: ${what} since the door opened; ` +
+        `its close runs the command saved then: ${r.stopCommand ?? '(none)'}`,
     );
   }
 
@@ -224,7 +229,8 @@ export class Executor {
     if (left.length > 0) {
       this.log.warn(
         `shutting down with ${left.length} door(s) not closed within ${withinMs} ms: ` +
-          `${left.map((e) => `${e.src}: ${e.door}`).join(', ')} (they stay in ${this.store.path} and close at the next start)`,
+          `${left.map((e) => `${e.src}: ${e.door}`).join(', ')} ` +
+          `(they stay in ${this.store.path} and close at the next start)`,
       );
     }
   }
@@ -243,7 +249,8 @@ export class Executor {
   }
 
   private knockAgain(e: Entry): Promise<void> {
-    if (e.phase === 'queued' || e.phase === 'starting') return e.started; // closeAt counts from the start's finish anyway
+    // closeAt counts from the start's finish anyway
+    if (e.phase === 'queued' || e.phase === 'starting') return e.started;
     const d = this.doors.get(e.door);
     if (e.phase === 'open' && e.pending && d !== undefined) {
       // The last start failed: a new knock tries it again, never waits on a close of a rule that is not there.
@@ -304,8 +311,10 @@ export class Executor {
         await this.persist(false);
       } catch (err) {
         this.forget(e);
-        this.log.error(`${e.src}: ${e.door}: cannot record the open door in ${this.store.path}: ${(err as Error).message}; ` +
-          'the door stays shut (check the state directory: free space, permissions)');
+        this.log.error(
+          `${e.src}: ${e.door}: cannot record the open door in ${this.store.path}: ${(err as Error).message}; ` +
+            'the door stays shut (check the state directory: free space, permissions)',
+        );
         return;
       }
       ok = await this.run(d.name, cmd, 'warn');
@@ -317,7 +326,11 @@ export class Executor {
       return;
     }
     e.pending = !ok;
-    if (!ok) this.log.warn(`${e.src}: ${e.door}: the start command failed; its stop command runs once, and a new knock runs it again`);
+    if (!ok) {
+      this.log.warn(
+        `${e.src}: ${e.door}: the start command failed; its stop command runs once, and a new knock runs it again`,
+      );
+    }
     e.closeAt = this.now() + d.cmdTimeoutMs;
     e.phase = 'open';
     if (!this.accepting) this.beginClose(e);
@@ -360,8 +373,8 @@ export class Executor {
     e.retryAt = this.now() + delay;
     e.phase = 'retrying';
     this.log.error(
-      `${e.src}: ${e.door}: stop command failed (attempt ${e.failures}), the door stays open; retrying in ${delay} ms ` +
-        '(check the command and the firewall)',
+      `${e.src}: ${e.door}: stop command failed (attempt ${e.failures}), the door stays open; ` +
+        `retrying in ${delay} ms (check the command and the firewall)`,
     );
     this.reschedule();
   }
@@ -423,7 +436,11 @@ export class Executor {
       // A queued start of a door that failed to start before keeps its record (and its stop).
       .filter((e) => e.phase !== 'queued' || e.closeAt > 0)
       .map((e) => ({
-        door: e.door, src: e.src, closeAt: e.closeAt, stopCommand: e.stopCommand, ...(e.pending ? { pending: true } : {}),
+        door: e.door,
+        src: e.src,
+        closeAt: e.closeAt,
+        stopCommand: e.stopCommand,
+        ...(e.pending ? { pending: true } : {}),
         ...(BOOT_ID === null ? {} : { boot: BOOT_ID }),
         ...(e.user === undefined ? {} : { user: e.user }),
       }));

@@ -69,7 +69,10 @@ export class UsedSteps {
     const loaded = await this.store.load(now);
     if (loaded.value !== null) this.used = loaded.value;
     if (loaded.corrupt === null) return null;
-    return `${this.store.path} is not a used-steps file (${loaded.corrupt.reason}); kept it as ${loaded.corrupt.keptAs}`;
+    return (
+      `${this.store.path} is not a used-steps file (${loaded.corrupt.reason}); ` +
+      `kept it as ${loaded.corrupt.keptAs}`
+    );
   }
 
   list(): UsedByDoor[] {

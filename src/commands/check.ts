@@ -3,7 +3,14 @@
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { ConfigError, DEFAULT_CONFIG_PATH, describeTimed, formatSequence, formatTcpFlags, loadConfig } from '../config/index.js';
+import {
+  ConfigError,
+  DEFAULT_CONFIG_PATH,
+  describeTimed,
+  formatSequence,
+  formatTcpFlags,
+  loadConfig,
+} from '../config/index.js';
 import { canonicalAddress } from '../net.js';
 import { deriveBoundSequence, deriveSequence, firstPort, timeStep } from '../totp/index.js';
 import type { Config, Door, TimedSequence } from '../types.js';
@@ -126,7 +133,10 @@ export function formatSummary(config: Config, showAt: number | null = null, show
 
 /** Runs the check; returns the exit status. */
 export function runCheck(
-  path: string, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr, showAt: number | null = null,
+  path: string,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+  showAt: number | null = null,
   show: ShowFor = {},
 ): number {
   let config: Config;
@@ -148,7 +158,10 @@ export function runCheck(
   // Not errors, but worth saying: nothing could ever open.
   for (const d of config.doors) {
     if (d.kind === 'oneTime' && d.oneTime.entries.length === 0) {
-      err.write(`knocklog check: warning: no more sequences left in the one time sequences file for door ${d.name} --> the door is disabled\n`);
+      err.write(
+        'knocklog check: warning: no more sequences left in the one time sequences file ' +
+          `for door ${d.name} --> the door is disabled\n`,
+      );
     }
   }
   if (config.doors.length === 0) err.write(`knocklog check: warning: ${path} defines no door\n`);
@@ -160,7 +173,10 @@ export function registerCheck(program: Command): void {
     .command('check')
     .description('validate a knockd.conf and print a summary of its doors; exit 1 on any error')
     .addOption(configOption())
-    .option('--show-sequences', "time-based doors: print the previous, current and next sequences (they are secrets: don't paste them)")
+    .option(
+      '--show-sequences',
+      "time-based doors: print the previous, current and next sequences (they are secrets: don't paste them)",
+    )
     .option('--user <name>', 'with --show-sequences: the sequences of this user of doors with Sequence_Secret_Dir')
     .option('--bind <address>', 'with --show-sequences: bound doors\' (Sequence_Bind) sequences knocked from ADDRESS')
     .action((o: { config: string; showSequences?: boolean; user?: string; bind?: string }) => {

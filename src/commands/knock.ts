@@ -38,14 +38,27 @@ function hitsOf(ports: string[], o: KnockCommandOptions, services: () => Service
       throw new KnockUsageError(`--${timedOnly[0]} goes with --secret-file or --door (a time-based door)`);
     }
     if (o.user !== undefined) throw new KnockUsageError('--user goes with --door (a door with Sequence_Secret_Dir)');
-    if (ports.length === 0) throw new KnockUsageError('give the ports to knock, or --secret-file FILE --ports LOW-HIGH, or --door NAME');
+    if (ports.length === 0) {
+      throw new KnockUsageError('give the ports to knock, or --secret-file FILE --ports LOW-HIGH, or --door NAME');
+    }
     return ports.map((p) => parseHit(p, o.u === true, services));
   }
-  if (ports.length > 0) throw new KnockUsageError('a time-based door computes its ports: give no PORT arguments with --secret-file or --door');
-  if (o.u) throw new KnockUsageError("-u does not apply to a time-based door: its range sets the protocol (e.g. --ports 20000-29999:udp)");
+  if (ports.length > 0) {
+    throw new KnockUsageError(
+      'a time-based door computes its ports: give no PORT arguments with --secret-file or --door',
+    );
+  }
+  if (o.u) {
+    throw new KnockUsageError(
+      '-u does not apply to a time-based door: its range sets the protocol (e.g. --ports 20000-29999:udp)',
+    );
+  }
   if (o.door !== undefined) {
     if (o.secretFile !== undefined || timedOnly.some((k) => k !== 'bind')) {
-      throw new KnockUsageError('--door takes the settings from the config (-c): leave out --secret-file, --length, --step, --ports and --exclude');
+      throw new KnockUsageError(
+        '--door takes the settings from the config (-c): ' +
+          'leave out --secret-file, --length, --step, --ports and --exclude',
+      );
     }
     const k = timedFromConfig(o.config, o.door, o.user);
     if (k.t.bind === undefined && o.bind !== undefined) {
@@ -60,7 +73,9 @@ function hitsOf(ports: string[], o: KnockCommandOptions, services: () => Service
   if (o.user !== undefined) {
     throw new KnockUsageError('--user goes with --door; with --secret-file, give the user\'s own secret file');
   }
-  if (o.ports === undefined) throw new KnockUsageError("--secret-file needs --ports LOW-HIGH, the door's Sequence_Ports");
+  if (o.ports === undefined) {
+    throw new KnockUsageError("--secret-file needs --ports LOW-HIGH, the door's Sequence_Ports");
+  }
   const settings = { secretFile: o.secretFile!, ports: o.ports, length: o.length, step: o.step, exclude: o.exclude };
   return timedFromOptions(settings, o.bind !== undefined);
 }
@@ -69,7 +84,10 @@ const DEFAULT_WAIT_TIMEOUT_MS = 10000;
 /** How often --wait tries a connection. */
 const WAIT_EVERY_MS = 5;
 
-/** Runs the command; returns the exit status (0 even when hits fail, as knock; 1 for bad arguments or a closed --wait port). */
+/**
+ * Runs the command; returns the exit status (0 even when hits fail, as knock; 1 for bad arguments or a closed
+ * --wait port).
+ */
 export async function runKnock(host: string, ports: string[], o: KnockCommandOptions): Promise<number> {
   let services: Services | undefined;
   const lazyServices = (): Services => (services ??= loadServices());
@@ -121,7 +139,10 @@ export function registerKnock(program: Command): void {
     .option('--ports <low-high>', "with --secret-file: the door's Sequence_Ports, LOW-HIGH[:udp]")
     .option('--length <n>', 'with --secret-file: the door\'s Sequence_Length (default 3)')
     .option('--step <seconds>', 'with --secret-file: the door\'s Sequence_Step (default 30)')
-    .option('--exclude <ports>', "with --secret-file: the ports the door never uses (see knocklog check --show-sequences)")
+    .option(
+      '--exclude <ports>',
+      'with --secret-file: the ports the door never uses (see knocklog check --show-sequences)',
+    )
     .option('--door <name>', 'a time-based door of the config (-c): knock its current sequence')
     .option('--user <name>', 'with --door: the user whose secret to use (a door with Sequence_Secret_Dir)')
     .option('--bind <address>', 'a bound door (Sequence_Bind): the address the server sees this host knock from; ' +

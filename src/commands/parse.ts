@@ -24,7 +24,9 @@ export function prefixOption(): Option {
 export async function runParse(files: string[], o: ParseCommandOptions): Promise<number> {
   const job: ChunkJob = { opts: { prefix: o.prefix, format: o.format, now: new Date() }, rejects: o.rejects };
   const out = new Output();
-  const { lines, knocks, failure } = await readChunks(files, out, (chunk, first) => parseChunk(chunk, first, job, out.sink));
+  const { lines, knocks, failure } = await readChunks(files, out, (chunk, first) =>
+    parseChunk(chunk, first, job, out.sink),
+  );
   if (failure !== null) {
     process.stderr.write(`knocklog parse: ${failure.message}\n`);
     return 1;

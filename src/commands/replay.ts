@@ -54,7 +54,9 @@ export function localAddresses(list: string | undefined): (addr: string) => bool
   const set = new Set<string>();
   for (const item of list.split(',')) {
     const a = canonicalAddress(item.trim());
-    if (a === null) throw new ConfigError([`--local: "${item.trim()}" is not an IP address (give addresses separated by commas)`]);
+    if (a === null) {
+      throw new ConfigError([`--local: "${item.trim()}" is not an IP address (give addresses separated by commas)`]);
+    }
     set.add(a);
   }
   return (addr) => set.has(addr);
@@ -71,7 +73,11 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
     process.stderr.write(`${e.message}\n`);
     return 1;
   }
-  const engine = new Engine(config.doors, { isLocal, maxSources: config.options.maxSources, iface: config.options.interface });
+  const engine = new Engine(config.doors, {
+    isLocal,
+    maxSources: config.options.maxSources,
+    iface: config.options.interface,
+  });
   const job: ChunkJob = { opts: { prefix: config.options.prefix, format: o.format, now: new Date() }, rejects: false };
   const clock = new LogClock();
   const out = new Output();
@@ -85,7 +91,10 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
     else emit(engine.knock(e, at));
   };
   const visitor = { fast: (f: { event(): KnockEvent }) => knock(f.event()), event: knock, reject: () => {} };
-  const { lines, knocks, failure } = await readChunks(files, out, (chunk, first) => visitChunk(chunk, first, job, visitor),
+  const { lines, knocks, failure } = await readChunks(
+    files,
+    out,
+    (chunk, first) => visitChunk(chunk, first, job, visitor),
     async () => {
       // What was still pending when the log ended: timeouts and closes, at their own times, a
       // millisecond's worth at a time (a flood leaves up to MaxSources attempts to time out at once).
@@ -93,14 +102,16 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
         emit(engine.tick(next + 1));
         await out.flush();
       }
-    });
+    },
+  );
   if (failure !== null) {
     process.stderr.write(`knocklog replay: ${failure.message}\n`);
     return 1;
   }
   const s = engine.stats();
   process.stderr.write(
-    `knocklog replay: ${lines} lines, ${knocks} knock records${untimed ? `, ${untimed} without a time stamp (skipped)` : ''}, ${s.evictions} attempts evicted\n`,
+    `knocklog replay: ${lines} lines, ${knocks} knock records` +
+      `${untimed ? `, ${untimed} without a time stamp (skipped)` : ''}, ${s.evictions} attempts evicted\n`,
   );
   return 0;
 }
@@ -108,7 +119,9 @@ export async function runReplay(files: string[], o: ReplayOptions): Promise<numb
 export function registerReplay(program: Command): void {
   program
     .command('replay')
-    .description("run log lines through the doors of a config, with the lines' own times; prints decisions as JSON, runs nothing")
+    .description(
+      "run log lines through the doors of a config, with the lines' own times; prints decisions as JSON, runs nothing",
+    )
     .argument('[file...]', 'log files to read (stdin when none)')
     .addOption(configOption())
     .addOption(formatOption())

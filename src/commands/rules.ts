@@ -21,7 +21,11 @@ interface RulesCommandOptions {
 }
 
 /** Runs the command; returns the exit status. */
-export function runRules(o: RulesCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
+export function runRules(
+  o: RulesCommandOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): number {
   const fail = (message: string): number => {
     err.write(`knocklog rules: ${message}\n`);
     return 1;
@@ -29,8 +33,12 @@ export function runRules(o: RulesCommandOptions, out: NodeJS.WritableStream = pr
   if (o.group !== undefined && o.via !== 'nflog' && o.ulogdConf !== true) {
     return fail('--group applies to NFLOG rules only (add --via nflog)');
   }
-  if (o.family !== undefined && o.backend !== 'iptables') return fail("--family applies to --backend iptables only (nft's inet table holds IPv4 and IPv6)");
-  if (o.group !== undefined && !/^\d+$/.test(o.group)) return fail(`--group "${o.group}" is not a number from 0 to 65535`);
+  if (o.family !== undefined && o.backend !== 'iptables') {
+    return fail("--family applies to --backend iptables only (nft's inet table holds IPv4 and IPv6)");
+  }
+  if (o.group !== undefined && !/^\d+$/.test(o.group)) {
+    return fail(`--group "${o.group}" is not a number from 0 to 65535`);
+  }
   try {
     // Only reads one_time_sequences files, so they need not be writable here.
     const config = loadConfig(o.config, o.prefix === undefined ? {} : { prefix: o.prefix }, { requireWritable: false });
@@ -60,13 +68,22 @@ export function runRules(o: RulesCommandOptions, out: NodeJS.WritableStream = pr
 export function registerRules(program: Command): void {
   program
     .command('rules')
-    .description('print the firewall rules that log the knocks of a knockd.conf (for iptables-restore --noflush or nft -f)')
+    .description(
+      'print the firewall rules that log the knocks of a knockd.conf (for iptables-restore --noflush or nft -f)',
+    )
     .addOption(configOption())
     .addOption(new Option('--backend <backend>', 'the firewall tool').choices(['iptables', 'nft']).default('iptables'))
-    .addOption(new Option('--via <target>', 'LOG to the kernel log, or NFLOG to ulogd2').choices(['log', 'nflog']).default('log'))
+    .addOption(
+      new Option('--via <target>', 'LOG to the kernel log, or NFLOG to ulogd2')
+        .choices(['log', 'nflog'])
+        .default('log'),
+    )
     .option('--prefix <prefix>', "the log prefix (default: the config's Prefix, else KNOCK)")
     .option('--group <n>', 'the NFLOG group (--via nflog; default 0)')
-    .addOption(new Option('--family <n>', 'iptables: 4 for iptables-restore, 6 for ip6tables-restore (default 4)').choices(['4', '6']))
+    .addOption(
+      new Option('--family <n>', 'iptables: 4 for iptables-restore, 6 for ip6tables-restore (default 4)')
+        .choices(['4', '6']),
+    )
     .option('--no-jump', 'iptables: leave out the "-I INPUT 1" jump, to refill the chains of a loaded ruleset')
     .option('--ulogd-conf', "instead of rules, the ulogd.conf that takes --via nflog's packets to the ulogd-socket "
       + `source (Sources' path, else ${DEFAULT_SOCKET})`)

@@ -12,7 +12,9 @@ interface StatusFlags {
 export async function runStatus(o: StatusFlags, now = Date.now()): Promise<number> {
   const state = await peekState(o.stateDir);
   if ('problem' in state) {
-    process.stderr.write(`knocklog status: cannot read the state in ${o.stateDir}: ${state.problem} (is --state-dir the daemon's?)\n`);
+    process.stderr.write(
+      `knocklog status: cannot read the state in ${o.stateDir}: ${state.problem} (is --state-dir the daemon's?)\n`,
+    );
     return 1;
   }
   const open = [...state.open].sort((a, b) => a.closeAt - b.closeAt);

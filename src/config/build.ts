@@ -39,7 +39,10 @@ export interface BuildOptions {
   requireWritable: boolean;
 }
 
-/** What one section's directives said, keyed by canonical name; repeated keys are errors except TCPFlags and UseSyslog. */
+/**
+ * What one section's directives said, keyed by canonical name; repeated keys are errors except TCPFlags and
+ * UseSyslog.
+ */
 class Seen {
   private readonly lines = new Map<KeyName, number>();
 
@@ -178,12 +181,23 @@ function doorDirective(d: Directive, value: string, door: DoorDraft, seen: Seen,
 function finishDoor(draft: DoorDraft, path: string, build: BuildOptions, problems: Problems): Door | null {
   if (draft.timed.line !== null) return finishTimedDoor(draft, path, problems);
   if (draft.sequence !== null && draft.oneTime !== null) {
-    problems.add(path, draft.oneTime.line, `door [${draft.name}] has both Sequence (line ${draft.sequence.line}) and One_Time_Sequences`,
-      'keep one of them');
+    problems.add(
+      path,
+      draft.oneTime.line,
+      `door [${draft.name}] has both Sequence (line ${draft.sequence.line}) and One_Time_Sequences`,
+      'keep one of them',
+    );
     return null;
   }
   if (draft.oneTime !== null) {
-    const oneTime = loadOneTimeSequences(draft.oneTime.path, path, draft.oneTime.line, build.io, build.requireWritable, problems);
+    const oneTime = loadOneTimeSequences(
+      draft.oneTime.path,
+      path,
+      draft.oneTime.line,
+      build.io,
+      build.requireWritable,
+      problems,
+    );
     // Exhausted is not an error: the door is disabled (the daemon logs it), as after its last use.
     return oneTime === null ? null : { kind: 'oneTime', ...doorBase(draft, path), oneTime };
   }
@@ -218,8 +232,12 @@ function finishTimedDoor(draft: DoorDraft, path: string, problems: Problems): Do
   const other = draft.sequence ?? draft.oneTime;
   if (other !== null) {
     const key = draft.sequence !== null ? 'Sequence' : 'One_Time_Sequences';
-    problems.add(path, other.line, `door [${draft.name}] has both ${key} and time-based Sequence_* settings (line ${draft.timed.line})`,
-      'keep one of them: a time-based door derives its sequence from Sequence_Secret_File');
+    problems.add(
+      path,
+      other.line,
+      `door [${draft.name}] has both ${key} and time-based Sequence_* settings (line ${draft.timed.line})`,
+      'keep one of them: a time-based door derives its sequence from Sequence_Secret_File',
+    );
     return null;
   }
   if (draft.sequenceBroken) return null;

@@ -36,7 +36,8 @@ export interface LoadOptions {
 export function parseConfig(text: string, path: string, opts: LoadOptions = {}): Config {
   const problems = new Problems();
   const sections = scanConfig(text, path, problems);
-  const config = buildConfig(sections, path, { io: opts.io ?? nodeIO, requireWritable: opts.requireWritable ?? true }, problems);
+  const build = { io: opts.io ?? nodeIO, requireWritable: opts.requireWritable ?? true };
+  const config = buildConfig(sections, path, build, problems);
   if (!problems.empty) throw new ConfigError(problems.list);
   return config;
 }
@@ -47,7 +48,9 @@ export function loadConfig(path: string, overrides: OptionOverrides = {}, opts: 
   try {
     text = (opts.io ?? nodeIO).readFile(path);
   } catch (e) {
-    throw new ConfigError([`${path}: cannot read the config file: ${describeFsError(e)} (give the right path with -c FILE)`]);
+    throw new ConfigError([
+      `${path}: cannot read the config file: ${describeFsError(e)} (give the right path with -c FILE)`,
+    ]);
   }
   const problems = new Problems();
   let config: Config | null = null;

@@ -60,8 +60,13 @@ export function loadOneTimeSequences(
     try {
       io.access(dir, constants.W_OK);
     } catch (e) {
-      problems.add(confPath, confLine, `the directory ${dir} of one_time_sequences file ${otsPath} is not writable: ${describeFsError(e)}`,
-        'knocklog rewrites the file atomically through a temporary file beside it; let the daemon\'s user write the directory');
+      problems.add(
+        confPath,
+        confLine,
+        `the directory ${dir} of one_time_sequences file ${otsPath} is not writable: ${describeFsError(e)}`,
+        'knocklog rewrites the file atomically through a temporary file beside it; ' +
+          'let the daemon\'s user write the directory',
+      );
     }
   }
   const entries = parseOneTimeSequences(text, otsPath, problems);
@@ -78,7 +83,10 @@ export function readOneTimeSequences(path: string, io: ConfigIO = nodeIO): OneTi
   try {
     text = io.readFile(path);
   } catch (e) {
-    throw new ConfigError([`${path}: one_time_sequences file cannot be read: ${describeFsError(e)} (create it with one sequence per line, or fix the path)`]);
+    throw new ConfigError([
+      `${path}: one_time_sequences file cannot be read: ${describeFsError(e)} ` +
+        '(create it with one sequence per line, or fix the path)',
+    ]);
   }
   const entries = parseOneTimeSequences(text, path, problems);
   if (!problems.empty) throw new ConfigError(problems.list);

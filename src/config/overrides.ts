@@ -28,7 +28,12 @@ export function applyOverrides(options: Options, o: OptionOverrides, problems: P
   }
   if (o.maxSources !== undefined) {
     if (!Number.isSafeInteger(o.maxSources) || o.maxSources < 1) {
-      problems.add(WHERE, null, `max sources ${o.maxSources} is not a positive whole number`, 'use a number such as 100000');
+      problems.add(
+        WHERE,
+        null,
+        `max sources ${o.maxSources} is not a positive whole number`,
+        'use a number such as 100000',
+      );
     } else {
       out.maxSources = o.maxSources;
     }

@@ -44,7 +44,9 @@ export function parseSequence(text: string): Checked<SequenceStep[]> {
     const item = raw.trim();
     if (item === '') {
       // knockd turns an empty item into port 0; one message per sequence is enough.
-      if (!emptyItem) errors.push({ error: `sequence "${text.trim()}" has an empty item`, hint: 'remove the extra comma' });
+      if (!emptyItem) {
+        errors.push({ error: `sequence "${text.trim()}" has an empty item`, hint: 'remove the extra comma' });
+      }
       emptyItem = true;
       continue;
     }
@@ -53,7 +55,10 @@ export function parseSequence(text: string): Checked<SequenceStep[]> {
     else errors.push(...step.errors);
   }
   if (items.length > MAX_SEQUENCE_LENGTH) {
-    errors.push({ error: `the sequence has ${items.length} ports`, hint: `knockd allows at most ${MAX_SEQUENCE_LENGTH}` });
+    errors.push({
+      error: `the sequence has ${items.length} ports`,
+      hint: `knockd allows at most ${MAX_SEQUENCE_LENGTH}`,
+    });
   }
   return errors.length ? { ok: false, errors } : valid(steps);
 }

@@ -125,7 +125,9 @@ export function parsePortRange(text: string): Checked<PortRange> {
   const low = port(m[1]!);
   const high = port(m[2]!);
   if (low === null || high === null) return invalid(`"${text}" has a port out of range`, hint);
-  if (low > high) return invalid(`the range "${text}" starts above its end`, `write the lower port first: ${high}-${low}`);
+  if (low > high) {
+    return invalid(`the range "${text}" starts above its end`, `write the lower port first: ${high}-${low}`);
+  }
   const p = (m[3] ?? 'tcp').toLowerCase();
   if (p !== 'tcp' && p !== 'udp') return invalid(`unknown protocol "${m[3]}" in "${text}"`, 'use tcp or udp');
   return valid({ low, high, proto: p });
@@ -246,14 +248,19 @@ export function finishTimed(draft: TimedDraft, door: string, path: string, probl
   };
   const n = availablePorts(t);
   if (n < t.length) {
-    problems.add(path, draft.ports.line, `Sequence_Ports ${t.low}-${t.high} has ${n} usable ports, fewer than Sequence_Length ${t.length}`,
-      'use a wider range (thousands of ports make a sequence hard to guess)');
+    problems.add(
+      path,
+      draft.ports.line,
+      `Sequence_Ports ${t.low}-${t.high} has ${n} usable ports, fewer than Sequence_Length ${t.length}`,
+      'use a wider range (thousands of ports make a sequence hard to guess)',
+    );
     return null;
   }
   return t;
 }
 
-const overlaps = (a: TimedSequence, proto: Proto, low: number, high: number) => a.proto === proto && low <= a.high && high >= a.low;
+const overlaps = (a: TimedSequence, proto: Proto, low: number, high: number) =>
+  a.proto === proto && low <= a.high && high >= a.low;
 
 /**
  * Checks time-based doors against the other doors, once all are built, and
@@ -278,18 +285,33 @@ function settleTimedDoor(
       for (const s of o.sequence) if (overlaps(t, s.proto, s.port, s.port)) excluded.add(s.port);
     } else if (o.kind === 'oneTime') {
       if (o.oneTime.entries.some((e) => e.sequence.some((s) => overlaps(t, s.proto, s.port, s.port)))) {
-        problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} holds ports of door [${o.name}]'s one_time_sequences`,
-          'choose a range apart from the other doors\' ports');
+        problems.add(
+          path,
+          line,
+          `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} ` +
+            `holds ports of door [${o.name}]'s one_time_sequences`,
+          'choose a range apart from the other doors\' ports',
+        );
       }
     } else if (overlaps(t, o.timed.proto, o.timed.low, o.timed.high) && i < at) {
-      problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} overlaps door [${o.name}]'s ${o.timed.low}-${o.timed.high}`,
-        'give each time-based door a range of its own');
+      problems.add(
+        path,
+        line,
+        `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} ` +
+          `overlaps door [${o.name}]'s ${o.timed.low}-${o.timed.high}`,
+        'give each time-based door a range of its own',
+      );
     }
   }
   const settled: TimedSequence = { ...t, exclude: [...excluded].sort((a, b) => a - b) };
   if (availablePorts(settled) < t.length) {
-    problems.add(path, line, `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} has fewer than ${t.length} ports left beside other doors' ports`,
-      'use a wider range');
+    problems.add(
+      path,
+      line,
+      `door [${d.name}]'s Sequence_Ports ${t.low}-${t.high} ` +
+        `has fewer than ${t.length} ports left beside other doors' ports`,
+      'use a wider range',
+    );
   }
   return { ...d, timed: settled };
 }
@@ -321,7 +343,10 @@ export function timedFromSettings(s: TimedSettings, io: ConfigIO): Checked<Timed
   if (errors.length > 0 || range === undefined) return { ok: false, errors };
   const t: TimedSequence = { secretHex, secretFrom: s.secretFile, length, stepMs, ...range, exclude };
   if (availablePorts(t) < length) {
-    return invalid(`--ports ${s.ports} has ${availablePorts(t)} usable ports, fewer than the length ${length}`, 'give the door\'s Sequence_Ports');
+    return invalid(
+      `--ports ${s.ports} has ${availablePorts(t)} usable ports, fewer than the length ${length}`,
+      'give the door\'s Sequence_Ports',
+    );
   }
   return valid(t);
 }

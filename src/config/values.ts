@@ -153,13 +153,18 @@ export function parsePrefix(text: string): Checked<string> {
   if (text.startsWith('"')) {
     value = ini.unsafe(text);
     if (value.startsWith('"') || !text.endsWith('"')) {
-      return invalid(`Prefix ${text} is not a well-formed quoted string`, 'end it with " and write \\" for a quote inside');
+      return invalid(
+        `Prefix ${text} is not a well-formed quoted string`,
+        'end it with " and write \\" for a quote inside',
+      );
     }
   }
   if (value === '') return invalid('Prefix is empty', 'give the log prefix of the firewall rule, e.g. KNOCK');
   // The parser ignores a prefix's trailing blanks: a blank one would match records without any prefix.
   if (value.trim() === '') return invalid('Prefix is blank', 'give the log prefix of the firewall rule, e.g. KNOCK');
-  if (/[\x00-\x1f\x7f]/.test(value)) return invalid('Prefix contains a control character', 'use printable characters only');
+  if (/[\x00-\x1f\x7f]/.test(value)) {
+    return invalid('Prefix contains a control character', 'use printable characters only');
+  }
   return valid(value);
 }
 

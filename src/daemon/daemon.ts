@@ -36,7 +36,9 @@ const RESTART_OPTIONS = ['sources', 'stateDir', 'user', 'pidFile', 'logFile', 'u
 function readerEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
   // PATH finds journalctl; TZ and the locale decide how year-less local stamps are read.
-  for (const k of ['PATH', 'TZ', 'LANG', 'LC_ALL', 'LC_TIME']) if (process.env[k] !== undefined) env[k] = process.env[k];
+  for (const k of ['PATH', 'TZ', 'LANG', 'LC_ALL', 'LC_TIME']) {
+    if (process.env[k] !== undefined) env[k] = process.env[k];
+  }
   return env;
 }
 
@@ -86,8 +88,10 @@ class Daemon {
     if (this.identity !== null) {
       const unreadable = unreadableByReader(this.identity, READER, this.sources);
       if (unreadable.length > 0) {
-        throw new Error(`the log reader's user ${this.identity.user} cannot read ${unreadable.join(', ')}: install knocklog ` +
-          'where that user can read it (README, Install: npm pack, then npm install -g the tarball), or set User');
+        throw new Error(
+          `the log reader's user ${this.identity.user} cannot read ${unreadable.join(', ')}: install knocklog ` +
+            'where that user can read it (README, Install: npm pack, then npm install -g the tarball), or set User',
+        );
       }
       const shared = sharedUserWarning(this.identity);
       if (shared !== null) this.log.warn(shared);
@@ -96,9 +100,12 @@ class Daemon {
     if (this.sources.includes('kmsg')) this.kmsgFd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
     await this.executor.restore();
     const problem = await this.usedSteps.load();
-    if (problem !== null) this.log.warn(`${problem} (sequences of time-based doors used in the last minutes may open once more)`);
+    if (problem !== null) {
+      this.log.warn(`${problem} (sequences of time-based doors used in the last minutes may open once more)`);
+    }
     // knockd's text first: scripts watch for it.
-    this.log.info(`starting up, listening on ${this.config.options.interface ?? 'any interface'}; reading ${this.sources.join(', ')}`);
+    const iface = this.config.options.interface ?? 'any interface';
+    this.log.info(`starting up, listening on ${iface}; reading ${this.sources.join(', ')}`);
     this.startReader();
   }
 
@@ -151,7 +158,8 @@ class Daemon {
   private message(raw: unknown): void {
     const m = parseReaderMessage(raw);
     if (m === null) {
-      this.log.error(`ignored an invalid message from the log reader: ${escapeControl(String(JSON.stringify(raw))).slice(0, 200)}`);
+      const shown = escapeControl(String(JSON.stringify(raw))).slice(0, 200);
+      this.log.error(`ignored an invalid message from the log reader: ${shown}`);
       return;
     }
     // Any message means the reader works: its next crash waits the shortest delay again.
@@ -165,9 +173,14 @@ class Daemon {
     if (m.type !== 'decisions') return;
     for (const raw of m.decisions) {
       const d = validDecision(raw, this.config);
-      if (d === null) this.log.error(`ignored an invalid request from the log reader: ${JSON.stringify(raw).slice(0, 200)}`);
-      // In order: a one-time door's second open must see the first one's line marked.
-      else this.acting = this.acting.then(() => this.act(d)).catch((e: Error) => this.log.error(`${d.src}: ${d.door}: ${e.message}`));
+      if (d === null) {
+        this.log.error(`ignored an invalid request from the log reader: ${JSON.stringify(raw).slice(0, 200)}`);
+      } else {
+        // In order: a one-time door's second open must see the first one's line marked.
+        this.acting = this.acting
+          .then(() => this.act(d))
+          .catch((e: Error) => this.log.error(`${d.src}: ${d.door}: ${e.message}`));
+      }
     }
   }
 
@@ -195,7 +208,9 @@ class Daemon {
         void this.executor.extend(d.door, d.src, d.user);
         return;
       case 'disable':
-        this.log.warn(`no more sequences left in the one time sequences file for door ${d.door} --> disabling the door`);
+        this.log.warn(
+          `no more sequences left in the one time sequences file for door ${d.door} --> disabling the door`,
+        );
         return;
       case 'close':
         // The executor closes on its own timer (cmd_timeout after start_command finished).
@@ -213,7 +228,9 @@ class Daemon {
     if (ot === undefined) return d.oneTimeLine === undefined;
     const current = ot.entries[0];
     if (current === undefined || current.line !== d.oneTimeLine) {
-      this.log.error(`${d.src}: ${d.door}: refused: one-time sequence line ${d.oneTimeLine} is not the door's current one`);
+      this.log.error(
+        `${d.src}: ${d.door}: refused: one-time sequence line ${d.oneTimeLine} is not the door's current one`,
+      );
       return false;
     }
     // Used either way: the reader has moved on, and the sequence was on the wire.
@@ -222,8 +239,10 @@ class Daemon {
       await markOneTimeUsed(ot.path, current.sequence);
       return true;
     } catch (e) {
-      this.log.error(`${d.src}: ${d.door}: cannot mark ${formatSequence(current.sequence)} (line ${current.line}) of ${ot.path} ` +
-        `used: ${(e as Error).message}; the door stays shut (fix the file, then send SIGHUP)`);
+      this.log.error(
+        `${d.src}: ${d.door}: cannot mark ${formatSequence(current.sequence)} (line ${current.line}) of ${ot.path} ` +
+          `used: ${(e as Error).message}; the door stays shut (fix the file, then send SIGHUP)`,
+      );
       return false;
     }
   }
@@ -256,7 +275,10 @@ class Daemon {
     }
   }
 
-  /** SIGHUP: after the decisions already queued (a one-time line being marked must be marked before the file is re-read). */
+  /**
+   * SIGHUP: after the decisions already queued (a one-time line being marked must be marked before the file is
+   * re-read).
+   */
   reload(): void {
     this.acting = this.acting.then(() => this.reloadNow()).catch((e: Error) => this.log.error(`reload: ${e.message}`));
   }
@@ -323,7 +345,11 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n`);
     return 1;
   }
-  const { log, close } = createLogger({ verbose: o.verbose, logFile: config.options.logFile, useSyslog: config.options.useSyslog });
+  const { log, close } = createLogger({
+    verbose: o.verbose,
+    logFile: config.options.logFile,
+    useSyslog: config.options.useSyslog,
+  });
   const executor = new Executor({ doors: config.doors, stateDir: config.options.stateDir, log, dryRun: o.dryRun });
   const daemon = new Daemon(config, o, log, executor, identity);
   const pidFile = config.options.pidFile;

@@ -27,7 +27,10 @@ export function escapeControl(text: string): string {
  * A destination that receives pino's JSON lines and writes `format(record)`
  * lines: one record, one line (LogFile and syslog readers split at newlines).
  */
-function textStream(format: (r: { time: number; level: number; msg: string }) => string, out: NodeJS.WritableStream): Writable {
+function textStream(
+  format: (r: { time: number; level: number; msg: string }) => string,
+  out: NodeJS.WritableStream,
+): Writable {
   return new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -44,7 +47,8 @@ const pad = (n: number) => String(n).padStart(2, '0');
 
 function knockdStamp(t: number): string {
   const d = new Date(t);
-  return `[${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}]`;
+  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return `[${date} ${pad(d.getHours())}:${pad(d.getMinutes())}]`;
 }
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -55,7 +59,10 @@ export function createLogger(o: LogOptions): { log: Logger; close: () => Promise
   if (o.verbose && process.stdout.isTTY) {
     streams.push({
       level: 'debug',
-      stream: textStream((r) => `${new Date(r.time).toISOString().slice(11, 23)} ${LEVELS[r.level] ?? r.level} ${r.msg}\n`, process.stdout),
+      stream: textStream(
+        (r) => `${new Date(r.time).toISOString().slice(11, 23)} ${LEVELS[r.level] ?? r.level} ${r.msg}\n`,
+        process.stdout,
+      ),
     });
   } else {
     streams.push({ level: o.verbose ? 'debug' : 'info', stream: pino.destination({ dest: 1, sync: true }) });

@@ -79,9 +79,16 @@ function sourcePaths(sources: readonly string[]): string[] {
  * directory on the way count.
  */
 export function unreadableByReader(identity: Identity, reader: URL, sources: readonly string[]): string[] {
-  const paths = [fileURLToPath(reader), dirname(fileURLToPath(import.meta.resolve('tail-file'))), ...sourcePaths(sources)];
-  const script = 'for p; do if [ -d "$p" ]; then [ -r "$p" ] && [ -x "$p" ] || echo "$p"; else [ -r "$p" ] || echo "$p"; fi; done';
-  const r = spawnSync('/bin/sh', ['-c', script, 'sh', ...paths], { uid: identity.uid, gid: identity.gid, encoding: 'utf8' });
+  const tailFileDir = dirname(fileURLToPath(import.meta.resolve('tail-file')));
+  const paths = [fileURLToPath(reader), tailFileDir, ...sourcePaths(sources)];
+  const script =
+    'for p; do if [ -d "$p" ]; then [ -r "$p" ] && [ -x "$p" ] || echo "$p"; ' +
+    'else [ -r "$p" ] || echo "$p"; fi; done';
+  const r = spawnSync('/bin/sh', ['-c', script, 'sh', ...paths], {
+    uid: identity.uid,
+    gid: identity.gid,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) return [`(cannot check as ${identity.user}: ${r.error?.message ?? r.stderr})`];
   return r.stdout.split('\n').filter(Boolean);
 }

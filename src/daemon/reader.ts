@@ -58,14 +58,22 @@ class Reader {
     this.config = setup.config;
     this.verbose = setup.verbose;
     const o = setup.config.options;
-    this.engine = new Engine(setup.config.doors, { isLocal: hostAddresses(), maxSources: o.maxSources, iface: o.interface });
+    this.engine = new Engine(setup.config.doors, {
+      isLocal: hostAddresses(),
+      maxSources: o.maxSources,
+      iface: o.interface,
+    });
     // The executor restarts a reader it has not heard from (one stopped or stuck).
     setInterval(() => send({ type: 'alive' }), HEARTBEAT_MS).unref();
     for (const d of setup.open) this.engine.restoreOpen(d.door, d.src, d.closeAt);
     for (const u of setup.used) this.engine.restoreUsed(u.door, u.steps, u.user);
     this.copies = setup.sources.length > 1 ? new SeenRecords(() => this.config.doors) : null;
     for (const spec of setup.sources) {
-      const source = openSource(spec, { stateDir: setup.stateDir, log, ...(setup.kmsgFd === null ? {} : { kmsgFd: setup.kmsgFd }) });
+      const source = openSource(spec, {
+        stateDir: setup.stateDir,
+        log,
+        ...(setup.kmsgFd === null ? {} : { kmsgFd: setup.kmsgFd }),
+      });
       this.sources.push(source);
       source.start((lines) => this.lines(spec, lines));
     }
@@ -81,7 +89,9 @@ class Reader {
   /** The engine's counters, when they changed: how a flood is weathered (evictions) shows in the log. */
   logStats(): void {
     const s = this.engine.stats();
-    const text = `stats: sources ${s.sources}, attempts ${s.attempts}, open ${s.open}, evictions ${s.evictions}, stale ${s.stale}`;
+    const text =
+      `stats: sources ${s.sources}, attempts ${s.attempts}, open ${s.open}, ` +
+      `evictions ${s.evictions}, stale ${s.stale}`;
     if (text === this.lastStats) return;
     this.lastStats = text;
     log.info(text);

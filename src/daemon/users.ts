@@ -25,12 +25,17 @@ export function readerIdentity(user: string): Identity {
   const uid = ask('id', ['-u', user]);
   const gid = ask('id', ['-g', user]);
   if (uid === null || gid === null) {
-    throw new Error(`the log reader's user "${user}" does not exist: create a user for knocklog alone ` +
-      '(useradd --system --no-create-home --shell /usr/sbin/nologin knocklog; README, Install), or set User in [options]');
+    throw new Error(
+      `the log reader's user "${user}" does not exist: create a user for knocklog alone ` +
+        '(useradd --system --no-create-home --shell /usr/sbin/nologin knocklog; README, Install), ' +
+        'or set User in [options]',
+    );
   }
   if (Number(uid) === 0) {
-    throw new Error(`the log reader's user "${user}" is root (uid 0): the process that parses untrusted input must hold ` +
-      'no privilege. Set User to a user of its own, such as knocklog');
+    throw new Error(
+      `the log reader's user "${user}" is root (uid 0): the process that parses untrusted input must hold ` +
+        'no privilege. Set User to a user of its own, such as knocklog',
+    );
   }
   const adm = ask('getent', ['group', 'adm'])?.split(':');
   if (adm !== undefined && adm[2] !== undefined) return { user, uid: Number(uid), gid: Number(adm[2]), group: 'adm' };

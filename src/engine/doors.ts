@@ -114,7 +114,12 @@ export class TimedDoorState extends DoorState {
     super(door);
     const t = door.timed;
     this.timed = t;
-    const holder = (user: string | null, secretHex: string) => ({ user, secretHex, usedKey: usedKey(door.name, user), timed: t });
+    const holder = (user: string | null, secretHex: string) => ({
+      user,
+      secretHex,
+      usedKey: usedKey(door.name, user),
+      timed: t,
+    });
     this.holders = t.users?.map((u) => holder(u.name, u.secretHex)) ?? [holder(null, t.secretHex)];
   }
 

@@ -323,7 +323,10 @@ export class Engine {
     };
   }
 
-  /** knockd's capture filter: the step is in some door (or a time-based door's range), and the packet is addressed to that door. */
+  /**
+   * knockd's capture filter: the step is in some door (or a time-based door's range), and the packet is addressed
+   * to that door.
+   */
   private visible(ev: KnockEvent, key: number): boolean {
     for (const d of this.index.containing(key)) {
       if (d.addressed(ev, this.opts.isLocal)) return true;
@@ -343,7 +346,12 @@ export class Engine {
     const event = closes && this.open.has(openKey(d.name, src)) ? 'extend' : 'open';
     const line = d.oneTimeLine;
     out.push({
-      event, at, door: d.name, src, ...(line === undefined ? {} : { oneTimeLine: line }), ...(step === undefined ? {} : { step }),
+      event,
+      at,
+      door: d.name,
+      src,
+      ...(line === undefined ? {} : { oneTimeLine: line }),
+      ...(step === undefined ? {} : { step }),
       ...(user === null ? {} : { user }),
     });
     if (closes) this.setOpen(d.name, src, closeAt);

@@ -18,7 +18,10 @@ export class KnockUsageError extends Error {
 function port(spec: string, proto: Proto, services: () => Services): number {
   const n = resolvePort(spec, proto, services);
   if (n === null) {
-    throw new KnockUsageError(`"${spec}" is not a ${proto} port (use a number from 1 to 65535 or a ${proto} service name from ${SERVICES_PATH})`);
+    throw new KnockUsageError(
+      `"${spec}" is not a ${proto} port ` +
+        `(use a number from 1 to 65535 or a ${proto} service name from ${SERVICES_PATH})`,
+    );
   }
   return n;
 }
@@ -34,7 +37,9 @@ export function parseHit(arg: string, forceUdp: boolean, services: () => Service
   let proto: Proto = 'tcp';
   if (protoText !== undefined) {
     const p = protoText.toLowerCase();
-    if (p !== 'tcp' && p !== 'udp') throw new KnockUsageError(`unknown protocol "${protoText}" in "${arg}" (use tcp or udp)`);
+    if (p !== 'tcp' && p !== 'udp') {
+      throw new KnockUsageError(`unknown protocol "${protoText}" in "${arg}" (use tcp or udp)`);
+    }
     proto = p;
   }
   if (forceUdp) proto = 'udp';
@@ -50,7 +55,9 @@ export function parseWaitPort(arg: string, services: () => Services): number {
 export function parseMs(text: string, option: string, min: number): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > 2 ** 31 - 1) {
-    throw new KnockUsageError(`${option} "${text}" is not a whole number of milliseconds (use ${min} or more, e.g. ${option} 500)`);
+    throw new KnockUsageError(
+      `${option} "${text}" is not a whole number of milliseconds (use ${min} or more, e.g. ${option} 500)`,
+    );
   }
   return n;
 }

@@ -21,7 +21,9 @@ export async function resolveHost(host: string, family: FamilyChoice): Promise<s
   const literal = canonicalAddress(host.replace(/^\[(.*)\]$/, '$1'));
   if (literal !== null) {
     if (family !== 0 && isIPv6(literal) !== (family === 6)) {
-      throw new KnockUsageError(`${host} is an IPv${family === 4 ? 6 : 4} address, but -${family} asks for IPv${family}`);
+      throw new KnockUsageError(
+        `${host} is an IPv${family === 4 ? 6 : 4} address, but -${family} asks for IPv${family}`,
+      );
     }
     return literal;
   }
@@ -30,7 +32,8 @@ export async function resolveHost(host: string, family: FamilyChoice): Promise<s
     return canonicalAddress(address) ?? address;
   } catch (e) {
     const what = family === 0 ? 'an address' : `an IPv${family} address`;
-    throw new KnockUsageError(`cannot resolve ${host} to ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (check the host name)`);
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new KnockUsageError(`cannot resolve ${host} to ${what}: ${why} (check the host name)`);
   }
 }
 

@@ -26,7 +26,10 @@ export function timedFromConfig(path: string, door: string, user: string | undef
     throw new KnockUsageError(`${path} has errors:\n${e.message}`);
   }
   const d = doors.find((x) => x.name === door);
-  if (d === undefined) throw new KnockUsageError(`${path} has no door [${door}] (doors: ${doors.map((x) => x.name).join(', ') || 'none'})`);
+  if (d === undefined) {
+    const names = doors.map((x) => x.name).join(', ') || 'none';
+    throw new KnockUsageError(`${path} has no door [${door}] (doors: ${names})`);
+  }
   if (d.kind !== 'timed') {
     throw new KnockUsageError(`door [${door}] of ${path} is not time-based ` +
       '(knock its ports: knocklog knock HOST PORT...)');

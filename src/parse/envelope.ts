@@ -172,7 +172,13 @@ export function textEnvelope(line: string, now: Date, family: Family): Envelope 
     if (k !== null) {
       const notKernel = notKernelFacility(k[1]!);
       if (notKernel !== null) return notKernel;
-      return { time: noTime, uptime: Number(k[2]) / 1e6, host: null, message: line.slice(k[0].length), printer: 'kernel' };
+      return {
+        time: noTime,
+        uptime: Number(k[2]) / 1e6,
+        host: null,
+        message: line.slice(k[0].length),
+        printer: 'kernel',
+      };
     }
   }
   const e = iso(line, family) ?? bsd(line, now, family);

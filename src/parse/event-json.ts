@@ -26,5 +26,8 @@ export function eventJson(e: KnockEvent): string {
   const time = e.time === null ? 'null' : `"${e.time}"`;
   const host = e.host === null ? 'null' : hostJson(e.host);
   const flags = e.flags.length === 0 ? '[]' : `["${e.flags.join('","')}"]`;
-  return `{"time":${time},"uptime":${e.uptime},"host":${host},"prefix":${prefixJson(e.prefix)},"in":${inJson(e.in)},"src":"${e.src}","dst":"${e.dst}","proto":"${e.proto}","spt":${e.spt},"dpt":${e.dpt},"flags":${flags}}`;
+  return (
+    `{"time":${time},"uptime":${e.uptime},"host":${host},"prefix":${prefixJson(e.prefix)},"in":${inJson(e.in)},` +
+    `"src":"${e.src}","dst":"${e.dst}","proto":"${e.proto}","spt":${e.spt},"dpt":${e.dpt},"flags":${flags}}`
+  );
 }

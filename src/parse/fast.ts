@@ -238,7 +238,14 @@ interface Stamp {
 function stampOf(key: number, zone: number, iso: string): Stamp {
   // The conversion of a stamp without a fraction ends in Z.
   const base = iso.slice(0, -1);
-  return { key, zone, base, text: iso, head: ascii(`{"time":"${base}Z","uptime":`), headFrac: ascii(`{"time":"${base}.`) };
+  return {
+    key,
+    zone,
+    base,
+    text: iso,
+    head: ascii(`{"time":"${base}Z","uptime":`),
+    headFrac: ascii(`{"time":"${base}.`),
+  };
 }
 
 /** Two digits' value, then the byte `then` (none when -1); -1 when not. */
@@ -381,7 +388,9 @@ export class FastLine {
     const s = this.stamp;
     const proto: Proto = this.tcp ? 'tcp' : 'udp';
     let time: string | null = null;
-    if (s !== null) time = this.fracZ > this.fracA ? `${s.base}.${b.toString('latin1', this.fracA, this.fracZ)}Z` : s.text;
+    if (s !== null) {
+      time = this.fracZ > this.fracA ? `${s.base}.${b.toString('latin1', this.fracA, this.fracZ)}Z` : s.text;
+    }
     return {
       time,
       uptime: this.upA < 0 ? null : this.uptimeValue(),
@@ -418,7 +427,8 @@ export class FastLine {
     if (!run.same(this.b, Math.max(host , 0), host < 0 ? 0 : this.hostZ, this.inA, this.inZ, host < 0 ? 0 : 1)) {
       const text = host < 0 ? 'null' : `"${this.b.toString('latin1', host, this.hostZ)}"`;
       const prefix = this.prefixJson.toString('latin1');
-      run.json = ascii(`,"host":${text},"prefix":${prefix},"in":"${this.b.toString('latin1', this.inA, this.inZ)}","src":"`);
+      const inName = this.b.toString('latin1', this.inA, this.inZ);
+      run.json = ascii(`,"host":${text},"prefix":${prefix},"in":"${inName}","src":"`);
     }
     return run.json;
   }
@@ -591,7 +601,10 @@ export class FastLine {
     p = v6 ? ipv6(b, p, e, this.dst6) : ipv4(b, p, e);
     this.dstZ = p - 1;
     if (v6) {
-      p = field(b, field(b, field(b, field(b, p, e, LEN, 4294967295), e, TC, 255), e, HOPLIMIT, 255), e, FLOWLBL, 0xfffff);
+      p = field(b, p, e, LEN, 4294967295);
+      p = field(b, p, e, TC, 255);
+      p = field(b, p, e, HOPLIMIT, 255);
+      p = field(b, p, e, FLOWLBL, 0xfffff);
     } else {
       p = hexByte(b, hexByte(b, field(b, p, e, LEN, 65535), e, TOS), e, PREC);
       p = field(b, field(b, p, e, TTL, 255), e, ID, 65535);

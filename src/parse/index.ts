@@ -76,7 +76,11 @@ function parseAny(line: string, opts: ParseOptions, prefix: string): KnockEvent 
     case 'ulogd-json':
       return json ? ulogdJsonEvent(line, prefix) : 'not a ulogd2 JSON line';
     case 'auto': {
-      if (json) return line.includes('"oob.prefix"') ? ulogdJsonEvent(line, prefix) : fromMessage(journalEnvelope(line), prefix);
+      if (json) {
+        return line.includes('"oob.prefix"')
+          ? ulogdJsonEvent(line, prefix)
+          : fromMessage(journalEnvelope(line), prefix);
+      }
       const k = fromMessage(textEnvelope(line, now, 'kernel'), prefix);
       if (typeof k !== 'string' || !LOGEMU_FALLBACK.test(k)) return k;
       // No kernel tag: it can only be a ulogd2 LOGEMU line.

@@ -39,7 +39,8 @@ export function journalEnvelope(line: string): Envelope {
     throw new Reject(`journal record not from the kernel (_TRANSPORT=${String(o['_TRANSPORT']).slice(0, 20)})`);
   }
   if (o['SYSLOG_FACILITY'] !== '0') {
-    throw new Reject(`journal record not from the kernel facility (SYSLOG_FACILITY=${String(o['SYSLOG_FACILITY']).slice(0, 20)})`);
+    const facility = String(o['SYSLOG_FACILITY']).slice(0, 20);
+    throw new Reject(`journal record not from the kernel facility (SYSLOG_FACILITY=${facility})`);
   }
   let message = o['MESSAGE'];
   // journald exports a message that is not valid UTF-8 as an array of bytes.
@@ -76,7 +77,12 @@ function bit(o: Json, key: string): boolean {
 }
 
 const ULOGD_FLAGS: readonly [string, TcpFlagWord][] = [
-  ['tcp.urg', 'URG'], ['tcp.ack', 'ACK'], ['tcp.psh', 'PSH'], ['tcp.rst', 'RST'], ['tcp.syn', 'SYN'], ['tcp.fin', 'FIN'],
+  ['tcp.urg', 'URG'],
+  ['tcp.ack', 'ACK'],
+  ['tcp.psh', 'PSH'],
+  ['tcp.rst', 'RST'],
+  ['tcp.syn', 'SYN'],
+  ['tcp.fin', 'FIN'],
 ];
 
 /** A ulogd2 JSON record, into an event; the prefix must equal `prefix`. */
@@ -98,7 +104,9 @@ export function ulogdJsonEvent(line: string, prefix: string): KnockEvent {
   // set on most packets; a fragment has MF (0x2000) or a non-zero offset.
   const frag = o['ip.fragoff'];
   if (frag !== undefined) {
-    if (typeof frag !== 'number' || !Number.isInteger(frag) || frag < 0 || frag > 0xffff) throw new Reject('bad ip.fragoff');
+    if (typeof frag !== 'number' || !Number.isInteger(frag) || frag < 0 || frag > 0xffff) {
+      throw new Reject('bad ip.fragoff');
+    }
     if ((frag & 0x3fff) !== 0) throw new Reject('IP fragment');
   }
   const ipProto = o['ip.protocol'];
@@ -109,7 +117,12 @@ export function ulogdJsonEvent(line: string, prefix: string): KnockEvent {
   const usec = o['oob.time.usec'];
   let time: string | null = null;
   if (sec !== undefined || usec !== undefined) {
-    const valid = Number.isSafeInteger(sec) && Number.isInteger(usec) && (sec as number) >= 0 && (usec as number) >= 0 && (usec as number) < 1e6;
+    const valid =
+      Number.isSafeInteger(sec) &&
+      Number.isInteger(usec) &&
+      (sec as number) >= 0 &&
+      (usec as number) >= 0 &&
+      (usec as number) < 1e6;
     time = valid ? fromEpochMicros(BigInt(sec as number) * 1_000_000n + BigInt(usec as number)) : null;
     if (time === null) throw new Reject('bad oob.time.sec/oob.time.usec');
   }

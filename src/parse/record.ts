@@ -243,11 +243,13 @@ function fastRecord(printer: Printer): RegExp {
   const seqAck = `SEQ=${U32} ACK=${U32} `;
   const tcp =
     `(TCP) SPT=(${U16}) DPT=(${U16}) ${printer === 'kernel' ? `(?:${seqAck})?` : seqAck}WINDOW=${U16} ` +
-    `${printer === 'kernel' ? `RES=0x${HH} ` : ''}((?:CWR )?(?:ECE )?(?:URG )?(?:ACK )?(?:PSH )?(?:RST )?(?:SYN )?(?:FIN )?)` +
+    `${printer === 'kernel' ? `RES=0x${HH} ` : ''}` +
+    '((?:CWR )?(?:ECE )?(?:URG )?(?:ACK )?(?:PSH )?(?:RST )?(?:SYN )?(?:FIN )?)' +
     `URGP=${U16} (?:OPT \\([0-9A-Fa-f]*\\) )?`;
   return new RegExp(
     `^IN=(${IFC}) OUT=${IFC} (?:PHYSIN=${IFC} )?(?:PHYSOUT=${IFC} )?` +
-      `(?:MAC=(?:[0-9a-f]{2}(?::[0-9a-f]{2})*)? |MACSRC=${MACS} MACDST=${MACS} (?:VPROTO=[0-9a-f]{4} VID=${VID} )?MACPROTO=(?:0800|86dd) )?` +
+      '(?:MAC=(?:[0-9a-f]{2}(?::[0-9a-f]{2})*)? ' +
+      `|MACSRC=${MACS} MACDST=${MACS} (?:VPROTO=[0-9a-f]{4} VID=${VID} )?MACPROTO=(?:0800|86dd) )?` +
       `SRC=([^ ]{1,45}) DST=([^ ]{1,45}) ` +
       `(?:LEN=${U16} TOS=${tos} PREC=0x${HH} TTL=${U8} ID=${U16} (?:CE )?(?:DF )?(?:OPT \\([0-9A-Fa-f]*\\) )?` +
       `|LEN=${U32} (TC)=${U8} HOPLIMIT=${U8} FLOWLBL=${FLOWLBL} (?:OPT \\( ?[0-9A-Fa-f]*\\) )*)` +

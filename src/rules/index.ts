@@ -52,12 +52,20 @@ function header(config: Config, o: RulesOptions): string {
 /** The rule file; throws RulesError when the prefix or group cannot be written into a rule. */
 export function generateRules(config: Config, o: RulesOptions): string {
   if (!Number.isInteger(o.group) || o.group < 0 || o.group > 65535) {
-    throw new RulesError(`NFLOG group ${o.group} is not a number from 0 to 65535 (use the group ulogd2 listens on, e.g. --group 0)`);
+    throw new RulesError(
+      `NFLOG group ${o.group} is not a number from 0 to 65535 (use the group ulogd2 listens on, e.g. --group 0)`,
+    );
   }
   const prefix = rulePrefix(o.prefix, o.backend, o.via);
   const body = o.backend === 'nft'
     ? nftRules(portGroups(config, [4, 6]), { via: o.via, prefix, group: o.group })
-    : iptablesRules(portGroups(config, [o.family]), { family: o.family, via: o.via, prefix, group: o.group, jump: o.jump });
+    : iptablesRules(portGroups(config, [o.family]), {
+        family: o.family,
+        via: o.via,
+        prefix,
+        group: o.group,
+        jump: o.jump,
+      });
   return header(config, o) + body;
 }
 
@@ -69,5 +77,9 @@ export function orderingWarnings(config: Config): string[] {
   const appends = /(^|[\s;&|])-A\s+INPUT\b|--append\s+INPUT\b/;
   return config.doors
     .filter((d) => [d.startCommand, d.startCommand6].some((c) => c !== null && appends.test(c)))
-    .map((d) => `door ${d.name} (${d.where}): start_command appends its rule (-A INPUT); behind a DROP rule it never matches (insert it with -I INPUT 1 and delete it with -D INPUT)`);
+    .map(
+      (d) =>
+        `door ${d.name} (${d.where}): start_command appends its rule (-A INPUT); ` +
+        'behind a DROP rule it never matches (insert it with -I INPUT 1 and delete it with -D INPUT)',
+    );
 }

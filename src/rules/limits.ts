@@ -61,14 +61,18 @@ export function rulePrefix(prefix: string, backend: Backend, via: Via): string {
   const p = prefix.trimEnd();
   if (p === '') throw new RulesError('the log prefix is empty (give one with --prefix, e.g. KNOCK)');
   if (/["\\\x00-\x1f\x7f]/.test(p)) {
-    throw new RulesError(`the log prefix ${JSON.stringify(p)} contains a quote, backslash or control character, which firewall rule files cannot carry (choose a prefix without them, e.g. KNOCK)`);
+    throw new RulesError(
+      `the log prefix ${JSON.stringify(p)} contains a quote, backslash or control character, ` +
+        'which firewall rule files cannot carry (choose a prefix without them, e.g. KNOCK)',
+    );
   }
   const written = via === 'log' ? `${p} ` : p;
   const max = maxPrefix(backend, via);
   // The kernel's buffers count bytes, not characters.
   const bytes = Buffer.byteLength(written);
   if (bytes > max) {
-    const what = backend === 'nft' ? "nft's log statement" : via === 'log' ? "the kernel's LOG target" : 'the NFLOG target';
+    const what =
+      backend === 'nft' ? "nft's log statement" : via === 'log' ? "the kernel's LOG target" : 'the NFLOG target';
     const space = via === 'log' ? ' with the space before IN=' : '';
     throw new RulesError(`the log prefix ${JSON.stringify(written)} is ${bytes} bytes${space}; `
       + `${what} keeps at most ${max} (choose a shorter Prefix in [options] or --prefix)`);

@@ -64,7 +64,8 @@ export function portGroups(config: Config, families: readonly Family[]): PortGro
   const ranges = config.doors.flatMap((door) => {
     if (door.kind !== 'timed' || (door.target !== null && !families.includes(isIPv6(door.target) ? 6 : 4))) return [];
     const t = door.timed;
-    return [{ dst: door.target, proto: t.proto, low: t.low, high: t.high, synOnly: t.proto === 'tcp' && !needsAllTcp(door.tcpFlags) }];
+    const synOnly = t.proto === 'tcp' && !needsAllTcp(door.tcpFlags);
+    return [{ dst: door.target, proto: t.proto, low: t.low, high: t.high, synOnly }];
   });
   const all = [...wanted.values()];
   // A Target door's port that the any-address rules (or a range) already log needs no rule of its own.
@@ -73,7 +74,9 @@ export function portGroups(config: Config, families: readonly Family[]): PortGro
   const groups: PortGroup[] = [];
   for (const dst of dsts) {
     for (const [proto, synOnly] of [['tcp', true], ['tcp', false], ['udp', false]] as const) {
-      const ports = needed.filter((m) => m.dst === dst && m.proto === proto && m.synOnly === synOnly).map((m) => m.port);
+      const ports = needed
+        .filter((m) => m.dst === dst && m.proto === proto && m.synOnly === synOnly)
+        .map((m) => m.port);
       const mine = ranges.filter((r) => r.dst === dst && r.proto === proto && r.synOnly === synOnly)
         .map((r): [number, number] => [r.low, r.high]).sort((a, b) => a[0] - b[0]);
       if (ports.length === 0 && mine.length === 0) continue;

@@ -39,8 +39,10 @@ export class Checkpoint<T extends object> {
     try {
       const loaded = await this.store.load();
       if (loaded.corrupt !== null) {
-        this.log.warn(`${this.file} does not hold a valid saved position (${loaded.corrupt.reason}): starting without it ` +
-          `(kept as ${loaded.corrupt.keptAs})`);
+        this.log.warn(
+          `${this.file} does not hold a valid saved position (${loaded.corrupt.reason}): starting without it ` +
+            `(kept as ${loaded.corrupt.keptAs})`,
+        );
       }
       return loaded.value;
     } catch (e) {

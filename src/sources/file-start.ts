@@ -13,7 +13,10 @@ export interface FilePosition {
 }
 
 export interface StartPlan {
-  /** The file to read first: the path, or its rotated `PATH.1` (tail-file moves on to the path when that gets content). */
+  /**
+   * The file to read first: the path, or its rotated `PATH.1` (tail-file moves on to the path when that gets
+   * content).
+   */
   file: string;
   /** Where the position now stands: the inode of `file` (null when missing) and the byte offset to read from. */
   position: FilePosition;
@@ -32,7 +35,13 @@ async function statOrNull(file: string): Promise<{ ino: number; size: number } |
 
 function at(file: string, ino: number, offset: number, size: number, note: string | null = null): StartPlan {
   if (offset <= size) return { file, position: { ino, offset }, note };
-  return { file, position: { ino, offset: 0 }, note: `${file} is shorter than the saved position (truncated while knocklog was not reading): reading it from its start` };
+  return {
+    file,
+    position: { ino, offset: 0 },
+    note:
+      `${file} is shorter than the saved position (truncated while knocklog was not reading): ` +
+      'reading it from its start',
+  };
 }
 
 /** With no saved position: the current end, so that nothing written after this moment is missed. */
@@ -44,11 +53,15 @@ export async function planStart(path: string, saved: FilePosition | null): Promi
     const old = await statOrNull(rotated);
     // Rotated while down: finish the old file from the saved offset, then the new one from its start.
     if (old !== null && old.ino === saved.ino) return at(rotated, old.ino, saved.offset, old.size);
-    const note = `${path} was replaced while knocklog was not reading it and the old file is not ${rotated}: lines written to the old file after the saved position are not read`;
+    const note =
+      `${path} was replaced while knocklog was not reading it and the old file is not ${rotated}: ` +
+      'lines written to the old file after the saved position are not read';
     if (current !== null) return { file: path, position: { ino: current.ino, offset: 0 }, note };
     return { file: path, position: { ino: null, offset: 0 }, note };
   }
-  if (current !== null) return { file: path, position: { ino: current.ino, offset: saved === null ? current.size : 0 }, note: null };
+  if (current !== null) {
+    return { file: path, position: { ino: current.ino, offset: saved === null ? current.size : 0 }, note: null };
+  }
   if (saved === null) {
     // Between a rotation and the new file's creation the writer still appends to the old one.
     const old = await statOrNull(rotated);

@@ -30,11 +30,26 @@ function isSavedPosition(v: unknown): v is SavedPosition {
 function describe(err: NodeJS.ErrnoException): string {
   const what = err.path ?? 'the file';
   if (err.syscall === 'watch') {
-    if (err.code === 'ENOSPC') return `cannot watch ${what} for changes: the inotify watch limit is reached (raise the sysctl fs.inotify.max_user_watches)`;
-    if (err.code === 'EMFILE') return `cannot watch ${what} for changes: the inotify instance limit is reached (raise the sysctl fs.inotify.max_user_instances)`;
+    if (err.code === 'ENOSPC') {
+      return (
+        `cannot watch ${what} for changes: the inotify watch limit is reached ` +
+        '(raise the sysctl fs.inotify.max_user_watches)'
+      );
+    }
+    if (err.code === 'EMFILE') {
+      return (
+        `cannot watch ${what} for changes: the inotify instance limit is reached ` +
+        '(raise the sysctl fs.inotify.max_user_instances)'
+      );
+    }
     if (err.code === 'ENOENT') return `the directory ${what} does not exist (create it, or fix the source's path)`;
   }
-  if (err.code === 'EACCES' || err.code === 'EPERM') return `cannot read ${what}: permission denied (give the user knocklog runs as read access, e.g. the adm group on Debian)`;
+  if (err.code === 'EACCES' || err.code === 'EPERM') {
+    return (
+      `cannot read ${what}: permission denied ` +
+      '(give the user knocklog runs as read access, e.g. the adm group on Debian)'
+    );
+  }
   return err.message;
 }
 
@@ -98,7 +113,9 @@ export class FileSource implements Source {
     if (this.retry.stopped) return;
     if (plan.note !== null) this.opts.log.warn(`${this.name}: ${plan.note}`);
     this.position = plan.position;
-    if (plan.position.ino !== null) this.opts.log.info(`${this.name}: reading ${plan.file} from byte ${plan.position.offset}`);
+    if (plan.position.ino !== null) {
+      this.opts.log.info(`${this.name}: reading ${plan.file} from byte ${plan.position.offset}`);
+    }
     // Saved at once, not within the second: a reader killed before its first
     // periodic save would otherwise start again at the then end, skipping lines.
     this.checkpoint.changed();
@@ -207,7 +224,11 @@ export class FileSource implements Source {
     if (reason === 'TRUNCATE') {
       this.position = { ino: tail.ino, offset: 0 };
       this.checkpoint.changed();
-      log.info(`${this.name}: the file was truncated (copytruncate?): reading it from its start; lines written during the truncation are lost (prefer logrotate's create and the logger's reopen signal)`);
+      log.info(
+        `${this.name}: the file was truncated (copytruncate?): reading it from its start; ` +
+          'lines written during the truncation are lost ' +
+          "(prefer logrotate's create and the logger's reopen signal)",
+      );
     } else if (reason === 'NEWPRIME') {
       if (this.position !== null && this.position.ino !== null) this.finishRotated(this.position);
       log.info(`${this.name}: the file was replaced (rotated): reading the new file from its start`);
@@ -222,17 +243,24 @@ export class FileSource implements Source {
       (err.path === this.path || err.path === `${this.path}.1`);
     if (missing) {
       // tail-file (force) watches the directory and reads the file from its start once it exists.
-      if (!this.missingReported) this.opts.log.warn(`${this.name}: ${this.path} does not exist: waiting for it to be created`);
+      if (!this.missingReported) {
+        this.opts.log.warn(`${this.name}: ${this.path} does not exist: waiting for it to be created`);
+      }
       this.missingReported = true;
       return;
     }
     this.fail(err);
   }
 
-  /** After an error tail-file would re-read the whole file on the next directory event: rebuild it from the position instead. */
+  /**
+   * After an error tail-file would re-read the whole file on the next directory event: rebuild it from the
+   * position instead.
+   */
   private fail(err: NodeJS.ErrnoException): void {
     void this.discard();
-    this.opening = this.retry.failed(describe(err), ' from the last position').then((again) => (again ? this.open() : undefined));
+    this.opening = this.retry
+      .failed(describe(err), ' from the last position')
+      .then((again) => (again ? this.open() : undefined));
   }
 
   private async discard(): Promise<void> {

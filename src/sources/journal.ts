@@ -14,7 +14,12 @@ interface SavedCursor {
 }
 
 function isSavedCursor(v: unknown): v is SavedCursor {
-  return typeof v === 'object' && v !== null && typeof (v as SavedCursor).cursor === 'string' && (v as SavedCursor).cursor !== '';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as SavedCursor).cursor === 'string' &&
+    (v as SavedCursor).cursor !== ''
+  );
 }
 
 const CURSOR = /"__CURSOR" ?: ?"([^"\\]+)"/;
@@ -115,7 +120,10 @@ export class JournalSource implements Source {
   private explain(out: Outcome, usedCursor: string | null): string {
     if (out.error !== null) {
       if (out.error.code === 'ENOENT') {
-        return `${this.command} was not found: install systemd's journalctl, or read another source (-s file:/var/log/kern.log, -s kmsg)`;
+        return (
+          `${this.command} was not found: install systemd's journalctl, ` +
+          'or read another source (-s file:/var/log/kern.log, -s kmsg)'
+        );
       }
       return `cannot run ${this.command}: ${out.error.message}`;
     }

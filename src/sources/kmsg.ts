@@ -52,7 +52,10 @@ function readRecord(fd: number, buf: Buffer): Promise<number> {
 
 function describe(e: NodeJS.ErrnoException): string {
   if (e.code === 'EACCES' || e.code === 'EPERM') {
-    return `cannot read ${KMSG}: permission denied (it needs root or CAP_SYSLOG; knocklog run opens it before dropping privileges)`;
+    return (
+      `cannot read ${KMSG}: permission denied ` +
+      '(it needs root or CAP_SYSLOG; knocklog run opens it before dropping privileges)'
+    );
   }
   return `cannot read ${KMSG}: ${e.message}`;
 }
@@ -102,7 +105,10 @@ export class KmsgSource implements Source {
     }
   }
 
-  /** Reads records until stop() or an error. Records already there at the first open are older than the start: skipped, unless resuming after a saved sequence number. */
+  /**
+   * Reads records until stop() or an error. Records already there at the first open are older than the start:
+   * skipped, unless resuming after a saved sequence number.
+   */
   private async readAll(fd: number, onLines: (lines: string[]) => void): Promise<void> {
     const buf = Buffer.alloc(RECORD_MAX);
     const after = this.lastSeq;
@@ -157,7 +163,10 @@ export class KmsgSource implements Source {
 
   private reportOverwritten(): void {
     if (this.overwritten === 0) return;
-    this.opts.log.warn(`kmsg: ${this.overwritten} times kernel records were overwritten in the ring buffer before knocklog read them (a burst of kernel messages); knocks among them are lost`);
+    this.opts.log.warn(
+      `kmsg: ${this.overwritten} times kernel records were overwritten in the ring buffer before knocklog read them ` +
+        '(a burst of kernel messages); knocks among them are lost',
+    );
     this.overwritten = 0;
   }
 }

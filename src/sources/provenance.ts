@@ -18,8 +18,9 @@ export function allFacilityWarning(path: string): string | null {
 }
 
 // A syslog line's program tag: `STAMP HOST TAG[PID]: ` (BSD or RFC 3339 stamp).
-const TAGGED =
-  /^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)) \S+ ([^\s[:]+)(?:\[\d+\])?: /;
+const BSD_STAMP = /[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?/.source;
+const RFC3339_STAMP = /\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)/.source;
+const TAGGED = new RegExp(String.raw`^(?:${BSD_STAMP}|${RFC3339_STAMP}) \S+ ([^\s[:]+)(?:\[\d+\])?: `);
 
 /** The program tag of a syslog line written by a program other than the kernel, else null. */
 export function foreignProgram(line: string): string | null {
@@ -47,6 +48,8 @@ export class ForeignLineCheck {
     const program = foreignProgram(line);
     if (program === null) return;
     this.warned = true;
-    this.log.warn(`${this.name} holds lines from programs other than the kernel (e.g. "${program.slice(0, 40)}"): ${ADVICE}`);
+    this.log.warn(
+      `${this.name} holds lines from programs other than the kernel (e.g. "${program.slice(0, 40)}"): ${ADVICE}`,
+    );
   }
 }

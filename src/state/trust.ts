@@ -25,8 +25,11 @@ function kindOf(st: Stats): string {
 /** The problem with one path component that only root or `uid` may write, or null. */
 function ownerProblem(path: string, st: Stats, uid: number, what: string, stickyOk: boolean): string | null {
   if (st.uid !== uid && st.uid !== 0) {
-    return `${what} ${path} is owned by uid ${st.uid}, not by root or uid ${uid} (knocklog's): another user could ` +
-      `have written what knocklog would run as root. Fix: chown ${uid} ${path} (after checking what it holds), or remove it`;
+    return (
+      `${what} ${path} is owned by uid ${st.uid}, not by root or uid ${uid} (knocklog's): another user could ` +
+      `have written what knocklog would run as root. Fix: chown ${uid} ${path} ` +
+      '(after checking what it holds), or remove it'
+    );
   }
   const sticky = (st.mode & 0o1000) !== 0;
   if ((st.mode & 0o002) !== 0 && sticky && !stickyOk) {
@@ -96,7 +99,12 @@ export function parentsProblem(path: string, uid = me()): string | null {
  * owned by `uid` (or root), writable by no one else, and no symbolic link;
  * and so must the directories above it. Null when all is well.
  */
-export function trustProblem(path: string, kind: 'file' | 'directory', mayBeMissing: boolean, uid = me()): string | null {
+export function trustProblem(
+  path: string,
+  kind: 'file' | 'directory',
+  mayBeMissing: boolean,
+  uid = me(),
+): string | null {
   try {
     return checkPath(path, kind, mayBeMissing, uid);
   } catch (e) {
@@ -113,7 +121,8 @@ function checkPath(path: string, kind: 'file' | 'directory', mayBeMissing: boole
     return `${path} is ${kindOf(st)}, not ${kind === 'file' ? 'a regular file' : 'a directory'}: ` +
       `knocklog acts on it as root and follows no links there. Fix: remove it (and put a real ${kind} there if needed)`;
   }
-  return ownerProblem(path, st, uid, kind === 'file' ? 'the file' : 'the directory', false) ?? parentsProblem(path, uid);
+  const what = kind === 'file' ? 'the file' : 'the directory';
+  return ownerProblem(path, st, uid, what, false) ?? parentsProblem(path, uid);
 }
 
 /** Throws a TrustError unless `trustProblem` finds nothing. */

@@ -12,10 +12,17 @@ export const STEP_SKEW = 1;
  * and not used before. The engine and the executor both ask (the executor
  * trusts nothing the reader says).
  */
-export function stepRefusal(step: number | undefined, used: ReadonlySet<number>, stepMs: number, now: number): string | null {
+export function stepRefusal(
+  step: number | undefined,
+  used: ReadonlySet<number>,
+  stepMs: number,
+  now: number,
+): string | null {
   if (step === undefined || !Number.isSafeInteger(step)) return 'the request names no time step';
   const current = timeStep(now, stepMs);
-  if (Math.abs(step - current) > STEP_SKEW) return `time step ${step} is not within ${STEP_SKEW} of the current step ${current} (check the clocks)`;
+  if (Math.abs(step - current) > STEP_SKEW) {
+    return `time step ${step} is not within ${STEP_SKEW} of the current step ${current} (check the clocks)`;
+  }
   if (used.has(step)) return `the sequence of time step ${step} was used already (a replay?)`;
   return null;
 }
