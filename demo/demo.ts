@@ -44,7 +44,8 @@ async function connect(lab: Lab, from?: string): Promise<boolean> {
   return lab.canConnect(PORT, 4, CLOSED_MS, from);
 }
 
-const verdict = (open: boolean) => (open ? 'connected: the port is OPEN' : `no answer within ${CLOSED_MS} ms: the port is closed`);
+const verdict = (open: boolean) =>
+  (open ? 'connected: the port is OPEN' : `no answer within ${CLOSED_MS} ms: the port is closed`);
 
 async function demo(lab: Lab): Promise<void> {
   say(`   server namespace ${lab.serverNs}: ${lab.server.v4}`);
@@ -61,11 +62,13 @@ async function demo(lab: Lab): Promise<void> {
   const conf = writeKnocklogConf(
     lab,
     'knockd.conf',
-    `[openSSH]\n  sequence = 7000,8000,9000\n  seq_timeout = 5\n  start_command = iptables -I ${rule}\n  cmd_timeout = ${CMD_TIMEOUT}\n  stop_command = iptables -D ${rule}\n`,
+    '[openSSH]\n  sequence = 7000,8000,9000\n  seq_timeout = 5\n'
+      + `  start_command = iptables -I ${rule}\n  cmd_timeout = ${CMD_TIMEOUT}\n  stop_command = iptables -D ${rule}\n`,
   );
   say(indent((await lab.serverExec('cat', [conf])).stdout));
 
-  heading(`\`knocklog rules -c knockd.conf\`: rules that only log SYNs to the knock ports (loaded with iptables-restore --noflush; comments left out):`);
+  heading('`knocklog rules -c knockd.conf`: rules that only log SYNs to the knock ports '
+    + '(loaded with iptables-restore --noflush; comments left out):');
   const rules = await loadKnocklogRules(lab, conf);
   say(indent(rules.split('\n').filter((l) => l !== '' && !l.startsWith('#')).join('\n')));
 
@@ -99,7 +102,8 @@ async function main(): Promise<number> {
   const available = e2eAvailable();
   if (!available.ok) {
     console.error(`knocklog demo: cannot run here: ${available.reason}.`);
-    console.error('It builds network namespaces and firewall rules: run it as root on Linux, e.g. `sudo npm run demo`.');
+    console.error(
+      'It builds network namespaces and firewall rules: run it as root on Linux, e.g. `sudo npm run demo`.');
     return 1;
   }
   say('knocklog demo: a port that opens after a knock sequence, for the knocking address only, and closes by itself.');

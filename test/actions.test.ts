@@ -63,7 +63,10 @@ function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter((l) => l !== '') : [];
 }
 
-/** A node process that runs `body` with Executor, doors, stateDir and a quiet logger in scope; killed at the test's end. */
+/**
+ * A node process that runs `body` with Executor, doors, stateDir and a quiet logger in scope;
+ * killed at the test's end.
+ */
 function executorProcess(t: TestContext, doors: Door[], stateDir: string, body: string): ChildProcess {
   const script = `
     const { Executor } = await import(process.env.EXECUTOR);
@@ -237,7 +240,8 @@ test('M2: runCommand resolves, never throws, when spawn() itself throws (a NUL b
   }
 });
 
-test('M2: a stop command that cannot be spawned is a failure that is retried, never an open door left for good', async (t) => {
+test('M2: a stop command that cannot be spawned is a failure that is retried, '
+  + 'never an open door left for good', async (t) => {
   const { dir, executor } = sandbox(t);
   const { ex, log } = executor({
     doors: [door('ssh', { startCommand: 'true', stopCommand: `: ${'x'.repeat(140_000)}`, cmdTimeoutMs: 20 })],
@@ -289,8 +293,10 @@ test('open doors survive a crash: a new Executor closes overdue ones at once and
   const { dir, executor } = sandbox(t);
   const marks = join(dir, 'marks');
   const doors = [
-    door('short', { startCommand: `echo start short >> '${marks}'`, stopCommand: `echo "stop short $(date +%s%3N)" >> '${marks}'`, cmdTimeoutMs: 1000 }),
-    door('long', { startCommand6: `echo start long >> '${marks}'`, stopCommand6: `echo "stop long $(date +%s%3N)" >> '${marks}'`, cmdTimeoutMs: 6500 }),
+    door('short', { startCommand: `echo start short >> '${marks}'`,
+      stopCommand: `echo "stop short $(date +%s%3N)" >> '${marks}'`, cmdTimeoutMs: 1000 }),
+    door('long', { startCommand6: `echo start long >> '${marks}'`,
+      stopCommand6: `echo "stop long $(date +%s%3N)" >> '${marks}'`, cmdTimeoutMs: 6500 }),
   ];
   // The crashing process's clock lags 5 s: its doors are as old as if it had
   // died 5 s ago, so 'short' is overdue and 'long' is due in about 1.5 s.
@@ -478,7 +484,8 @@ test('a knock while the door is closing opens it again once closed', async (t) =
   const { dir, executor } = sandbox(t);
   const f = join(dir, 'marks');
   const { ex, log } = executor({
-    doors: [door('ssh', { startCommand: `echo start >> '${f}'`, stopCommand: `sleep 0.2; echo stop >> '${f}'`, cmdTimeoutMs: 20 })],
+    doors: [door('ssh',
+      { startCommand: `echo start >> '${f}'`, stopCommand: `sleep 0.2; echo stop >> '${f}'`, cmdTimeoutMs: 20 })],
     stateDir: dir,
   });
   await ex.open('ssh', '10.0.0.2');
@@ -503,7 +510,8 @@ test('dry run logs the commands, runs none and writes no state', async (t) => {
   assert.deepEqual(readdirSync(dir), []);
 });
 
-test('a knock after a failed start runs the start of the config as it is now, and its close is that config\'s stop', async (t) => {
+test('a knock after a failed start runs the start of the config as it is now, '
+  + 'and its close is that config\'s stop', async (t) => {
   const { dir, executor } = sandbox(t);
   const ran = join(dir, 'ran');
   const { ex } = executor({

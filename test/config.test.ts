@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import {
-  ConfigError, type ConfigIO, DEFAULT_OPTIONS, formatSequence, loadConfig, parseConfig, parseSequence, readOneTimeSequences,
+  ConfigError, type ConfigIO, DEFAULT_OPTIONS, formatSequence, loadConfig, parseConfig, parseSequence,
+  readOneTimeSequences,
 } from '../src/config/index.js';
 import type { Door } from '../src/types.js';
 import { oneTimeOf, sequenceOf } from './helpers/doors.js';
@@ -55,10 +56,12 @@ test('the seed openSSH/closeSSH config gives exactly these doors', () => {
   const open = '/sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT';
   const close = '/sbin/iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT';
   const expected: Door[] = [
-    { kind: 'fixed', name: 'openSSH', where: `${path}:4`, sequence: [tcp(7000), tcp(8000), tcp(9000)], seqTimeoutMs: 5000,
+    { kind: 'fixed', name: 'openSSH', where: `${path}:4`, sequence: [tcp(7000), tcp(8000), tcp(9000)],
+      seqTimeoutMs: 5000,
       tcpFlags: [{ flag: 'syn', negated: false }], startCommand: open, startCommand6: open, stopCommand: null,
       stopCommand6: null, cmdTimeoutMs: 10000, target: null },
-    { kind: 'fixed', name: 'closeSSH', where: `${path}:10`, sequence: [tcp(9000), tcp(8000), tcp(7000)], seqTimeoutMs: 5000,
+    { kind: 'fixed', name: 'closeSSH', where: `${path}:10`, sequence: [tcp(9000), tcp(8000), tcp(7000)],
+      seqTimeoutMs: 5000,
       tcpFlags: [{ flag: 'syn', negated: false }], startCommand: close, startCommand6: close, stopCommand: null,
       stopCommand6: null, cmdTimeoutMs: 10000, target: null },
   ];
@@ -86,19 +89,23 @@ test('every key, alias and knocklog setting', () => {
 test("defaults are knockd's", () => {
   const c = parseConfig('[d]\nsequence = 1\n', '/etc/knockd.conf');
   assert.deepEqual(c.options, {
-    useSyslog: false, logFile: null, pidFile: '/run/knocklog/knocklog.pid', interface: null, sources: [], prefix: 'KNOCK',
+    useSyslog: false, logFile: null, pidFile: '/run/knocklog/knocklog.pid', interface: null, sources: [],
+    prefix: 'KNOCK',
     stateDir: '/var/lib/knocklog', maxSources: 100000, user: 'knocklog',
   });
   const d = c.doors[0];
   assert.equal(d?.seqTimeoutMs, 25000);
   assert.equal(d?.cmdTimeoutMs, 10000);
-  assert.deepEqual([d?.startCommand, d?.startCommand6, d?.stopCommand, d?.stopCommand6, d?.target], [null, null, null, null, null]);
+  assert.deepEqual([d?.startCommand, d?.startCommand6, d?.stopCommand, d?.stopCommand6, d?.target],
+    [null, null, null, null, null]);
   assert.deepEqual(d?.tcpFlags, []);
 });
 
-test('grammar: first "=", case-insensitive keys, whole-line comments only, [Options], CRLF, bare UseSyslog anywhere', () => {
+test('grammar: first "=", case-insensitive keys, whole-line comments only, [Options], CRLF, '
+  + 'bare UseSyslog anywhere', () => {
   const c = parseConfig(
-    '  # a comment\r\n[OPTIONS]\r\nlogfile=/tmp/a=b.log\r\n\r\n[ door one ]\r\n\tSEQUENCE=7000\r\n  START_command =  echo hi # x  \r\nusesyslog\r\n', '/k.conf');
+    '  # a comment\r\n[OPTIONS]\r\nlogfile=/tmp/a=b.log\r\n\r\n[ door one ]\r\n\tSEQUENCE=7000\r\n'
+      + '  START_command =  echo hi # x  \r\nusesyslog\r\n', '/k.conf');
   assert.equal(c.options.logFile, '/tmp/a=b.log');
   assert.equal(c.options.useSyslog, true);
   assert.equal(c.doors[0]?.name, 'door one');
@@ -118,7 +125,8 @@ test('Start_Command_6/Stop_Command_6 fall back to the IPv4 commands; an explicit
   assert.deepEqual(
     [d('command = a\nstop_command = b')?.startCommand6, d('command = a\nstop_command = b')?.stopCommand6], ['a', 'b']);
   const empty = d('start_command = a\nstart_command_6 =\nstop_command = b\nstop_command_6 =');
-  assert.deepEqual([empty?.startCommand, empty?.startCommand6, empty?.stopCommand, empty?.stopCommand6], ['a', '', 'b', '']);
+  assert.deepEqual([empty?.startCommand, empty?.startCommand6, empty?.stopCommand, empty?.stopCommand6],
+    ['a', '', 'b', '']);
   const own = d('command = a\ncommand_6 = a6\nstop_command_6 = b6');
   assert.deepEqual([own?.startCommand6, own?.stopCommand, own?.stopCommand6], ['a6', null, 'b6']);
   assert.equal(d('start_command =')?.startCommand, null);
@@ -176,9 +184,11 @@ test('Prefix: raw value, or double-quoted to keep edge spaces, with \\" and \\\\
 });
 
 test('relative paths are relative to the config file', () => {
-  const c = parseConfig('[options]\nlogfile = log/k.log\nsources = file:kern.log,stdin,ulogd-socket:u.sock\nstatedir = state\npidfile = /run/k.pid\n', '/etc/knock/knockd.conf');
+  const c = parseConfig('[options]\nlogfile = log/k.log\nsources = file:kern.log,stdin,ulogd-socket:u.sock\n'
+    + 'statedir = state\npidfile = /run/k.pid\n', '/etc/knock/knockd.conf');
   assert.deepEqual([c.options.logFile, c.options.sources, c.options.stateDir, c.options.pidFile],
-    ['/etc/knock/log/k.log', ['file:/etc/knock/kern.log', 'stdin', 'ulogd-socket:/etc/knock/u.sock'], '/etc/knock/state', '/run/k.pid']);
+    ['/etc/knock/log/k.log', ['file:/etc/knock/kern.log', 'stdin', 'ulogd-socket:/etc/knock/u.sock'],
+      '/etc/knock/state', '/run/k.pid']);
 });
 
 const IFACE_HINT = 'use a name such as eth0 as the log shows it after IN= (at most 15 bytes, no blanks, "/" or "=")';
@@ -230,7 +240,8 @@ const MALFORMED: [string, string, string[]][] = [
   ['unknown key in [options]', '[options]\nlogfil = /tmp/k.log\n',
     ['k.conf:2: unknown key "logfil" in [options] (did you mean LogFile?)']],
   ['unknown key, nothing near', '[options]\nlisten_address = 1\n',
-    ['k.conf:2: unknown key "listen_address" in [options] ([options] takes LogFile, PidFile, Interface, Sources, Prefix, StateDir, MaxSources, User)']],
+    ['k.conf:2: unknown key "listen_address" in [options] ([options] takes LogFile, PidFile, Interface, Sources, '
+      + 'Prefix, StateDir, MaxSources, User)']],
   ['door key in [options]', '[options]\nsequence = 1\n',
     ['k.conf:2: Sequence belongs in a door section, not in [options] (move it under a [door] header)']],
   ['options key in a door', door('sequence = 1\nlogfile = /tmp/x'),
@@ -250,9 +261,11 @@ const MALFORMED: [string, string, string[]][] = [
   ['key given twice', door('sequence = 1\nseq_timeout = 5\ntimeout = 6'),
     ['k.conf:4: Seq_Timeout is set again (first at line 3) (keep only one of them)']],
   ['duplicate door name', '[d]\nsequence = 1\n[d]\nsequence = 2\n',
-    ['k.conf:3: door [d] is defined again (first at line 1) (give each door a unique name; names are compared ignoring case)']],
+    ['k.conf:3: door [d] is defined again (first at line 1) '
+      + '(give each door a unique name; names are compared ignoring case)']],
   ['duplicate door name in another case', '[openSSH]\nsequence = 1\n[OpenSSH]\nsequence = 2\n',
-    ['k.conf:3: door [OpenSSH] is defined again (first [openSSH] at line 1) (give each door a unique name; names are compared ignoring case)']],
+    ['k.conf:3: door [OpenSSH] is defined again (first [openSSH] at line 1) '
+      + '(give each door a unique name; names are compared ignoring case)']],
   ['door without a sequence', '[d]\ncommand = true\n',
     ['k.conf:1: door [d] has neither Sequence nor One_Time_Sequences (add a line such as Sequence = 7000,8000,9000)']],
   ['both Sequence and One_Time_Sequences', door('sequence = 1\none_time_sequences = /nonexistent'),
@@ -263,7 +276,8 @@ const MALFORMED: [string, string, string[]][] = [
     ['k.conf:3: Target "fd31::1::2" is not an IP address (use an IPv4 or IPv6 address such as 10.0.0.50)']],
   ['bad sources', '[options]\nsources = file:, journald, stdin, stdin,\n',
     ['k.conf:2: source "file:" has no path (write file:/var/log/kern.log)',
-      'k.conf:2: unknown source "journald" (use file:PATH, ulogd:PATH, ulogd-socket:PATH, journal, kmsg or stdin, separated by commas)',
+      'k.conf:2: unknown source "journald" '
+        + '(use file:PATH, ulogd:PATH, ulogd-socket:PATH, journal, kmsg or stdin, separated by commas)',
       'k.conf:2: source "stdin" is listed twice (list it once)',
       'k.conf:2: Sources "file:, journald, stdin, stdin," has an empty item (remove the extra comma)']],
   ['MaxSources not a positive integer', '[options]\nmaxsources = 0\n',
@@ -317,7 +331,8 @@ test('all errors of a file are reported at once, in file order', () => {
       `${path}:7: Seq_Timeout "-5" is not a number of seconds (use a number of seconds from 1 to 3600)`,
       `${path}:8: unknown TCP flag "sync" (use fin, syn, rst, psh, ack or urg, each optionally prefixed with !)`,
       `${path}:10: Target "my.host.example" is not an IP address (use an IPv4 or IPv6 address such as 10.0.0.50)`,
-      `${path}:12: door [OpenSSH] is defined again (first [openSSH] at line 5) (give each door a unique name; names are compared ignoring case)`,
+      `${path}:12: door [OpenSSH] is defined again (first [openSSH] at line 5) `
+        + '(give each door a unique name; names are compared ignoring case)',
       `${path}:13: unknown protocol "icmp" in "7000:icmp" (use tcp or udp)`,
     ]);
     assert.equal(e.message, e.errors.join('\n'));
@@ -351,7 +366,8 @@ test('one-time sequences: missing file, bad lines reported at OTSPATH:LINE', () 
   writeFileSync(conf, '[d]\none_time_sequences = seqs\n');
   assert.throws(() => loadConfig(conf), (e: unknown) => {
     assert.deepEqual((e as ConfigError).errors, [
-      `${conf}:2: one_time_sequences file ${join(dir, 'seqs')} cannot be read: does not exist (create it with one sequence per line, or fix the path)`,
+      `${conf}:2: one_time_sequences file ${join(dir, 'seqs')} cannot be read: does not exist `
+        + '(create it with one sequence per line, or fix the path)',
     ]);
     return true;
   });
@@ -369,7 +385,8 @@ test('one-time sequences: missing file, bad lines reported at OTSPATH:LINE', () 
     assert.deepEqual((e as ConfigError).errors, want);
     return true;
   });
-  assert.match(errorsOf('[d]\none_time_sequences = /\n')[0] ?? '', /^k\.conf:2: one_time_sequences file \/ cannot be read: is a directory \(/);
+  assert.match(errorsOf('[d]\none_time_sequences = /\n')[0] ?? '',
+    /^k\.conf:2: one_time_sequences file \/ cannot be read: is a directory \(/);
 });
 
 test('one-time sequences: the file and its directory must be writable, unless only read', () => {
@@ -389,8 +406,11 @@ test('one-time sequences: the file and its directory must be writable, unless on
   };
   const text = '[d]\none_time_sequences = /etc/k/seqs\n';
   assert.deepEqual(errorsOf(text, io), [
-    "k.conf:2: one_time_sequences file /etc/k/seqs is not writable: permission denied (knocklog marks used sequences in it; let the daemon's user write it)",
-    "k.conf:2: the directory /etc/k of one_time_sequences file /etc/k/seqs is not writable: permission denied (knocklog rewrites the file atomically through a temporary file beside it; let the daemon's user write the directory)",
+    'k.conf:2: one_time_sequences file /etc/k/seqs is not writable: permission denied '
+      + "(knocklog marks used sequences in it; let the daemon's user write it)",
+    'k.conf:2: the directory /etc/k of one_time_sequences file /etc/k/seqs is not writable: permission denied '
+      + '(knocklog rewrites the file atomically through a temporary file beside it; '
+      + "let the daemon's user write the directory)",
   ]);
   const readOnly = parseConfig(text, 'k.conf', { io, requireWritable: false });
   assert.deepEqual(sequenceOf(readOnly.doors[0]), [tcp(1), tcp(2), tcp(3)]);
@@ -402,7 +422,8 @@ test('loadConfig: an unreadable config file is a ConfigError; overrides win and 
       ['/nonexistent/knockd.conf: cannot read the config file: does not exist (give the right path with -c FILE)']);
     return true;
   });
-  const c = loadConfig(fx('full.conf'), { sources: ['stdin'], interface: null, prefix: 'FW ', stateDir: '/tmp/s', maxSources: undefined });
+  const c = loadConfig(fx('full.conf'),
+    { sources: ['stdin'], interface: null, prefix: 'FW ', stateDir: '/tmp/s', maxSources: undefined });
   assert.deepEqual([c.options.sources, c.options.interface, c.options.prefix, c.options.stateDir, c.options.maxSources],
     [['stdin'], null, 'FW ', '/tmp/s', 5000]);
   assert.throws(() => loadConfig(fx('full.conf'), { sources: ['file:'], maxSources: 0 }), (e: unknown) => {
@@ -450,7 +471,8 @@ test('knocklog check: summary on stdout, exit 0', () => {
   const spent = spawnSync(process.execPath, [CLI, 'check', '-c', fx('onetime-exhausted.conf')], { encoding: 'utf8' });
   assert.equal(spent.status, 0);
   assert.equal(spent.stderr,
-    'knocklog check: warning: no more sequences left in the one time sequences file for door opencloseSMTP --> the door is disabled\n');
+    'knocklog check: warning: no more sequences left in the one time sequences file for door opencloseSMTP '
+      + '--> the door is disabled\n');
 });
 
 test('knocklog check: every error on stderr, nothing on stdout, exit 1', () => {
@@ -460,16 +482,19 @@ test('knocklog check: every error on stderr, nothing on stdout, exit 1', () => {
   assert.equal(r.stdout, '');
   const lines = r.stderr.trimEnd().split('\n');
   assert.equal(lines.length, 12);
-  assert.equal(lines[0], `${path}:2: UseSyslog takes no value (write just UseSyslog to log to syslog, or remove the line)`);
+  assert.equal(lines[0],
+    `${path}:2: UseSyslog takes no value (write just UseSyslog to log to syslog, or remove the line)`);
   assert.equal(lines[11], `knocklog check: 11 errors in ${path}`);
   const missing = spawnSync(process.execPath, [CLI, 'check', '-c', '/nonexistent.conf'], { encoding: 'utf8' });
   assert.equal(missing.status, 1);
   assert.equal(missing.stderr,
-    '/nonexistent.conf: cannot read the config file: does not exist (give the right path with -c FILE)\nknocklog check: 1 error in /nonexistent.conf\n');
+    '/nonexistent.conf: cannot read the config file: does not exist (give the right path with -c FILE)\n'
+      + 'knocklog check: 1 error in /nonexistent.conf\n');
 });
 
 test('property: formatSequence and parseSequence round-trip every valid sequence', () => {
-  const step = fc.record({ proto: fc.constantFrom('tcp' as const, 'udp' as const), port: fc.integer({ min: 1, max: 65535 }) })
+  const step = fc.record({
+    proto: fc.constantFrom('tcp' as const, 'udp' as const), port: fc.integer({ min: 1, max: 65535 }) })
     .map(({ proto, port }) => ({ proto, port }));
   fc.assert(fc.property(fc.array(step, { minLength: 1, maxLength: 32 }), (steps) => {
     const parsed = parseSequence(formatSequence(steps));
@@ -479,7 +504,8 @@ test('property: formatSequence and parseSequence round-trip every valid sequence
 });
 
 test('property: any text gives a Config or a ConfigError whose every message is PATH:LINE: ... (...)', () => {
-  const piece = fc.constantFrom('[options]', '[d]', '[', ']', '=', ',', ':', '#', ' ', '\n', '\r\n', 'sequence', 'tcpflags',
+  const piece = fc.constantFrom('[options]', '[d]', '[', ']', '=', ',', ':', '#', ' ', '\n', '\r\n', 'sequence',
+    'tcpflags',
     'UseSyslog', 'target', 'command', '7000', '-1', 'udp', 'syn', '!', '"', 'prefix', 'timeout', '2.5', 'x');
   const text = fc.array(piece, { maxLength: 60 }).map((a) => a.join(''));
   fc.assert(fc.property(text, (t) => {

@@ -40,7 +40,8 @@ function listening(): Set<number> {
 
 const uidOf = (pid: number) => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1]);
 
-test('H1: SIGUSR1, from the reader\'s uid or from root, opens no inspector in the reader or the executor', { skip: needRoot }, async () => {
+test('H1: SIGUSR1, from the reader\'s uid or from root, opens no inspector in the reader or the executor',
+  { skip: needRoot }, async () => {
   const l = lab('h1');
   const d = start(l);
   try {
@@ -49,7 +50,8 @@ test('H1: SIGUSR1, from the reader\'s uid or from root, opens no inspector in th
     assert.ok(reader !== null);
     const uid = uidOf(reader);
     assert.notEqual(uid, 0);
-    const asReader = spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', 'kill', '-USR1', String(reader)]);
+    const asReader = spawnSync('setpriv',
+      ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', 'kill', '-USR1', String(reader)]);
     assert.equal(asReader.status, 0, `kill as the reader's uid: ${asReader.stderr}`);
     process.kill(reader, 'SIGUSR1');
     d.signal('SIGUSR1');
@@ -67,7 +69,8 @@ test('H1: SIGUSR1, from the reader\'s uid or from root, opens no inspector in th
   }
 });
 
-test('H1: the reader gets no NODE_OPTIONS, and `run` refuses to start with an inspector enabled', { skip: needRoot }, async () => {
+test('H1: the reader gets no NODE_OPTIONS, and `run` refuses to start with an inspector enabled',
+  { skip: needRoot }, async () => {
   const l = lab('h1env');
   const d = new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${l.kern}`, '--state-dir', l.state], {
     env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=200' },
@@ -91,10 +94,12 @@ test('H1: the reader gets no NODE_OPTIONS, and `run` refuses to start with an in
   }
 });
 
-test('H2: a state directory another user made or may write is refused; its commands never run', { skip: needRoot }, async () => {
+test('H2: a state directory another user made or may write is refused; its commands never run',
+  { skip: needRoot }, async () => {
   const l = lab('h2');
   const pwned = join(l.dir, 'PWNED');
-  const evil = JSON.stringify({ version: 1, open: [{ door: 'ssh', src: '1.2.3.4', closeAt: 0, stopCommand: `id > ${pwned}` }] });
+  const evil = JSON.stringify(
+    { version: 1, open: [{ door: 'ssh', src: '1.2.3.4', closeAt: 0, stopCommand: `id > ${pwned}` }] });
   const cases: [string, () => void, RegExp][] = [
     ['owned by another user', () => {
       mkdirSync(l.state, { mode: 0o755 });
@@ -146,7 +151,8 @@ test('H2: check refuses a StateDir in a world-writable directory such as /tmp', 
   }
 });
 
-test('H3: a one-time line completed while the door is open for that source is used up; replayed, it opens nothing', async () => {
+test('H3: a one-time line completed while the door is open for that source is used up; '
+  + 'replayed, it opens nothing', async () => {
   const { l, seqs } = oneTimeLab('h3', '7001,8001\n7002,8002\n7003,8003\n');
   const d = start(l);
   try {
@@ -165,7 +171,8 @@ test('H3: a one-time line completed while the door is open for that source is us
   }
 });
 
-test('M1: a failed start_command does not lock the source out: the next knock runs it again; its close runs once', async () => {
+test('M1: a failed start_command does not lock the source out: the next knock runs it again; '
+  + 'its close runs once', async () => {
   const l = lab('m1');
   const fail = join(l.dir, 'fail');
   writeFileSync(l.conf, readFileSync(l.conf, 'utf8')
@@ -284,10 +291,12 @@ test('L5: text from the reader cannot start a line of its own in LogFile', async
   writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('LOGFILE', logFile));
   // A source path is text the reader repeats in its messages.
   const forged = join(l.dir, 'missing\n[2026-11-30 15:00] 6.6.6.6: ssh: OPEN SESAME');
-  const d = new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${l.kern}`, '-s', `file:${forged}`, '--state-dir', l.state]);
+  const d = new DaemonProcess(
+    ['-v', '-c', l.conf, '-s', `file:${l.kern}`, '-s', `file:${forged}`, '--state-dir', l.state]);
   try {
     await reading(l, d);
-    await waitUntil('the reader\'s message about the missing file', () => readFileSync(logFile, 'utf8').includes('6.6.6.6'));
+    await waitUntil('the reader\'s message about the missing file',
+      () => readFileSync(logFile, 'utf8').includes('6.6.6.6'));
     for (const line of readFileSync(logFile, 'utf8').split('\n').filter(Boolean)) {
       assert.match(line, /^\[\d{4}-\d\d-\d\d \d\d:\d\d\] /, `a line without the daemon's stamp: ${line}`);
       assert.ok(!line.startsWith('[2026-11-30 15:00] 6.6.6.6'), line);
@@ -308,16 +317,19 @@ test('M6: SIGHUP applies a changed Interface to the running reader', async () =>
     await d.waitFor(/^re-reading config file: /);
     await new Promise((r) => setTimeout(r, 300));
     knock(l, '10.0.0.12'); // IN=vsrv
-    appendFileSync(l.kern, [7000, 8000, 9000].map((dpt) => `${live({ t: 0, src: '10.0.0.13', dpt, iface: 'wg0' })}\n`).join(''));
+    appendFileSync(l.kern,
+      [7000, 8000, 9000].map((dpt) => `${live({ t: 0, src: '10.0.0.13', dpt, iface: 'wg0' })}\n`).join(''));
     await d.waitFor(/^10\.0\.0\.13: ssh: OPEN SESAME$/);
-    assert.ok(!d.has(/^10\.0\.0\.12: ssh: OPEN SESAME$/), 'a knock on the interface the new config excludes opened the door');
+    assert.ok(!d.has(/^10\.0\.0\.12: ssh: OPEN SESAME$/),
+      'a knock on the interface the new config excludes opened the door');
   } finally {
     await d.stop();
     removeDir(l.dir);
   }
 });
 
-test('the reader\'s user must read its code: a copy in a 0700 directory is refused at start with one message', { skip: needRoot }, async () => {
+test('the reader\'s user must read its code: a copy in a 0700 directory is refused at start with one message',
+  { skip: needRoot }, async () => {
   const l = lab('unreadable');
   const hidden = join(l.dir, 'hidden');
   mkdirSync(hidden, { mode: 0o700 });
@@ -325,7 +337,8 @@ test('the reader\'s user must read its code: a copy in a 0700 directory is refus
   for (const part of ['package.json', 'node_modules', 'dist']) {
     spawnSync('cp', ['-a', join(root, part), join(hidden, part)]);
   }
-  const r = spawnSync(process.execPath, [join(hidden, 'dist', 'src', 'cli.js'), 'run', '-c', l.conf, '-s', `file:${l.kern}`,
+  const r = spawnSync(process.execPath, [join(hidden, 'dist', 'src', 'cli.js'), 'run', '-c', l.conf,
+    '-s', `file:${l.kern}`,
     '--state-dir', l.state], { encoding: 'utf8', timeout: 20_000 });
   try {
     assert.equal(r.status, 1, r.stdout + r.stderr);

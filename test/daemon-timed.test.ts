@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { removeDir, waitUntil } from './helpers/daemon.js';
 import { actionsOf, knock, reading, start, timedLab } from './helpers/daemon-lab.js';
 
-test('a time-based sequence opens once; replayed after a restart it opens nothing, and a fresh step still opens', async () => {
+test('a time-based sequence opens once; replayed after a restart it opens nothing, '
+  + 'and a fresh step still opens', async () => {
   const { l, step, ports } = timedLab('timed');
   let d = start(l);
   try {
@@ -16,7 +17,8 @@ test('a time-based sequence opens once; replayed after a restart it opens nothin
     knock(l, '10.0.0.2', ports(step));
     await d.waitFor(/^10\.0\.0\.2: timed: OPEN SESAME$/);
     await waitUntil('the open', () => actionsOf(l).includes('timed-open 10.0.0.2'));
-    const used = JSON.parse(readFileSync(join(l.state, 'used-steps.json'), 'utf8')) as { used: Record<string, number[]> };
+    const used = JSON.parse(readFileSync(join(l.state, 'used-steps.json'), 'utf8')) as
+      { used: Record<string, number[]> };
     assert.deepEqual(used.used, { timed: [step] });
     assert.equal(await d.stop(), 0);
 
@@ -31,7 +33,8 @@ test('a time-based sequence opens once; replayed after a restart it opens nothin
     assert.ok(!d.has(/^10\.0\.0\.[23]: timed: OPEN SESAME/), 'the replay opened the door');
     assert.ok(!d.has(/refused/), 'the reader restored the used step itself: the executor had nothing to refuse');
     await waitUntil('the marker open', () => actionsOf(l).includes('timed-open 10.0.0.4'));
-    assert.deepEqual(actionsOf(l).filter((a) => a.startsWith('timed-open')), ['timed-open 10.0.0.2', 'timed-open 10.0.0.4']);
+    assert.deepEqual(actionsOf(l).filter((a) => a.startsWith('timed-open')),
+      ['timed-open 10.0.0.2', 'timed-open 10.0.0.4']);
   } finally {
     await d.stop();
     removeDir(l.dir);

@@ -11,7 +11,8 @@ import { actionsOf, knock, lab, live, reading, start, writeConf } from './helper
 
 const ROOT = process.getuid?.() === 0;
 
-test('a knock in kern.log opens the door for that source and closes it cmd_timeout later; the reader holds no privilege', async (t) => {
+test('a knock in kern.log opens the door for that source and closes it cmd_timeout later; '
+  + 'the reader holds no privilege', async (t) => {
   const l = lab('open');
   const d = start(l);
   try {
@@ -21,9 +22,11 @@ test('a knock in kern.log opens the door for that source and closes it cmd_timeo
     await d.waitFor(/^10\.0\.0\.3: ssh: OPEN SESAME$/);
     await waitUntil('the open', () => actionsOf(l).length === 1);
     const status = spawnSync(process.execPath, [cli, 'status', '--state-dir', l.state, '--json'], { encoding: 'utf8' });
-    assert.deepEqual((JSON.parse(status.stdout) as { door: string; src: string }[]).map((o) => `${o.door} ${o.src}`), ['ssh 10.0.0.3']);
+    assert.deepEqual((JSON.parse(status.stdout) as { door: string; src: string }[]).map((o) => `${o.door} ${o.src}`),
+      ['ssh 10.0.0.3']);
     await waitUntil('the close', () => actionsOf(l).length === 2, 10_000);
-    assert.equal(spawnSync(process.execPath, [cli, 'status', '--state-dir', l.state], { encoding: 'utf8' }).stdout, 'no open doors\n');
+    assert.equal(spawnSync(process.execPath, [cli, 'status', '--state-dir', l.state], { encoding: 'utf8' }).stdout,
+      'no open doors\n');
     assert.deepEqual(actionsOf(l), ['open 10.0.0.3', 'close 10.0.0.3']);
     assert.ok(d.has(/^ssh: running command: echo open 10\.0\.0\.3 >> /));
     assert.ok(d.has(/^10\.0\.0\.3: ssh: command timeout$/));
@@ -47,7 +50,8 @@ test('-s stdin: lines written to the daemon\'s standard input reach the reader a
   const l = lab('stdin');
   const d = new DaemonProcess(['-c', l.conf, '-s', 'stdin', '--state-dir', l.state], { stdin: true });
   try {
-    d.child.stdin!.write(`${[7000, 8000, 9000].map((dpt, i) => live({ t: i * 0.01, src: '10.0.0.9', dpt })).join('\n')}\n`);
+    d.child.stdin!.write(
+      `${[7000, 8000, 9000].map((dpt, i) => live({ t: i * 0.01, src: '10.0.0.9', dpt })).join('\n')}\n`);
     await d.waitFor(/^10\.0\.0\.9: ssh: OPEN SESAME$/);
     await waitUntil('the open', () => actionsOf(l).length === 1);
     assert.deepEqual(actionsOf(l), ['open 10.0.0.9']);
@@ -99,7 +103,8 @@ test('kill -9 with a door open: after restart the door is closed on time; nothin
   }
 });
 
-test('restart with resume: lines written while stopped are read once, lines read before are not acted on again', async () => {
+test('restart with resume: lines written while stopped are read once, '
+  + 'lines read before are not acted on again', async () => {
   const l = lab('resume');
   let d = start(l);
   try {
@@ -147,7 +152,8 @@ test('SIGHUP: a bad config is reported and the old one kept; a good one applies'
     await d.waitFor(/^10\.0\.0\.8: ssh: OPEN SESAME$/);
     writeFileSync(l.conf, good.replace('7000,8000,9000', '7100,7200'));
     d.signal('SIGHUP');
-    await waitUntil('the reload', () => d.messages().filter((m) => m.startsWith('re-reading config file')).length === 2);
+    await waitUntil('the reload',
+      () => d.messages().filter((m) => m.startsWith('re-reading config file')).length === 2);
     await new Promise((r) => setTimeout(r, 200));
     knock(l, '10.0.0.9', [7100, 7200]);
     await d.waitFor(/^10\.0\.0\.9: ssh: OPEN SESAME$/);
@@ -161,21 +167,24 @@ test('a stop_command that fails twice is retried until it succeeds, loudly', asy
   const l = lab('retry');
   const counter = join(l.dir, 'tries');
   writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace(/stop_command = .*/,
-    `stop_command = n=$(cat ${counter} 2>/dev/null || echo 0); echo $((n+1)) > ${counter}; [ $n -ge 2 ] && echo close %IP% >> ${l.actions}`));
+    `stop_command = n=$(cat ${counter} 2>/dev/null || echo 0); echo $((n+1)) > ${counter}; `
+      + `[ $n -ge 2 ] && echo close %IP% >> ${l.actions}`));
   const d = start(l);
   try {
     await reading(l, d);
     knock(l, '10.0.0.10');
     await waitUntil('the third stop attempt', () => actionsOf(l).length === 2, 20_000);
     assert.equal(readFileSync(counter, 'utf8').trim(), '3');
-    assert.equal(d.log.filter((r) => r.level >= 50 && /ssh: command returned non-zero status code \(1\)/.test(r.msg)).length, 2);
+    assert.equal(d.log.filter((r) => r.level >= 50 && /ssh: command returned non-zero status code \(1\)/.test(r.msg))
+      .length, 2);
   } finally {
     await d.stop();
     removeDir(l.dir);
   }
 });
 
-test('a flood of 200,000 knock lines from 100,000 sources: memory stays bounded, a legitimate knock among them opens', async () => {
+test('a flood of 200,000 knock lines from 100,000 sources: memory stays bounded, '
+  + 'a legitimate knock among them opens', async () => {
   const l = lab('flood', '', '  MaxSources = 10000');
   // The flood is written faster than it is read: a window longer than the backlog keeps its lines fresh.
   writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('seq_timeout = 5', 'seq_timeout = 120'));
@@ -216,7 +225,8 @@ test('a flood of 200,000 knock lines from 100,000 sources: memory stays bounded,
 test('SIGTERM closes the open doors before exiting; LogFile gets knockd\'s lines', async () => {
   const l = lab('term', '', `  LogFile = ${'LOGFILE'}`);
   const logFile = join(l.dir, 'knockd.log');
-  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('LOGFILE', logFile).replace('cmd_timeout = 2', 'cmd_timeout = 600'));
+  writeFileSync(l.conf,
+    readFileSync(l.conf, 'utf8').replace('LOGFILE', logFile).replace('cmd_timeout = 2', 'cmd_timeout = 600'));
   const d = start(l);
   try {
     await reading(l, d);
@@ -238,7 +248,8 @@ test('stale knocks (a catch-up of old lines, as rsyslog re-logs them at its star
   try {
     await reading(l, d);
     // Kernel stamps 60 s old, with a fresh syslog stamp as rsyslog writes them.
-    const old = [7000, 8000, 9000].map((dpt, i) => live({ t: -60 + i * 0.1, src: '10.0.0.13', dpt }).replace(/^\S+/, new Date().toISOString()));
+    const old = [7000, 8000, 9000].map((dpt, i) =>
+      live({ t: -60 + i * 0.1, src: '10.0.0.13', dpt }).replace(/^\S+/, new Date().toISOString()));
     appendFileSync(l.kern, `${old.join('\n')}\n`);
     knock(l, '10.0.0.14');
     await d.waitFor(/^10\.0\.0\.14: ssh: OPEN SESAME$/);
@@ -249,11 +260,13 @@ test('stale knocks (a catch-up of old lines, as rsyslog re-logs them at its star
   }
 });
 
-test('one_time_sequences: each line opens once and is commented atomically; the last one disables the door', async () => {
+test('one_time_sequences: each line opens once and is commented atomically; '
+  + 'the last one disables the door', async () => {
   const l = lab('onetime');
   const seqs = join(l.dir, 'seqs');
   writeFileSync(seqs, '# knock sequences\n7100,7200\n7300,7400\n');
-  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('sequence = 7000,8000,9000', `one_time_sequences = ${seqs}`));
+  writeFileSync(l.conf,
+    readFileSync(l.conf, 'utf8').replace('sequence = 7000,8000,9000', `one_time_sequences = ${seqs}`));
   const d = start(l);
   try {
     await d.waitFor(/^file:.*: reading .* from byte \d+$/);
@@ -272,11 +285,13 @@ test('one_time_sequences: each line opens once and is commented atomically; the 
   }
 });
 
-test('one_time_sequences: two sequences used back to back both open (the second waits for the first one\'s mark)', async () => {
+test('one_time_sequences: two sequences used back to back both open '
+  + '(the second waits for the first one\'s mark)', async () => {
   const l = lab('onetime-burst');
   const seqs = join(l.dir, 'seqs');
   writeFileSync(seqs, '7100,7200\n7300,7400\n7500,7600\n');
-  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('sequence = 7000,8000,9000', `one_time_sequences = ${seqs}`));
+  writeFileSync(l.conf,
+    readFileSync(l.conf, 'utf8').replace('sequence = 7000,8000,9000', `one_time_sequences = ${seqs}`));
   const d = start(l);
   try {
     await d.waitFor(/^file:.*: reading .* from byte \d+$/);
@@ -285,7 +300,8 @@ test('one_time_sequences: two sequences used back to back both open (the second 
       .map(([dpt, src]) => `${live({ t: 0, src: src as string, dpt: dpt as number })}\n`).join(''));
     await d.waitFor(/^10\.0\.0\.19: ssh: OPEN SESAME$/);
     assert.ok(d.has(/^10\.0\.0\.18: ssh: OPEN SESAME$/));
-    await waitUntil('both lines marked', () => readFileSync(seqs, 'utf8').split('\n').filter((x) => x.startsWith('# used')).length === 2);
+    await waitUntil('both lines marked',
+      () => readFileSync(seqs, 'utf8').split('\n').filter((x) => x.startsWith('# used')).length === 2);
     assert.ok(!d.has(/refused/), d.messages().join('\n'));
   } finally {
     await d.stop();

@@ -13,7 +13,8 @@ import { actionsOf, lab, live } from './helpers/daemon-lab.js';
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-test('L2: the same records in two source files, one lagging, count once: the door opens (the audit\'s repro)', async () => {
+test('L2: the same records in two source files, one lagging, count once: '
+  + 'the door opens (the audit\'s repro)', async () => {
   const l = lab('dedupe');
   const a = l.kern;
   const b = join(l.dir, 'kern-b.log');
@@ -21,7 +22,10 @@ test('L2: the same records in two source files, one lagging, count once: the doo
   chmodSync(b, 0o644);
   const d = new DaemonProcess(['-v', '-c', l.conf, '-s', `file:${a}`, '-s', `file:${b}`, '--state-dir', l.state]);
   let marks = 0;
-  /** Appends `line` to `file`, then a knock from a marker address, and waits until the marker counts: `line` was read. */
+  /**
+   * Appends `line` to `file`, then a knock from a marker address, and waits until the marker counts:
+   * `line` was read.
+   */
   const append = async (file: string, line: string) => {
     const src = `10.255.0.${++marks}`;
     appendFileSync(file, `${line}\n${live({ t: 0, src, dpt: 7000 })}\n`);
@@ -49,7 +53,8 @@ test('L2: the same records in two source files, one lagging, count once: the doo
     await append(b, k8!);
     await append(b, k9!);
     const mine = d.messages().filter((m) => m.startsWith(`${client}: `));
-    assert.deepEqual(mine, [`${client}: ssh: Stage 1`, `${client}: ssh: Stage 2`, `${client}: ssh: Stage 3`, `${client}: ssh: OPEN SESAME`]);
+    assert.deepEqual(mine,
+      [`${client}: ssh: Stage 1`, `${client}: ssh: Stage 2`, `${client}: ssh: Stage 3`, `${client}: ssh: OPEN SESAME`]);
     await d.waitFor(new RegExp(`^ssh: running command: echo open ${esc(client)} >> `));
     assert.ok(actionsOf(l).includes(`open ${client}`), actionsOf(l).join('\n'));
   } finally {
@@ -74,7 +79,8 @@ test('SeenRecords: a copy is a record with the same uptime stamp, addresses, pro
   assert.equal(seen.copy(record({ host: 'vm', time: '2026-11-30T17:00:00Z', flags: ['SYN'] }), T0, T0 + 50), true);
   // The same stamp written as `[ 9279.394318]` text or as kmsg's microseconds: one value.
   assert.equal(seen.copy(record({ uptime: 9279394318 / 1e6 }), T0, T0 + 60), true);
-  for (const other of [{ uptime: 9279.394319 }, { src: '10.0.0.3' }, { dst: '10.0.0.9' }, { proto: 'udp' as const }, { spt: 40001 }, { dpt: 8000 }]) {
+  for (const other of [{ uptime: 9279.394319 }, { src: '10.0.0.3' }, { dst: '10.0.0.9' }, { proto: 'udp' as const },
+    { spt: 40001 }, { dpt: 8000 }]) {
     assert.equal(seen.copy(record(other), T0, T0 + 70), false, JSON.stringify(other));
   }
 });

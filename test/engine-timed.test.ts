@@ -11,7 +11,8 @@ import { stageOf, stepOf } from './helpers/decisions.js';
 import { timedOf } from './helpers/doors.js';
 
 const SECRET = encodeBase32(Buffer.from('12345678901234567890123456789012'));
-const doorsOf = (text: string): readonly Door[] => parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
+const doorsOf = (text: string): readonly Door[] =>
+  parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
 const opts: EngineOptions = { isLocal: () => true, maxSources: 1000, iface: null };
 
 function timedConf(ports = '20000-29999', extra = ''): string {
@@ -41,9 +42,11 @@ function knockAll(e: Engine, src: string, ports: number[], at: number): Decision
   return ports.flatMap((p, i) => e.knock(ev(src, p), at + i * 100));
 }
 
-const opens = (ds: Decision[]) => ds.filter((d) => d.event === 'open' || d.event === 'extend').map((d) => `${d.event} ${d.src} ${stepOf(d)}`);
+const opens = (ds: Decision[]) => ds.filter((d) => d.event === 'open' || d.event === 'extend')
+  .map((d) => `${d.event} ${d.src} ${stepOf(d)}`);
 
-test('the sequence of the current step opens, with the step in the decision; the same sequence replayed opens nothing', () => {
+test('the sequence of the current step opens, with the step in the decision; '
+  + 'the same sequence replayed opens nothing', () => {
   const doors = doorsOf(timedConf());
   const e = new Engine(doors, opts);
   const seq = portsOf(doors[0]!, N);
@@ -71,7 +74,8 @@ test('used steps restored after a restart open nothing; other steps still do', (
   e.restoreUsed('T', [N - 1, N]);
   assert.deepEqual(opens(knockAll(e, '10.0.0.2', portsOf(doors[0]!, N), inStep(N))), []);
   assert.deepEqual(opens(knockAll(e, '10.0.0.2', portsOf(doors[0]!, N - 1), inStep(N, 1000))), []);
-  assert.deepEqual(opens(knockAll(e, '10.0.0.2', portsOf(doors[0]!, N + 1), inStep(N, 2000))), [`open 10.0.0.2 ${N + 1}`]);
+  assert.deepEqual(opens(knockAll(e, '10.0.0.2', portsOf(doors[0]!, N + 1), inStep(N, 2000))),
+    [`open 10.0.0.2 ${N + 1}`]);
 });
 
 test('two sources knocking the same sequence: the first to finish opens, the other gets nothing', () => {
@@ -87,7 +91,8 @@ test('two sources knocking the same sequence: the first to finish opens, the oth
   assert.equal(e.stats().attempts, 0);
 });
 
-test('an attempt that outlives its step by more than the skew opens nothing; an open door is extended by a new step', () => {
+test('an attempt that outlives its step by more than the skew opens nothing; '
+  + 'an open door is extended by a new step', () => {
   const doors = doorsOf(timedConf());
   const e = new Engine(doors, opts);
   // Bound to N-1, started at the end of step N, finished in step N+1.
@@ -96,8 +101,10 @@ test('an attempt that outlives its step by more than the skew opens nothing; an 
   const ds = [...e.knock(ev('10.0.0.2', late[0]!), start), ...e.knock(ev('10.0.0.2', late[1]!), start + 1500),
     ...e.knock(ev('10.0.0.2', late[2]!), start + 3000)];
   assert.deepEqual(ds.map((d) => `${d.event}${stageOf(d) ?? ''}`), ['stage1', 'stage2', 'stage3']);
-  assert.deepEqual(opens(knockAll(e, '10.0.0.2', portsOf(doors[0]!, N + 1), inStep(N + 1))), [`open 10.0.0.2 ${N + 1}`]);
-  assert.deepEqual(opens(knockAll(e, '10.0.0.2', portsOf(doors[0]!, N + 2), inStep(N + 1, 5000))), [`extend 10.0.0.2 ${N + 2}`]);
+  assert.deepEqual(opens(knockAll(e, '10.0.0.2', portsOf(doors[0]!, N + 1), inStep(N + 1))),
+    [`open 10.0.0.2 ${N + 1}`]);
+  assert.deepEqual(opens(knockAll(e, '10.0.0.2', portsOf(doors[0]!, N + 2), inStep(N + 1, 5000))),
+    [`extend 10.0.0.2 ${N + 2}`]);
 });
 
 test('a wrong port of the range ends the attempt; ports outside it and other doors\' ports are not the door\'s', () => {
@@ -105,10 +112,12 @@ test('a wrong port of the range ends the attempt; ports outside it and other doo
   assert.ok(timedOf(doors[0]).exclude.includes(20050), 'a static port of another door is never drawn');
   const e = new Engine(doors, opts);
   const seq = portsOf(doors[0]!, N);
-  const wrong = [...Array(101).keys()].map((i) => 20000 + i).find((p) => !seq.includes(p) && p !== 20050 && p !== 20051)!;
+  const wrong = [...Array(101).keys()].map((i) => 20000 + i)
+    .find((p) => !seq.includes(p) && p !== 20050 && p !== 20051)!;
   const ds = [...e.knock(ev('10.0.0.2', seq[0]!), inStep(N)), ...e.knock(ev('10.0.0.2', 30000), inStep(N, 10_001)),
     ...e.knock(ev('10.0.0.2', seq[1]!, 'udp'), inStep(N, 10_002))];
-  assert.deepEqual(ds.map((d) => `${d.event}${stageOf(d) ?? ''}`), ['stage1'], 'outside the range or of another protocol: unseen');
+  assert.deepEqual(ds.map((d) => `${d.event}${stageOf(d) ?? ''}`), ['stage1'],
+    'outside the range or of another protocol: unseen');
   assert.deepEqual(e.knock(ev('10.0.0.2', wrong), inStep(N, 10_003)), []);
   assert.deepEqual(opens(knockAll(e, '10.0.0.2', seq.slice(1), inStep(N, 10_004))), []);
   assert.deepEqual(opens(knockAll(e, '10.0.0.2', seq, inStep(N, 10_500))), [`open 10.0.0.2 ${N}`]);
@@ -128,5 +137,6 @@ test('steps whose sequences share a first port: one attempt holds them all, and 
   assert.deepEqual(opens(e.knock(ev('10.0.0.2', second!), inStep(step, 10_100))), [`open 10.0.0.2 ${step}`]);
   assert.equal(e.stats().attempts, 0);
   // The step before, not used, still opens (once).
-  assert.deepEqual(opens(knockAll(e, '10.0.0.3', portsOf(d, step - 1), inStep(step, 11_000))), [`open 10.0.0.3 ${step - 1}`]);
+  assert.deepEqual(opens(knockAll(e, '10.0.0.3', portsOf(d, step - 1), inStep(step, 11_000))),
+    [`open 10.0.0.3 ${step - 1}`]);
 });

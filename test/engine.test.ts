@@ -10,8 +10,10 @@ import type { Decision, Door, KnockEvent, Proto } from '../src/types.js';
 import { stageOf } from './helpers/decisions.js';
 import { sequenceOf } from './helpers/doors.js';
 
-const doorsOf = (text: string): readonly Door[] => parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
-const opts = (o: Partial<EngineOptions> = {}): EngineOptions => ({ isLocal: () => true, maxSources: 1000, iface: null, ...o });
+const doorsOf = (text: string): readonly Door[] =>
+  parseConfig(text, '/etc/knockd.conf', { requireWritable: false }).doors;
+const opts = (o: Partial<EngineOptions> = {}): EngineOptions =>
+  ({ isLocal: () => true, maxSources: 1000, iface: null, ...o });
 
 let spt = 30000;
 function ev(src: string, dpt: number, o: Partial<KnockEvent> = {}): KnockEvent {
@@ -139,7 +141,8 @@ test('the engine keeps its own copy of each address, not the line (or chunk of i
 
 // Property: an open for (S, D) at time T needs knocks from S, in order, matching
 // D's sequence, the first no earlier than T - seq_timeout and the last at T.
-const doorsP = doorsOf('[A]\nsequence = 7000,8000:udp,9000\nseq_timeout = 2\n[B]\nsequence = 7000,6000\nseq_timeout = 1\ntcpflags = syn\n');
+const doorsP = doorsOf('[A]\nsequence = 7000,8000:udp,9000\nseq_timeout = 2\n'
+  + '[B]\nsequence = 7000,6000\nseq_timeout = 1\ntcpflags = syn\n');
 const knockArb = fc.record({
   src: fc.constantFrom('10.0.0.2', '10.0.0.3', 'fd00::2'),
   dpt: fc.constantFrom(7000, 8000, 9000, 6000, 1234),
@@ -184,8 +187,10 @@ test('property: the whole sequence, alone and in time, always opens (or extends)
     const src = '10.0.0.2';
     const steps: [number, Proto][] = [[7000, 'tcp'], [8000, 'udp'], [9000, 'tcp']];
     const out: Decision[] = [];
-    for (const [p, proto] of steps) out.push(...e.knock(ev(src, p, { proto, flags: proto === 'tcp' ? ['SYN'] : [] }), (t += gap)));
-    assert.ok(out.some((d) => d.door === 'A' && d.src === src && (d.event === 'open' || d.event === 'extend')), JSON.stringify(out));
+    for (const [p, proto] of steps) out.push(...e.knock(ev(src, p, { proto, flags: proto === 'tcp' ? ['SYN'] : [] }),
+      (t += gap)));
+    assert.ok(out.some((d) => d.door === 'A' && d.src === src && (d.event === 'open' || d.event === 'extend')),
+      JSON.stringify(out));
   }), { numRuns: 1000 });
 });
 

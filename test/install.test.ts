@@ -23,7 +23,8 @@ function installSteps(): string[] {
 }
 
 test('the README\'s install steps give a copy the reader\'s user can read, and it opens a door',
-  { skip: process.getuid?.() === 0 ? false : 'needs root: the installed daemon drops privilege only as root' }, async () => {
+  { skip: process.getuid?.() === 0 ? false : 'needs root: the installed daemon drops privilege only as root' },
+  async () => {
     const steps = installSteps();
     assert.deepEqual(steps.map((s) => s.split(' ').slice(0, 2).join(' ')), ['npm ci', 'npm install'], steps.join('\n'));
     const tmp = openTempDir('install');

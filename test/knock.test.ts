@@ -68,7 +68,8 @@ test('services(5): names and aliases per protocol, comments, the first line wins
   for (const bad of ['0', '65536', '70000', 'abc', '', '-1', '1e3']) assert.equal(get(bad, 'tcp'), null, bad);
 });
 
-test("this machine's /etc/services maps ssh to 22", { skip: existsSync('/etc/services') ? false : 'no /etc/services' }, () => {
+test("this machine's /etc/services maps ssh to 22",
+  { skip: existsSync('/etc/services') ? false : 'no /etc/services' }, () => {
   const s = parseServices(readFileSync('/etc/services', 'utf8'));
   assert.equal(resolvePort('ssh', 'tcp', () => s), 22);
 });
@@ -86,7 +87,8 @@ test('PORT[:PROTO]: protocol in any case, -u makes every hit UDP, names need no 
     ['7000:icmp', /unknown protocol "icmp" in "7000:icmp" \(use tcp or udp\)/],
     ['1:2:3', /more than one ":"/],
   ];
-  for (const [arg, message] of bad) assert.throws(() => parseHit(arg, false, () => s), (e: Error) => e instanceof KnockUsageError && message.test(e.message));
+  for (const [arg, message] of bad) assert.throws(() => parseHit(arg, false, () => s),
+    (e: Error) => e instanceof KnockUsageError && message.test(e.message));
 });
 
 /** UDP sockets on free loopback ports; `got` lists the ports datagrams arrived on, with their lengths. */
@@ -114,7 +116,10 @@ async function tcpListeners(host: string, n: number) {
     await once(srv, 'listening');
     return srv;
   }));
-  return { ports: servers.map((s) => (s.address() as net.AddressInfo).port), seen, close: () => { for (const s of servers) s.close(); } };
+  return {
+    ports: servers.map((s) => (s.address() as net.AddressInfo).port), seen,
+    close: () => { for (const s of servers) s.close(); }
+  };
 }
 
 test('UDP hits: one 1-byte datagram each, in order (-d spaces them), with :UDP or -u', async () => {
@@ -293,7 +298,8 @@ async function duringSteps<T>(t: TimedSequence, run: () => Promise<T>): Promise<
   return { result, expected };
 }
 
-test('--secret-file: the current sequence of the time-based door reaches UDP and TCP listeners on the derived ports', async () => {
+test('--secret-file: the current sequence of the time-based door reaches UDP and TCP listeners '
+  + 'on the derived ports', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-knock-'));
   const secret = join(dir, 'door.secret');
   writeFileSync(secret, `${TIMED_SECRET}\n`, { mode: 0o600 });
@@ -307,10 +313,12 @@ test('--secret-file: the current sequence of the time-based door reaches UDP and
           low: l.low, high: l.high, exclude: [l.low + 1],
         };
         const { result: r, expected } = await duringSteps(spec, () =>
-          knock('-v', '-d', '50', '--secret-file', secret, '--ports', ports, '--length', '4', '--step', '5', '--exclude', String(l.low + 1), '127.0.0.1'));
+          knock('-v', '-d', '50', '--secret-file', secret, '--ports', ports, '--length', '4', '--step', '5',
+            '--exclude', String(l.low + 1), '127.0.0.1'));
         assert.equal(r.status, 0, r.stderr);
         await until(() => l.got.length === 4, `4 ${proto} knocks`);
-        assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)), `${l.got} is none of ${JSON.stringify(expected)}`);
+        assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)),
+          `${l.got} is none of ${JSON.stringify(expected)}`);
         assert.ok(!l.got.includes(l.low + 1), 'an excluded port is never knocked');
         assert.equal(r.stdout, l.got.map((p) => `hitting ${proto} 127.0.0.1:${p}\n`).join(''));
       } finally {
@@ -328,20 +336,25 @@ test('--door NAME -c CONF knocks the door\'s current sequence; wrong combination
   const l = await rangeListeners('udp', 10);
   try {
     const conf = join(dir, 'knockd.conf');
-    writeFileSync(conf, `[static]\nsequence = ${l.low + 2}:udp\n[t]\nsequence_secret_file = door.secret\nsequence_ports = ${l.low}-${l.high}:udp\n`);
+    writeFileSync(conf, `[static]\nsequence = ${l.low + 2}:udp\n[t]\nsequence_secret_file = door.secret\n`
+      + `sequence_ports = ${l.low}-${l.high}:udp\n`);
     const door = loadConfig(conf).doors[1]!;
-    const { result: r, expected } = await duringSteps(timedOf(door), () => knock('-d', '50', '--door', 't', '-c', conf, '127.0.0.1'));
+    const { result: r, expected } = await duringSteps(timedOf(door),
+      () => knock('-d', '50', '--door', 't', '-c', conf, '127.0.0.1'));
     assert.equal(r.status, 0, r.stderr);
     await until(() => l.got.length === 3, '3 knocks');
-    assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)), `${l.got} is none of ${JSON.stringify(expected)}`);
+    assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)),
+      `${l.got} is none of ${JSON.stringify(expected)}`);
     assert.ok(!l.got.includes(l.low + 2), "another door's port is never drawn");
     const cases: [string[], RegExp][] = [
       [['--door', 'static', '-c', conf, '127.0.0.1'], /door \[static\] of .* is not time-based/],
       [['--door', 'nope', '-c', conf, '127.0.0.1'], /has no door \[nope\] \(doors: static, t\)/],
       [['--door', 't', '-c', conf, '127.0.0.1', '7000'], /give no PORT arguments/],
       [['--secret-file', join(dir, 'door.secret'), '127.0.0.1'], /--secret-file needs --ports LOW-HIGH/],
-      [['--secret-file', join(dir, 'missing'), '--ports', '1-2', '127.0.0.1'], /--secret-file: secret file .*missing cannot be read: does not exist/],
-      [['--secret-file', join(dir, 'door.secret'), '--ports', '100-101', '127.0.0.1'], /--ports 100-101 has 2 usable ports, fewer than the length 3/],
+      [['--secret-file', join(dir, 'missing'), '--ports', '1-2', '127.0.0.1'],
+        /--secret-file: secret file .*missing cannot be read: does not exist/],
+      [['--secret-file', join(dir, 'door.secret'), '--ports', '100-101', '127.0.0.1'],
+        /--ports 100-101 has 2 usable ports, fewer than the length 3/],
       [['--length', '3', '127.0.0.1', '7000'], /--length goes with --secret-file/],
       [['127.0.0.1'], /give the ports to knock, or --secret-file/],
       [['-u', '--door', 't', '-c', conf, '127.0.0.1'], /-u does not apply to a time-based door/],
@@ -353,7 +366,8 @@ test('--door NAME -c CONF knocks the door\'s current sequence; wrong combination
   }
 });
 
-test('--bind: a bound door\'s sequence for the given address (or auto: the one this host sends from); misuse is an error',
+test('--bind: a bound door\'s sequence for the given address (or auto: the one this host sends from); '
+  + 'misuse is an error',
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'knocklog-knock-'));
     mkdirSync(join(dir, 'users.d'), { mode: 0o700 });
@@ -362,7 +376,8 @@ test('--bind: a bound door\'s sequence for the given address (or auto: the one t
     const l = await rangeListeners('udp', 10);
     try {
       const conf = join(dir, 'knockd.conf');
-      writeFileSync(conf, `[t]\nsequence_secret_dir = users.d\nsequence_bind = address\nsequence_ports = ${l.low}-${l.high}:udp\n`);
+      writeFileSync(conf, '[t]\nsequence_secret_dir = users.d\nsequence_bind = address\n'
+        + `sequence_ports = ${l.low}-${l.high}:udp\n`);
       const t = timedOf(loadConfig(conf).doors[0]);
       const hex = decodeBase32(TIMED_SECRET)!.toString('hex');
       const boundFor = async (addr: string, args: string[]) => {
@@ -374,19 +389,25 @@ test('--bind: a bound door\'s sequence for the given address (or auto: the one t
         assert.equal(r.stderr, '', 'no NAT warning');
         await until(() => l.got.length === 3, '3 knocks');
         const expected = [before, after].map((s) => deriveBoundSequence(t, s, hex, addr).map((x) => x.port));
-        assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)), `${l.got}: ${JSON.stringify(expected)}`);
+        assert.ok(expected.some((e) => JSON.stringify(e) === JSON.stringify(l.got)),
+          `${l.got}: ${JSON.stringify(expected)}`);
       };
       await boundFor('192.0.2.9', ['--secret-file', join(dir, 'alice.secret'), '--ports', `${l.low}-${l.high}:udp`,
         '--bind', '192.0.2.9', '127.0.0.1']);
       await boundFor('127.0.0.1', ['--door', 't', '--user', 'alice', '-c', conf, '--bind', 'auto', '127.0.0.1']);
       const cases: [string[], RegExp][] = [
         [['--bind', '192.0.2.9', '127.0.0.1', '7000'], /--bind goes with --secret-file or --door/],
-        [['--door', 't', '--user', 'alice', '-c', conf, '127.0.0.1'], /binds its sequences to the knocking address: give --bind/],
-        [['--door', 't', '-c', conf, '--bind', 'auto', '127.0.0.1'], /has a secret per user in .*users\.d: give --user NAME/],
+        [['--door', 't', '--user', 'alice', '-c', conf, '127.0.0.1'],
+          /binds its sequences to the knocking address: give --bind/],
+        [['--door', 't', '-c', conf, '--bind', 'auto', '127.0.0.1'],
+          /has a secret per user in .*users\.d: give --user NAME/],
         [['--door', 't', '--user', 'bob', '-c', conf, '--bind', 'auto', '127.0.0.1'], /has no user bob/],
-        [['--door', 't', '--user', 'alice', '-c', conf, '--bind', '300.1.1.1', '127.0.0.1'], /is not an IPv4 or IPv6 address/],
-        [['--door', 't', '--user', 'alice', '-c', conf, '--bind', '::1', '127.0.0.1'], /is not of 127\.0\.0\.1's family/],
-        [['--secret-file', join(dir, 'alice.secret'), '--user', 'alice', '--ports', '1-9', '127.0.0.1'], /--user goes with --door/],
+        [['--door', 't', '--user', 'alice', '-c', conf, '--bind', '300.1.1.1', '127.0.0.1'],
+          /is not an IPv4 or IPv6 address/],
+        [['--door', 't', '--user', 'alice', '-c', conf, '--bind', '::1', '127.0.0.1'],
+          /is not of 127\.0\.0\.1's family/],
+        [['--secret-file', join(dir, 'alice.secret'), '--user', 'alice', '--ports', '1-9', '127.0.0.1'],
+          /--user goes with --door/],
       ];
       await usageErrors(cases);
     } finally {

@@ -31,7 +31,8 @@ function expected(text: string): string[] {
 
 test('lines survive any chunking, multi-byte characters and CRLF included', async () => {
   const piece = fc.constantFrom('a', 'KNOCK IN=eth0 ', '\n', '\r\n', 'é', '€', '日', '😀', ' ', '\r');
-  await fc.assert(fc.asyncProperty(fc.array(piece, { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1 }), async (pieces, sizes) => {
+  await fc.assert(fc.asyncProperty(fc.array(piece, { maxLength: 40 }),
+    fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1 }), async (pieces, sizes) => {
     const text = pieces.join('');
     assert.deepEqual(await linesOf(chunked(Buffer.from(text), sizes)), expected(text));
   }), { numRuns: 500 });

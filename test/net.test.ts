@@ -6,7 +6,8 @@ import { canonicalAddress, canonicalIPv4, canonicalIPv6, sourceRefusal } from '.
 test('IPv4: dotted quads only, no leading zeros, octets <= 255', () => {
   assert.equal(canonicalIPv4('10.77.0.2'), '10.77.0.2');
   assert.equal(canonicalIPv4('0.0.0.0'), '0.0.0.0');
-  for (const bad of ['444.333.222.111', '01.2.3.4', '1.2.3', '1.2.3.4.5', 'source_ip', '', '1.2.3.4 ', '256.1.1.1', '1..2.3']) {
+  for (const bad of ['444.333.222.111', '01.2.3.4', '1.2.3', '1.2.3.4.5', 'source_ip', '', '1.2.3.4 ', '256.1.1.1',
+    '1..2.3']) {
     assert.equal(canonicalIPv4(bad), null, bad);
   }
 });
@@ -23,7 +24,8 @@ test('IPv6: the kernel full form comes out as inet_ntop prints it', () => {
     ['1:0:0:1:0:0:0:1', '1:0:0:1::1'],
   ];
   for (const [raw, want] of cases) assert.equal(canonicalIPv6(raw), want, raw);
-  for (const bad of [':::', '1::2::3', '12345::', 'g::1', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '::1.2.3', 'fd31:0000']) {
+  for (const bad of [':::', '1::2::3', '12345::', 'g::1', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '::1.2.3',
+    'fd31:0000']) {
     assert.equal(canonicalIPv6(bad), null, bad);
   }
 });

@@ -24,7 +24,9 @@ const maxrss = `${root}dist/bench/maxrss.js`;
 const now = new Date('2026-11-24T12:00:00Z');
 
 const KERNEL_LINE =
-  'Nov 24 23:21:32 vm kernel: [ 9279.394318] KNOCK IN=kls0 OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 SRC=10.231.0.2 DST=10.231.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=57027 DF PROTO=TCP SPT=42717 DPT=9000 WINDOW=64240 RES=0x00 SYN URGP=0 ';
+  'Nov 24 23:21:32 vm kernel: [ 9279.394318] KNOCK IN=kls0 OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 '
+  + 'SRC=10.231.0.2 DST=10.231.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=57027 DF PROTO=TCP SPT=42717 DPT=9000 '
+  + 'WINDOW=64240 RES=0x00 SYN URGP=0 ';
 
 /** Every fixture line, plus lines that exercise decoding: UTF-8, CRLF, an escaped prefix in JSON, blank lines. */
 function sampleLines(): string[] {
@@ -32,7 +34,8 @@ function sampleLines(): string[] {
   for (const f of readdirSync(fixtures).filter((f) => f !== 'expected')) {
     lines.push(...readFileSync(fixtures + f, 'utf8').replace(/\n$/, '').split('\n'));
   }
-  const journal = JSON.stringify({ _TRANSPORT: 'kernel', SYSLOG_FACILITY: '0', MESSAGE: KERNEL_LINE.slice(42), __REALTIME_TIMESTAMP: '1795557083390945' });
+  const journal = JSON.stringify({ _TRANSPORT: 'kernel', SYSLOG_FACILITY: '0', MESSAGE: KERNEL_LINE.slice(42),
+    __REALTIME_TIMESTAMP: '1795557083390945' });
   lines.push(
     KERNEL_LINE.replace('kls0', 'ĸls0'),
     `${KERNEL_LINE}\r`,
@@ -46,7 +49,10 @@ function sampleLines(): string[] {
   return lines;
 }
 
-/** The reference: each line (without a trailing CR) parsed on its own, as `knocklog parse` printed it before chunks existed. */
+/**
+ * The reference: each line (without a trailing CR) parsed on its own, as `knocklog parse` printed it
+ * before chunks existed.
+ */
 function reference(lines: string[], job: ChunkJob): string {
   let out = '';
   lines.forEach((l, i) => {
@@ -152,7 +158,8 @@ test('fileChunks: chunks end at newlines, hold the whole file, and the last line
   }
 });
 
-test('knocklog parse on a large input (many chunks, one output buffer reused): the same bytes and line numbers as one chunk', () => {
+test('knocklog parse on a large input (many chunks, one output buffer reused): '
+  + 'the same bytes and line numbers as one chunk', () => {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-parallel-'));
   try {
     // Several chunks of 1 MiB; the sample lines recur throughout, so that every chunk holds some.
@@ -172,13 +179,17 @@ test('knocklog parse on a large input (many chunks, one output buffer reused): t
       { args: ['--format', 'kernel', '--rejects'], stdin: true },
     ];
     for (const { args, stdin } of runs) {
-      const job: ChunkJob = { opts: { prefix: 'KNOCK', format: args.includes('kernel') ? 'kernel' : 'auto', now: new Date() }, rejects: args.includes('--rejects') };
+      const job: ChunkJob = {
+        opts: { prefix: 'KNOCK', format: args.includes('kernel') ? 'kernel' : 'auto', now: new Date() },
+        rejects: args.includes('--rejects') };
       const want = parsed(bytes, 1, job);
       const argv = stdin ? [cli, 'parse', ...args] : [cli, 'parse', ...args, file];
-      const p = spawnSync(process.execPath, argv, { input: stdin ? bytes : undefined, maxBuffer: 1 << 30, env: { ...process.env, TZ: 'UTC' } });
+      const p = spawnSync(process.execPath, argv,
+        { input: stdin ? bytes : undefined, maxBuffer: 1 << 30, env: { ...process.env, TZ: 'UTC' } });
       assert.equal(p.status, 0, p.stderr.toString());
       assert.ok(p.stdout.equals(want.out), `${args.join(' ')} ${stdin ? 'stdin' : 'file'}: output differs`);
-      assert.equal(p.stderr.toString(), `knocklog parse: ${want.lines} lines, ${want.knocks} knock records, ${want.lines - want.knocks} not\n`);
+      assert.equal(p.stderr.toString(),
+        `knocklog parse: ${want.lines} lines, ${want.knocks} knock records, ${want.lines - want.knocks} not\n`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

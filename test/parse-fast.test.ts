@@ -99,16 +99,20 @@ const envelope = fc.oneof(
   fc.tuple(fc.oneof(bsd, iso), blank, kernelTag, fc.option(uptime, { nil: '' })).map((parts) => parts.join('')),
   uptime,
 );
-const iface = or(pick('eth0', 'kls0', '', 'br-1a2b', 'x'.repeat(15)), pick('a/b', 'x'.repeat(16), 'é0', 'e"0', 'e\\0', 'e=0'));
+const iface = or(pick('eth0', 'kls0', '', 'br-1a2b', 'x'.repeat(15)),
+  pick('a/b', 'x'.repeat(16), 'é0', 'e"0', 'e\\0', 'e=0'));
 const octet = or(fc.integer({ min: 0, max: 255 }).map(String), pick('256', '300', '00', '01', ''));
 // Few distinct addresses and ports too, so that consecutive lines share some (the fast path reuses their JSON).
 const v4 = fc.oneof(pick('10.0.0.1', '10.0.0.2'), fc.tuple(octet, octet, octet, octet).map((o) => o.join('.')));
-const group = or(fc.oneof(pick('0000', 'ffff', 'FD31', '0001'), fc.stringMatching(/^[0-9a-f]{4}$/)), pick('0', 'abcde', 'g000'));
+const group = or(fc.oneof(pick('0000', 'ffff', 'FD31', '0001'), fc.stringMatching(/^[0-9a-f]{4}$/)),
+  pick('0', 'abcde', 'g000'));
 const v6 = or(
   fc.array(group, { minLength: 8, maxLength: 8 }).map((g) => g.join(':')),
-  pick('fd31::1', '::ffff:10.0.0.1', '0000:0000:0000:0000:0000:ffff:0a00:0001', '0000:0000:0000:0000:0000:0000:0a00:0001'),
+  pick('fd31::1', '::ffff:10.0.0.1', '0000:0000:0000:0000:0000:ffff:0a00:0001',
+    '0000:0000:0000:0000:0000:0000:0a00:0001'),
 );
-const mac = or(pick('MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 ', 'MAC= ', '', 'MAC=2e '), pick('MAC=2E:cb ', 'MAC=Ab:cd ', 'MAC=2e: ',
+const mac = or(pick('MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 ', 'MAC= ', '', 'MAC=2e '),
+  pick('MAC=2E:cb ', 'MAC=Ab:cd ', 'MAC=2e: ',
   'MAC=2e:c ', 'MACSRC=2e:cb:25:4d:68:c8 MACDST=a2:02:1d:49:d3:4c MACPROTO=0800 ', 'PHYSIN=eth1 '));
 const ipv4Header = fc
   .tuple(num(65535), or(pick('0x00', '0x1F', '0xa0'), pick('0xfg', '00')), pick('0x00', '0xC0'), num(255), num(65535),
@@ -124,9 +128,11 @@ const flagWords = or(
   fc.array(pick(...FLAGS), { maxLength: 4 }),
 );
 const tcp = fc
-  .tuple(num(65535), port, fc.option(fc.tuple(num(4294967295), num(4294967295)), { nil: null }), num(65535), or(pick('0x00', '0x0F'), pick('0xZZ')), flagWords, num(65535))
+  .tuple(num(65535), port, fc.option(fc.tuple(num(4294967295), num(4294967295)), { nil: null }), num(65535),
+    or(pick('0x00', '0x0F'), pick('0xZZ')), flagWords, num(65535))
   .map(([s, d, seq, w, res, f, u]) =>
-    `PROTO=TCP SPT=${s} DPT=${d} ${seq === null ? '' : `SEQ=${seq[0]} ACK=${seq[1]} `}WINDOW=${w} RES=${res} ${f.map((x) => `${x} `).join('')}URGP=${u}`);
+    `PROTO=TCP SPT=${s} DPT=${d} ${seq === null ? '' : `SEQ=${seq[0]} ACK=${seq[1]} `}`
+      + `WINDOW=${w} RES=${res} ${f.map((x) => `${x} `).join('')}URGP=${u}`);
 const udp = fc.tuple(num(65535), port, num(65535)).map(([s, d, l]) => `PROTO=UDP SPT=${s} DPT=${d} LEN=${l}`);
 const record = fc
   .tuple(iface, iface, mac,
@@ -202,7 +208,8 @@ test('every line of the fixtures and of the shared corpus: the same results thro
   const files = readdirSync(fixtures)
     .filter((f) => f !== 'expected')
     .map((f) => join(fixtures, f));
-  if (existsSync(corpus)) files.push(...readdirSync(corpus).filter((f) => !f.endsWith('.md')).map((f) => join(corpus, f)));
+  if (existsSync(corpus)) files.push(...readdirSync(corpus).filter((f) => !f.endsWith('.md'))
+    .map((f) => join(corpus, f)));
   const tally = { fast: 0, strict: 0 };
   for (const f of files) {
     for (const l of readFileSync(f, 'utf8').split('\n')) {
@@ -225,7 +232,8 @@ test('the fast path leaves other formats and non-ASCII prefixes to the strict pa
 
 test('a stamp is converted once, and no other stamp shares its conversion', () => {
   const line = (stamp: string) =>
-    `${stamp} vm kernel: KNOCK IN=eth0 OUT= SRC=10.0.0.2 DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=UDP SPT=1 DPT=2 LEN=9 `;
+    `${stamp} vm kernel: KNOCK IN=eth0 OUT= SRC=10.0.0.2 DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF `
+      + 'PROTO=UDP SPT=1 DPT=2 LEN=9 ';
   const o = opts('KNOCK', 'kernel', NOWS[0]!);
   const tally = { fast: 0, strict: 0 };
   // Each invalid stamp right after a valid one whose fields would add up to the same second.
@@ -241,11 +249,13 @@ test('a stamp is converted once, and no other stamp shares its conversion', () =
   assert.deepEqual(tally, { fast: 3, strict: 3 });
 });
 
-test('JSON reused from line to line only while what it holds repeats: host, interface, address, protocol, port, flags', () => {
+test('JSON reused from line to line only while what it holds repeats: '
+  + 'host, interface, address, protocol, port, flags', () => {
   const o = opts('KNOCK', 'kernel', NOWS[0]!);
   const tally = { fast: 0, strict: 0 };
   const v4 = 'SRC=10.0.0.2 DST=10.0.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF';
-  const v6 = 'SRC=fd31:0000:0000:0000:0000:0000:0000:0002 DST=fd31:0000:0000:0000:0000:0000:0000:0001 LEN=80 TC=0 HOPLIMIT=64 FLOWLBL=1';
+  const v6 = 'SRC=fd31:0000:0000:0000:0000:0000:0000:0002 DST=fd31:0000:0000:0000:0000:0000:0000:0001 LEN=80 TC=0 '
+    + 'HOPLIMIT=64 FLOWLBL=1';
   const tcp = (dpt: number, flags: string) => `PROTO=TCP SPT=40000 DPT=${dpt} WINDOW=64240 RES=0x00 ${flags}URGP=0 `;
   const udp = (dpt: number) => `PROTO=UDP SPT=40000 DPT=${dpt} LEN=9 `;
   const line = (host: string, iface: string, addrs: string, proto: string) =>

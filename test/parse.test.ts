@@ -18,7 +18,9 @@ const now = new Date('2026-11-24T12:00:00Z');
 const opts: ParseOptions = { prefix: 'KNOCK', format: 'auto', now };
 
 const KERNEL_LINE =
-  'Nov 24 23:21:32 vm kernel: [ 9279.394318] KNOCK IN=kls0 OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 SRC=10.231.0.2 DST=10.231.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=57027 DF PROTO=TCP SPT=42717 DPT=9000 WINDOW=64240 RES=0x00 SYN URGP=0 ';
+  'Nov 24 23:21:32 vm kernel: [ 9279.394318] KNOCK IN=kls0 OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 '
+  + 'SRC=10.231.0.2 DST=10.231.0.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=57027 DF PROTO=TCP SPT=42717 DPT=9000 '
+  + 'WINDOW=64240 RES=0x00 SYN URGP=0 ';
 
 function fixtureLines(name: string): string[] {
   return readFileSync(fixtures + name, 'utf8').replace(/\n$/, '').split('\n');
@@ -40,10 +42,12 @@ test('every fixture parses to its expected events and rejects', () => {
 test('the contract: field names and order, time and uptime', () => {
   const r = parseLine(KERNEL_LINE, opts);
   assert.ok(r.ok);
-  assert.deepEqual(Object.keys(r.event), ['time', 'uptime', 'host', 'prefix', 'in', 'src', 'dst', 'proto', 'spt', 'dpt', 'flags']);
+  assert.deepEqual(Object.keys(r.event),
+    ['time', 'uptime', 'host', 'prefix', 'in', 'src', 'dst', 'proto', 'spt', 'dpt', 'flags']);
   assert.equal(
     JSON.stringify(r.event),
-    '{"time":"2026-11-24T23:21:32Z","uptime":9279.394318,"host":"vm","prefix":"KNOCK","in":"kls0","src":"10.231.0.2","dst":"10.231.0.1","proto":"tcp","spt":42717,"dpt":9000,"flags":["SYN"]}',
+    '{"time":"2026-11-24T23:21:32Z","uptime":9279.394318,"host":"vm","prefix":"KNOCK","in":"kls0",'
+      + '"src":"10.231.0.2","dst":"10.231.0.1","proto":"tcp","spt":42717,"dpt":9000,"flags":["SYN"]}',
   );
 });
 
@@ -71,36 +75,46 @@ test('prefixes: spaces and brackets, glued to IN=, must open the message', () =>
   const none = parseLine(KERNEL_LINE.replace('KNOCK IN=', 'IN='), { ...opts, prefix: '' });
   assert.ok(none.ok);
   // the prefix elsewhere in the message does not count
-  assert.deepEqual(parseLine(KERNEL_LINE.replace('KNOCK IN=', 'x KNOCK IN='), opts), { ok: false, reason: 'prefix is not "KNOCK"' });
+  assert.deepEqual(parseLine(KERNEL_LINE.replace('KNOCK IN=', 'x KNOCK IN='), opts),
+    { ok: false, reason: 'prefix is not "KNOCK"' });
 });
 
 test('a kernel source never accepts LOGEMU or ulogd2 JSON lines; a LOGEMU source never accepts kernel lines', () => {
   for (const f of ['ulogd-logemu.log', 'ulogd.json']) {
     for (const l of fixtureLines(f)) assert.equal(parseLine(l, { ...opts, format: 'kernel' }).ok, false, l);
   }
-  for (const l of fixtureLines('kern-traditional.log')) assert.equal(parseLine(l, { ...opts, format: 'logemu' }).ok, false, l);
+  for (const l of fixtureLines('kern-traditional.log')) assert.equal(parseLine(l, { ...opts, format: 'logemu' }).ok,
+    false, l);
   for (const l of fixtureLines('ulogd-logemu.log')) assert.ok(parseLine(l, { ...opts, format: 'logemu' }).ok, l);
   assert.ok(fixtureLines('ulogd.json').slice(0, 2).every((l) => parseLine(l, { ...opts, format: 'ulogd-json' }).ok));
 });
 
-/** journald's record of a /dev/kmsg record, as `journalctl -o json` prints it (the fields journald sets for the kernel transport). */
+/**
+ * journald's record of a /dev/kmsg record, as `journalctl -o json` prints it
+ * (the fields journald sets for the kernel transport).
+ */
 function journaldKernelRecord(facility: string | undefined): string {
   const r: Record<string, string> = {
-    __REALTIME_TIMESTAMP: '1795994492390945', _TRANSPORT: 'kernel', PRIORITY: '4', _SOURCE_MONOTONIC_TIMESTAMP: '9279394318',
+    __REALTIME_TIMESTAMP: '1795994492390945', _TRANSPORT: 'kernel', PRIORITY: '4',
+    _SOURCE_MONOTONIC_TIMESTAMP: '9279394318',
     _HOSTNAME: 'vm', MESSAGE: KERNEL_LINE.slice(KERNEL_LINE.indexOf('KNOCK')),
   };
   if (facility !== undefined) r['SYSLOG_FACILITY'] = facility;
   return JSON.stringify(r);
 }
 
-test('journald: a user-space write to /dev/kmsg (_TRANSPORT=kernel, SYSLOG_FACILITY 1) is rejected, as the kmsg source rejects it', () => {
+test('journald: a user-space write to /dev/kmsg (_TRANSPORT=kernel, SYSLOG_FACILITY 1) is rejected, '
+  + 'as the kmsg source rejects it', () => {
   for (const format of ['kernel', 'auto'] as const) {
     const o = { ...opts, format };
     assert.ok(parseLine(journaldKernelRecord('0'), o).ok, format);
-    assert.deepEqual(parseLine(journaldKernelRecord('1'), o), { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=1)' });
-    assert.deepEqual(parseLine(journaldKernelRecord('00'), o), { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=00)' });
+    assert.deepEqual(parseLine(journaldKernelRecord('1'), o),
+      { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=1)' });
+    assert.deepEqual(parseLine(journaldKernelRecord('00'), o),
+      { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=00)' });
     // journald writes SYSLOG_FACILITY on every kernel-transport record: a record without it is not journald's.
-    assert.deepEqual(parseLine(journaldKernelRecord(undefined), o), { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=undefined)' });
+    assert.deepEqual(parseLine(journaldKernelRecord(undefined), o),
+      { ok: false, reason: 'journal record not from the kernel facility (SYSLOG_FACILITY=undefined)' });
   }
 });
 
@@ -139,7 +153,8 @@ test('property: mutated real lines never throw and never yield an invalid event'
         at: fc.nat(),
         del: fc.nat({ max: 6 }),
         ins: fc.oneof(
-          fc.constantFrom('', ' ', '=', ':', '0', '9', '99999', 'SRC=', 'DPT=', 'KNOCK ', '[', ']', '.', '::', 'ffff', '\n', '"', '}'),
+          fc.constantFrom('', ' ', '=', ':', '0', '9', '99999', 'SRC=', 'DPT=', 'KNOCK ', '[', ']', '.', '::', 'ffff',
+            '\n', '"', '}'),
           fc.string({ maxLength: 4 }),
         ),
       }),
@@ -175,7 +190,8 @@ test('property: the fast path accepts only what the token parser accepts, with t
     body: fc.constantFrom(...bodies),
     at: fc.nat(),
     del: fc.nat({ max: 12 }),
-    ins: fc.constantFrom('', ' ', 'DF ', 'MF ', 'ACK ', 'SYN ', 'OPT (0204) ', 'OPT ( ) ', 'SEQ=1 ACK=2 ', 'RES=0x00 ', 'LEN=9 ', 'UID=0 GID=0 ', 'MARK=0x1 ', '0', ':', 'TC=0 ', '65536'),
+    ins: fc.constantFrom('', ' ', 'DF ', 'MF ', 'ACK ', 'SYN ', 'OPT (0204) ', 'OPT ( ) ', 'SEQ=1 ACK=2 ', 'RES=0x00 ',
+      'LEN=9 ', 'UID=0 GID=0 ', 'MARK=0x1 ', '0', ':', 'TC=0 ', '65536'),
   });
   let fast = 0;
   fc.assert(

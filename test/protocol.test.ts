@@ -11,7 +11,8 @@ const base = { at: 1, door: 'ssh', src: '10.0.0.2' };
 test('a request is parsed into its event\'s fields and nothing else; anything off is refused', () => {
   assert.deepEqual(validDecision({ ...base, event: 'open', step: 5, stopCommand: 'id', stage: 3 }, config),
     { ...base, event: 'open', step: 5 });
-  assert.deepEqual(validDecision({ ...base, event: 'stage', stage: 2, step: 9 }, config), { ...base, event: 'stage', stage: 2 });
+  assert.deepEqual(validDecision({ ...base, event: 'stage', stage: 2, step: 9 }, config),
+    { ...base, event: 'stage', stage: 2 });
   assert.deepEqual(validDecision({ ...base, event: 'close' }, config), { ...base, event: 'close' });
   for (const bad of [
     { ...base, event: 'stage' }, // a stage without its number
@@ -29,10 +30,13 @@ test('a request is parsed into its event\'s fields and nothing else; anything of
 });
 
 test('a reader\'s message envelope is parsed before anything reads it: nothing in it can throw in the executor', () => {
-  assert.deepEqual(parseReaderMessage({ type: 'log', level: 'warn', msg: 'x' }), { type: 'log', level: 'warn', msg: 'x' });
-  assert.deepEqual(parseReaderMessage({ type: 'log', level: 'fatal', msg: 'x' }), { type: 'log', level: 'info', msg: 'x' });
+  assert.deepEqual(parseReaderMessage({ type: 'log', level: 'warn', msg: 'x' }),
+    { type: 'log', level: 'warn', msg: 'x' });
+  assert.deepEqual(parseReaderMessage({ type: 'log', level: 'fatal', msg: 'x' }),
+    { type: 'log', level: 'info', msg: 'x' });
   assert.deepEqual(parseReaderMessage({ type: 'decisions', decisions: [1] }), { type: 'decisions', decisions: [1] });
-  for (const bad of [null, undefined, 7, 'log', { type: 'log', msg: { toString: 1 } }, { type: 'decisions', decisions: {} },
+  for (const bad of [null, undefined, 7, 'log', { type: 'log', msg: { toString: 1 } },
+    { type: 'decisions', decisions: {} },
     { type: 'run' }, { type: { toString: 1 } }]) {
     assert.equal(parseReaderMessage(bad), null, String(JSON.stringify(bad)));
   }

@@ -23,7 +23,8 @@ function journalRecord(line: string, cursor: string): string {
 
 test('a second SIGTERM while the reader stops does not cut its position save short', async () => {
   const l = lab('reader-stop');
-  // A journalctl that prints a knock, then follows; on SIGTERM it takes 0.5 s to exit, so the reader's stop lasts that long.
+  // A journalctl that prints a knock, then follows; on SIGTERM it takes 0.5 s to exit,
+  // so the reader's stop lasts that long.
   const record = journalRecord(live({ t: 0, src: '10.0.0.8', dpt: 7000 }), 's=lab;i=1');
   writeFileSync(join(l.dir, 'record.json'), `${record}\n`);
   const fake = join(l.dir, 'journalctl');
@@ -41,11 +42,13 @@ while :; do sleep 0.05; done
     await d.waitFor(/^10\.0\.0\.8: ssh: Stage 1$/);
     const reader = d.readerPid();
     assert.ok(reader !== null);
-    // As systemd stops a service: SIGTERM to every process (the reader first); the executor then signals its reader again.
+    // As systemd stops a service: SIGTERM to every process (the reader first);
+    // the executor then signals its reader again.
     process.kill(reader, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(await d.stop('SIGTERM'), 0);
-    await waitUntil('the reader to exit', () => !existsSync(`/proc/${reader}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${reader}/status`, 'utf8')));
+    await waitUntil('the reader to exit',
+      () => !existsSync(`/proc/${reader}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${reader}/status`, 'utf8')));
     const saved = join(l.state, 'reader', 'pos-journal.json');
     assert.ok(existsSync(saved), 'the position was saved at stop');
     assert.deepEqual(JSON.parse(readFileSync(saved, 'utf8')), { version: 1, cursor: 's=lab;i=1' });

@@ -20,15 +20,18 @@ interface Out {
   stage?: number;
 }
 
-function replay(conf: string, knocks: Knock[], args: string[] = [], files: Record<string, string> = {}): { out: Out[]; stderr: string; status: number | null } {
+function replay(conf: string, knocks: Knock[], args: string[] = [], files: Record<string, string> = {}):
+  { out: Out[]; stderr: string; status: number | null } {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-replay-'));
   try {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     writeFileSync(join(dir, 'knockd.conf'), conf);
     writeFileSync(join(dir, 'kern.log'), knocks.map((k) => `${kernLine(k)}\n`).join(''));
-    const r = spawnSync(process.execPath, [cli, 'replay', '-c', join(dir, 'knockd.conf'), ...args, join(dir, 'kern.log')], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath,
+      [cli, 'replay', '-c', join(dir, 'knockd.conf'), ...args, join(dir, 'kern.log')], { encoding: 'utf8' });
     const out = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Out);
-    for (const [name, text] of Object.entries(files)) assert.equal(readFileSync(join(dir, name), 'utf8'), text, `replay must not write ${name}`);
+    for (const [name, text] of Object.entries(files)) assert.equal(readFileSync(join(dir, name), 'utf8'), text,
+      `replay must not write ${name}`);
     return { out, stderr: r.stderr, status: r.status };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -36,11 +39,14 @@ function replay(conf: string, knocks: Knock[], args: string[] = [], files: Recor
 }
 
 const door = (name: string, seq: string, extra = '') =>
-  `[${name}]\nsequence = ${seq}\nseq_timeout = 5\nstart_command = iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\ncmd_timeout = 10\nstop_command = iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n${extra}\n`;
+  `[${name}]\nsequence = ${seq}\nseq_timeout = 5\n`
+  + 'start_command = iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\ncmd_timeout = 10\n'
+  + `stop_command = iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n${extra}\n`;
 const A = door('A', '7000,8000,9000');
 const C = '10.77.0.2';
 const seq = (src: string, ports: (number | [number, 'udp'])[], t0 = 0, dt = 0.1): Knock[] =>
-  ports.map((p, i) => (Array.isArray(p) ? { t: t0 + i * dt, src, dpt: p[0], proto: p[1] } : { t: t0 + i * dt, src, dpt: p }));
+  ports.map((p, i) => (Array.isArray(p) ? { t: t0 + i * dt, src, dpt: p[0], proto: p[1] }
+    : { t: t0 + i * dt, src, dpt: p }));
 const events = (out: Out[], kind: string) => out.filter((o) => o.event === kind).map((o) => `${o.door} ${o.src}`);
 
 test('row 1: a mixed TCP/UDP sequence opens, then closes cmd_timeout later', () => {
@@ -86,7 +92,8 @@ test('row 6: doors sharing a first port both get attempts, whatever their order'
 
 test('row 7: two sources interleaving their sequences both open', () => {
   const D = '10.77.0.3';
-  const ks = seq(C, [7000, 8000, 9000]).flatMap((k, i) => [k, { ...k, src: D, t: k.t + 0.05, dpt: [7000, 8000, 9000][i]! }]);
+  const ks = seq(C, [7000, 8000, 9000]).flatMap((k, i) =>
+    [k, { ...k, src: D, t: k.t + 0.05, dpt: [7000, 8000, 9000][i]! }]);
   const { out } = replay(A, ks);
   assert.deepEqual(events(out, 'open'), [`A ${C}`, `A ${D}`]);
 });
@@ -97,7 +104,8 @@ test('row 8: seq_timeout 3 s, counted from the first knock with sub-second preci
   const late = replay(conf, seq(C, [7000, 8000, 9000], 0, 1.55)).out;
   assert.deepEqual(events(late, 'open'), []);
   // The timeout is decided at first + 3 s, not when a later packet arrives.
-  assert.deepEqual(late.find((o) => o.event === 'timeout'), { time: knockTime(3), door: 'A', src: C, event: 'timeout', stage: 2 });
+  assert.deepEqual(late.find((o) => o.event === 'timeout'),
+    { time: knockTime(3), door: 'A', src: C, event: 'timeout', stage: 2 });
 });
 
 test('row 9: TCPFlags = syn: an ACK to a sequence port in between is ignored', () => {
@@ -108,11 +116,14 @@ test('row 9: TCPFlags = syn: an ACK to a sequence port in between is ignored', (
 
 test('row 10: Target: knocks to another local address are ignored', () => {
   const conf = door('A', '7000,8000,9000', 'target = 10.0.0.50');
-  assert.deepEqual(events(replay(conf, seq(C, [7000, 8000, 9000]).map((k) => ({ ...k, dst: '10.77.0.1' }))).out, 'open'), []);
-  assert.deepEqual(events(replay(conf, seq(C, [7000, 8000, 9000]).map((k) => ({ ...k, dst: '10.0.0.50' }))).out, 'open'), [`A ${C}`]);
+  assert.deepEqual(events(replay(conf, seq(C, [7000, 8000, 9000]).map((k) => ({ ...k, dst: '10.77.0.1' }))).out,
+    'open'), []);
+  assert.deepEqual(events(replay(conf, seq(C, [7000, 8000, 9000]).map((k) => ({ ...k, dst: '10.0.0.50' }))).out,
+    'open'), [`A ${C}`]);
 });
 
-test('row 11: one_time_sequences: each line opens once, the third success disables the door; the file is not written', () => {
+test('row 11: one_time_sequences: each line opens once, the third success disables the door; '
+  + 'the file is not written', () => {
   const conf = '[OT]\none_time_sequences = seqs\nstart_command = true\ncmd_timeout = 1\n';
   const seqs = '7100,7200\n7300,7400\n7500,7600\n';
   const { out, status } = replay(conf, [
@@ -154,10 +165,12 @@ test('a log mixing syslog-stamped and dmesg lines keeps absolute times once the 
     // The second and third knocks as dmesg prints them: the [uptime] stamp only.
     const lines = ks.map((k, i) => (i === 0 ? kernLine(k) : kernLine(k).replace(/^\S+ vm kernel: /, '')));
     writeFileSync(join(dir, 'mixed.log'), `${lines.join('\n')}\n`);
-    const r = spawnSync(process.execPath, [cli, 'replay', '-c', join(dir, 'knockd.conf'), join(dir, 'mixed.log')], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [cli, 'replay', '-c', join(dir, 'knockd.conf'), join(dir, 'mixed.log')],
+      { encoding: 'utf8' });
     const out = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Out);
     assert.deepEqual(out.map((o) => [o.event, o.time]), [
-      ['stage', knockTime(0)], ['stage', knockTime(0.1)], ['stage', knockTime(0.2)], ['open', knockTime(0.2)], ['close', knockTime(10.2)],
+      ['stage', knockTime(0)], ['stage', knockTime(0.1)], ['stage', knockTime(0.2)], ['open', knockTime(0.2)],
+      ['close', knockTime(10.2)],
     ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -25,15 +25,18 @@ test('the seed config: one SYN-only multiport rule for 7000,8000,9000 (both door
   assert.deepEqual(ruleLines(out, '-'), [
     '-I INPUT 1 -j KNOCKLOG',
     '-A KNOCKLOG -p tcp --syn -m multiport --dports 7000,8000,9000 -g KNOCKLOG-LOG',
-    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-above 10/second --hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-name knocklog'
+    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-above 10/second --hashlimit-burst 40 --hashlimit-mode srcip'
+      + ' --hashlimit-name knocklog'
       + ' --hashlimit-htable-size 4096 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000 -j RETURN',
-    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-upto 50/second --hashlimit-burst 100 --hashlimit-mode dstport --hashlimit-name knocklog-port'
+    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-upto 50/second --hashlimit-burst 100 --hashlimit-mode dstport'
+      + ' --hashlimit-name knocklog-port'
       + ' --hashlimit-htable-size 4096 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000'
       + ' -j LOG --log-prefix "KNOCK " --log-level warning',
   ]);
 });
 
-test('ports are deduplicated; flags that a SYN cannot satisfy log all TCP; Target doors match -d of their family', () => {
+test('ports are deduplicated; flags that a SYN cannot satisfy log all TCP; '
+  + 'Target doors match -d of their family', () => {
   const c = config([
     '[a]', 'sequence = 7000,8000:udp,9000', 'tcpflags = syn,!ack',
     '[b]', 'sequence = 9000:tcp,6000', 'tcpflags = ack', // 9000 needs all TCP now
@@ -83,7 +86,8 @@ test('more than 15 ports take several multiport rules', () => {
 
 const SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
 const TIMED = `[timed]\nsequence_secret = ${SECRET}\nsequence_ports = 20000-29999\n`
-  + `[web]\nsequence = 20500,8000:udp\n[v6]\nsequence_secret = ${SECRET}\nsequence_ports = 40000-40999:udp\ntarget = fd00::1\n`;
+  + `[web]\nsequence = 20500,8000:udp\n[v6]\nsequence_secret = ${SECRET}\n`
+  + 'sequence_ports = 40000-40999:udp\ntarget = fd00::1\n';
 
 test('a time-based door logs its whole port range in one rule, not one per port', () => {
   const c = config(TIMED);
@@ -105,30 +109,36 @@ test('a time-based door logs its whole port range in one rule, not one per port'
   assert.match(nft, /^\t\ttcp dport 20000-29999 tcp flags & \(fin \| syn \| rst \| ack\) == syn goto knock$/m);
   assert.match(nft, /^\t\tip6 daddr fd00::1 udp dport 40000-40999 goto knock$/m);
   assert.match(nft, /^# {3}\[timed\] time-based, 3 ports of 20000-29999:tcp, a new sequence every 30 s$/m);
-  assert.ok(!nft.includes(SECRET) && !nft.includes(Buffer.from('12345678901234567890').toString('hex')), 'the secret stays out of the rules');
+  assert.ok(!nft.includes(SECRET) && !nft.includes(Buffer.from('12345678901234567890').toString('hex')),
+    'the secret stays out of the rules');
 });
 
 test('--via log: a budget per source, then per knock port; a time-based range has one budget of its own', () => {
   const c = config(TIMED);
   assert.deepEqual(ruleLines(generateRules(c, { ...IPT, family: 6 }), '-A KNOCKLOG-LOG '), [
-    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-above 10/second --hashlimit-burst 40 --hashlimit-mode srcip --hashlimit-srcmask 64'
-      + ' --hashlimit-name knocklog --hashlimit-htable-size 4096 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000 -j RETURN',
+    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-above 10/second --hashlimit-burst 40 --hashlimit-mode srcip'
+      + ' --hashlimit-srcmask 64'
+      + ' --hashlimit-name knocklog --hashlimit-htable-size 4096 --hashlimit-htable-max 65536'
+      + ' --hashlimit-htable-expire 10000 -j RETURN',
     '-A KNOCKLOG-LOG -p tcp --syn --dport 20000:29999 -m limit --limit 50/second --limit-burst 100'
       + ' -j LOG --log-prefix "KNOCK " --log-level warning',
     '-A KNOCKLOG-LOG -p tcp --syn --dport 20000:29999 -j RETURN',
     '-A KNOCKLOG-LOG -d fd00::1 -p udp --dport 40000:40999 -m limit --limit 50/second --limit-burst 100'
       + ' -j LOG --log-prefix "KNOCK " --log-level warning',
     '-A KNOCKLOG-LOG -d fd00::1 -p udp --dport 40000:40999 -j RETURN',
-    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-upto 50/second --hashlimit-burst 100 --hashlimit-mode dstport --hashlimit-name knocklog-port'
+    '-A KNOCKLOG-LOG -m hashlimit --hashlimit-upto 50/second --hashlimit-burst 100 --hashlimit-mode dstport'
+      + ' --hashlimit-name knocklog-port'
       + ' --hashlimit-htable-size 4096 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000'
       + ' -j LOG --log-prefix "KNOCK " --log-level warning',
   ]);
   const nft = generateRules(c, NFT);
   const emit = nft.slice(nft.indexOf('\tchain emit {')).split('\n').slice(1, -3).map((l) => l.trim());
   assert.deepEqual(emit, [
-    'tcp dport 20000-29999 tcp flags & (fin | syn | rst | ack) == syn limit rate 50/second burst 100 packets counter log prefix "KNOCK " level warn',
+    'tcp dport 20000-29999 tcp flags & (fin | syn | rst | ack) == syn limit rate 50/second burst 100 packets counter'
+      + ' log prefix "KNOCK " level warn',
     'tcp dport 20000-29999 tcp flags & (fin | syn | rst | ack) == syn return',
-    'ip6 daddr fd00::1 udp dport 40000-40999 limit rate 50/second burst 100 packets counter log prefix "KNOCK " level warn',
+    'ip6 daddr fd00::1 udp dport 40000-40999 limit rate 50/second burst 100 packets counter'
+      + ' log prefix "KNOCK " level warn',
     'ip6 daddr fd00::1 udp dport 40000-40999 return',
     'update @ports { th dport limit rate 50/second burst 100 packets } counter log prefix "KNOCK " level warn',
   ]);
@@ -148,11 +158,14 @@ test('--via nflog (for ulogd-socket): no budget at all, and NFLOG copies only th
   assert.match(nft, /^\tchain emit \{\n\t\tcounter log group 5 snaplen 128 queue-threshold 1 prefix "KNOCK"\n\t\}$/m);
 });
 
-test('the prefix: one space before IN= for LOG, none for NFLOG (ulogd2 adds it); too long or unquotable is an error', () => {
+test('the prefix: one space before IN= for LOG, none for NFLOG (ulogd2 adds it); '
+  + 'too long or unquotable is an error', () => {
   const c = loadConfig(fx('seed-openssh.conf'));
   assert.match(generateRules(c, { ...IPT, prefix: 'KNOCK ' }), /--log-prefix "KNOCK " /);
-  assert.match(generateRules(c, { ...IPT, via: 'nflog', group: 3 }), /-j NFLOG --nflog-group 3 --nflog-prefix "KNOCK" --nflog-size 128 --nflog-threshold 1\n/);
-  assert.match(generateRules(c, { ...NFT, via: 'nflog', group: 3 }), /log group 3 snaplen 128 queue-threshold 1 prefix "KNOCK"\n/);
+  assert.match(generateRules(c, { ...IPT, via: 'nflog', group: 3 }),
+    /-j NFLOG --nflog-group 3 --nflog-prefix "KNOCK" --nflog-size 128 --nflog-threshold 1\n/);
+  assert.match(generateRules(c, { ...NFT, via: 'nflog', group: 3 }),
+    /log group 3 snaplen 128 queue-threshold 1 prefix "KNOCK"\n/);
   assert.match(generateRules(c, NFT), /log prefix "KNOCK " level warn\n/);
   const p28 = 'P'.repeat(28);
   assert.match(generateRules(c, { ...IPT, prefix: p28 }), new RegExp(`--log-prefix "${p28} "`));
@@ -178,7 +191,8 @@ test('rules/iptables-log.rules is what knocklog rules prints for the seed config
   assert.match(r.stderr, /warning: door openSSH .*-A INPUT.*insert it with -I INPUT 1/);
 });
 
-test('knocklog rules --ulogd-conf: the NFLOG -> BASE -> IFINDEX -> IP2STR -> JSON stack onto the ulogd-socket source\'s path', () => {
+test('knocklog rules --ulogd-conf: the NFLOG -> BASE -> IFINDEX -> IP2STR -> JSON stack '
+  + 'onto the ulogd-socket source\'s path', () => {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-ulogd-conf-'));
   try {
     const conf = join(dir, 'k.conf');
@@ -186,11 +200,13 @@ test('knocklog rules --ulogd-conf: the NFLOG -> BASE -> IFINDEX -> IP2STR -> JSO
     const out = rulesOf('-c', conf, '--ulogd-conf', '--group', '9');
     assert.deepEqual(out.split('\n').filter((l) => l !== '' && !l.startsWith('#')), [
       '[global]', 'logfile="syslog"', 'loglevel=7',
-      'stack=knocklog_nflog:NFLOG,knocklog_base:BASE,knocklog_ifindex:IFINDEX,knocklog_ip2str:IP2STR,knocklog_json:JSON',
+      'stack=knocklog_nflog:NFLOG,knocklog_base:BASE,knocklog_ifindex:IFINDEX,'
+        + 'knocklog_ip2str:IP2STR,knocklog_json:JSON',
       '[knocklog_nflog]', 'group=9',
       '[knocklog_json]', 'mode="unix"', `file="${join(dir, 'sock/ulogd.sock')}"`,
     ], 'the path is relative to the config, as every path of it');
-    assert.match(rulesOf('-c', fx('seed-openssh.conf'), '--ulogd-conf'), /^file="\/run\/knocklog-ulogd\/ulogd\.sock"$/m);
+    assert.match(rulesOf('-c', fx('seed-openssh.conf'), '--ulogd-conf'),
+      /^file="\/run\/knocklog-ulogd\/ulogd\.sock"$/m);
     writeFileSync(conf, `[options]\n  Sources = ulogd-socket:/${'d'.repeat(120)}/u.sock\n[a]\n  sequence = 7000\n`);
     const r = spawnSync(process.execPath, [CLI, 'rules', '-c', conf, '--ulogd-conf'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
@@ -204,7 +220,8 @@ test('knocklog rules: option errors and config errors exit 1 with a message', ()
   const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'rules', ...args], { encoding: 'utf8' });
   const cases: [string[], RegExp][] = [
     [['-c', fx('seed-openssh.conf'), '--group', '2'], /--group applies to NFLOG rules only/],
-    [['-c', fx('seed-openssh.conf'), '--backend', 'nft', '--family', '6'], /--family applies to --backend iptables only/],
+    [['-c', fx('seed-openssh.conf'), '--backend', 'nft', '--family', '6'],
+      /--family applies to --backend iptables only/],
     [['-c', fx('seed-openssh.conf'), '--prefix', 'A'.repeat(40)], /keeps at most 29/],
     [['-c', fx('broken.conf')], /cannot read the config:\n.*broken\.conf:\d+: /],
     [['-c', '/nonexistent.conf'], /cannot read the config file: does not exist/],
@@ -261,11 +278,13 @@ test('iptables-restore, ip6tables-restore and nft accept every generated file', 
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-rules-'));
   try {
     const many = join(dir, 'many.conf');
-    writeFileSync(many, `[many]\nsequence = ${Array.from({ length: 32 }, (_, i) => `${20000 + i}:${i % 3 ? 'tcp' : 'udp'}`).join(',')}\n`);
+    writeFileSync(many, `[many]\nsequence = ${Array.from({ length: 32 }, (_, i) =>
+      `${20000 + i}:${i % 3 ? 'tcp' : 'udp'}`).join(',')}\n`);
     const timed = join(dir, 'timed.conf');
     writeFileSync(timed, TIMED);
     withNetns((exec) => {
-      for (const conf of [fx('seed-openssh.conf'), fx('full.conf'), fx('debian-knockd.conf'), fx('onetime.conf'), many, timed]) {
+      for (const conf of [fx('seed-openssh.conf'), fx('full.conf'), fx('debian-knockd.conf'), fx('onetime.conf'),
+        many, timed]) {
         const c = loadConfig(conf, {}, { requireWritable: false });
         for (const via of ['log', 'nflog'] as const) {
           const o = { ...IPT, via, prefix: c.options.prefix, group: 7 };
@@ -291,7 +310,8 @@ test('loaded iptables rules log exactly the knock SYNs ahead of a DROP policy, a
     exec(['iptables', '-A', 'INPUT', '-j', 'DROP']);
     exec(['iptables-restore', '--noflush'], rulesOf('-c', fx('seed-openssh.conf')));
     knockInside(exec);
-    const logRule = () => exec(['iptables', '-L', 'KNOCKLOG-LOG', '-n', '-v', '-x']).split('\n').find((l) => l.includes(' LOG ')) ?? '';
+    const logRule = () => exec(['iptables', '-L', 'KNOCKLOG-LOG', '-n', '-v', '-x']).split('\n')
+      .find((l) => l.includes(' LOG ')) ?? '';
     const logged = (): number => Number(/^\s*(\d+)/.exec(logRule())?.[1]);
     assert.equal(logged(), 3);
     // Refilling the chains of the loaded firewall: the jump stays single and first.
@@ -304,7 +324,8 @@ test('loaded iptables rules log exactly the knock SYNs ahead of a DROP policy, a
 
 test('a loaded nft table logs exactly the knock SYNs before a filter DROP, and reloads in place', e2e, () => {
   withNetns((exec) => {
-    exec(['nft', '-f', '-'], 'table inet filter { chain input { type filter hook input priority filter; policy drop; }; }');
+    exec(['nft', '-f', '-'],
+      'table inet filter { chain input { type filter hook input priority filter; policy drop; }; }');
     const ruleset = rulesOf('-c', fx('seed-openssh.conf'), '--backend', 'nft');
     exec(['nft', '-f', '-'], ruleset);
     exec(['nft', '-f', '-'], ruleset); // idempotent: replaces the table

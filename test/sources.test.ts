@@ -63,7 +63,8 @@ function append(fd: number, lines: string[]): void {
 }
 
 async function delivered(r: Running, want: string[]): Promise<void> {
-  await until(`${want.length} lines (have ${r.lines.length}: ${r.log.messages.join(' | ')})`, () => r.lines.length >= want.length);
+  await until(`${want.length} lines (have ${r.lines.length}: ${r.log.messages.join(' | ')})`,
+    () => r.lines.length >= want.length);
   assert.deepEqual(r.lines, want);
 }
 
@@ -110,7 +111,8 @@ test('file: rename rotation while the writer still appends to the old file until
     closeSync(fd);
   }));
 
-test('file: copytruncate (lines written within about a millisecond of the truncation would be lost; the writer pauses around it here)', () =>
+test('file: copytruncate (lines written within about a millisecond of the truncation would be lost; '
+  + 'the writer pauses around it here)', () =>
   withTmp(async (dir) => {
     const path = join(dir, 'kern.log');
     const fd = openSync(path, 'a');
@@ -158,7 +160,8 @@ test('file: its directory missing at start (fs.watch fails): reported, retried, 
   withTmp(async (dir) => {
     const path = join(dir, 'later', 'kern.log');
     const r = run(`file:${path}`);
-    await until('the watch failure to be reported', () => r.log.has(/error: .*directory .*later does not exist.*trying again/));
+    await until('the watch failure to be reported',
+      () => r.log.has(/error: .*directory .*later does not exist.*trying again/));
     mkdirSync(join(dir, 'later'));
     const fd = openSync(path, 'a');
     append(fd, numbered(0, 50));
@@ -166,7 +169,8 @@ test('file: its directory missing at start (fs.watch fails): reported, retried, 
     closeSync(fd);
   }));
 
-test('file: a read error is reported and the tailer rebuilt after a delay (here the path is a directory at first)', () =>
+test('file: a read error is reported and the tailer rebuilt after a delay '
+  + '(here the path is a directory at first)', () =>
   withTmp(async (dir) => {
     const path = join(dir, 'kern.log');
     mkdirSync(path);
@@ -263,7 +267,8 @@ test('file: a UTF-8 character split across two writes arrives whole', () =>
 test('file: an all-facility file, or lines from other programs, are warned about once', () =>
   withTmp(async (dir) => {
     const syslog = run('file:/var/log/syslog');
-    await until('the all-facility warning', () => syslog.log.has(/warn: file:\/var\/log\/syslog receives the messages of all programs/));
+    await until('the all-facility warning',
+      () => syslog.log.has(/warn: file:\/var\/log\/syslog receives the messages of all programs/));
     await syslog.source.stop();
 
     const path = join(dir, 'mixed.log');
@@ -293,7 +298,8 @@ test('foreignProgram: the syslog tag decides; kernel and ulogd2 LOGEMU lines pas
 
 test('openSource: unknown specs are refused with what is accepted', () => {
   const opts: SourceOptions = { stateDir: null, log: new RecordingLog() };
-  assert.throws(() => openSource('kern.log', opts), /unknown source "kern.log": use file:PATH .*journal, kmsg or stdin/);
+  assert.throws(() => openSource('kern.log', opts),
+    /unknown source "kern.log": use file:PATH .*journal, kmsg or stdin/);
   assert.throws(() => openSource('file:', opts), /names no file/);
   assert.equal(openSource('file:/var/log/kern.log', opts).name, 'file:/var/log/kern.log');
 });
@@ -353,7 +359,10 @@ test('file: a 100 MiB line without a newline is cut and skipped in one pass; the
     afterLongLine(r.lines);
   }));
 
-/** A journalctl stand-in: the first run prints two records and exits 3; later runs print what follows the cursor and keep running. */
+/**
+ * A journalctl stand-in: the first run prints two records and exits 3; later runs print what follows the cursor
+ * and keep running.
+ */
 function fakeJournalctl(dir: string): { command: string; calls: () => string[] } {
   const calls = join(dir, 'calls');
   const command = join(dir, 'journalctl');
@@ -365,7 +374,8 @@ case "$*" in
 *--after-cursor=c2*) echo '{"__CURSOR":"c3","_TRANSPORT":"kernel","MESSAGE":"three"}'; exec sleep 600;;
 *--after-cursor=c3*) echo '{"__CURSOR":"c4","_TRANSPORT":"kernel","MESSAGE":"four"}'; exec sleep 600;;
 esac
-printf '%s\\n' '{"__CURSOR":"c1","_TRANSPORT":"kernel","MESSAGE":"one"}' '{"__CURSOR":"c2","_TRANSPORT":"kernel","MESSAGE":"two"}'
+printf '%s\\n' '{"__CURSOR":"c1","_TRANSPORT":"kernel","MESSAGE":"one"}' `
+      + `'{"__CURSOR":"c2","_TRANSPORT":"kernel","MESSAGE":"two"}'
 echo 'fake journalctl: the journal went away' >&2
 exit 3
 `,
@@ -374,7 +384,8 @@ exit 3
   return { command, calls: () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : []) };
 }
 
-test('journal: journalctl exiting is reported and it is started again after the last cursor; a restart resumes from the saved cursor', () =>
+test('journal: journalctl exiting is reported and it is started again after the last cursor; '
+  + 'a restart resumes from the saved cursor', () =>
   withTmp(async (dir) => {
     const fake = fakeJournalctl(dir);
     const state = join(dir, 'state');
@@ -382,7 +393,8 @@ test('journal: journalctl exiting is reported and it is started again after the 
     const a = run('journal', { journalctl: fake.command, stateDir: state });
     await until('three records', () => a.lines.length === 3);
     assert.deepEqual(a.lines.map((l) => JSON.parse(l).MESSAGE), ['one', 'two', 'three']);
-    assert.ok(a.log.has(/error: journal: .*journalctl exited with status 3: fake journalctl: the journal went away; trying again/));
+    assert.ok(a.log.has(
+      /error: journal: .*journalctl exited with status 3: fake journalctl: the journal went away; trying again/));
     assert.deepEqual(fake.calls(), ['-k -f -q -o json -n 0', '-k -f -q -o json --after-cursor=c2']);
     await a.source.stop();
 
@@ -395,7 +407,8 @@ test('journal: journalctl exiting is reported and it is started again after the 
 test('journal: a missing journalctl is reported clearly and retried', () =>
   withTmp(async () => {
     const r = run('journal', { journalctl: '/nonexistent/journalctl' });
-    await until('two attempts', () => r.log.messages.filter((m) => /was not found: install systemd's journalctl/.test(m)).length >= 2);
+    await until('two attempts',
+      () => r.log.messages.filter((m) => /was not found: install systemd's journalctl/.test(m)).length >= 2);
   }));
 
 const canKmsg = (() => {
@@ -408,17 +421,20 @@ const canKmsg = (() => {
     return `cannot use /dev/kmsg, ip netns or iptables: ${(e as Error).message}`;
   }
   if (readFileSync('/proc/sys/net/netfilter/nf_log_all_netns', 'utf8').trim() !== '1') {
-    return 'the kernel logs firewall records only from the initial network namespace (net.netfilter.nf_log_all_netns=0)';
+    return 'the kernel logs firewall records only from the initial network namespace '
+      + '(net.netfilter.nf_log_all_netns=0)';
   }
   return null;
 })();
 
 if (canKmsg !== null) {
-  if (process.env['KNOCKLOG_REQUIRE_E2E'] === '1') test('kmsg: real /dev/kmsg', () => assert.fail(`cannot run: ${canKmsg}`));
+  if (process.env['KNOCKLOG_REQUIRE_E2E'] === '1') test('kmsg: real /dev/kmsg',
+    () => assert.fail(`cannot run: ${canKmsg}`));
   else console.log(`# skipping the kmsg test: ${canKmsg}`);
 }
 
-test('kmsg: real kernel firewall records pass; userspace writes to /dev/kmsg (facility user) and older records do not', { skip: canKmsg ?? false }, async () => {
+test('kmsg: real kernel firewall records pass; userspace writes to /dev/kmsg (facility user) '
+  + 'and older records do not', { skip: canKmsg ?? false }, async () => {
   const tag = `KLS${process.pid}`;
   const ns = `knocklog-sources-${process.pid}`;
   writeFileSync('/dev/kmsg', `<4>${tag}OLD IN=lo OUT= SRC=10.9.9.9 (before the start)\n`);
@@ -438,7 +454,8 @@ test('kmsg: real kernel firewall records pass; userspace writes to /dev/kmsg (fa
       await until('the kernel record', () => r.lines.some((l) => l.includes(tag)));
       const ours = r.lines.filter((l) => l.includes(tag));
       assert.equal(ours.length, 1, ours.join('\n'));
-      assert.match(ours[0]!, new RegExp(`^[0-7],\\d+,\\d+,[^;]*;${tag} IN=lo OUT= .*SRC=127\\.0\\.0\\.1 DST=127\\.0\\.0\\.1 .*PROTO=UDP SPT=\\d+ DPT=7 `));
+      assert.match(ours[0]!, new RegExp(`^[0-7],\\d+,\\d+,[^;]*;${tag} IN=lo OUT= `
+        + '.*SRC=127\\.0\\.0\\.1 DST=127\\.0\\.0\\.1 .*PROTO=UDP SPT=\\d+ DPT=7 '));
     } finally {
       await r.source.stop();
       closeSync(fd);

@@ -29,7 +29,8 @@ test('a link owned by another user is refused', { skip: ROOT ? false : 'needs ro
     mkdirSync(join(dir, 'real'), { mode: 0o755 });
     symlinkSync(join(dir, 'real'), join(dir, 'run'));
     spawnSync('chown', ['-h', '65534', join(dir, 'run')]);
-    assert.match(trustProblem(join(dir, 'run', 'x'), 'directory', true) ?? '', /symbolic link .*run is owned by uid 65534/);
+    assert.match(trustProblem(join(dir, 'run', 'x'), 'directory', true) ?? '',
+      /symbolic link .*run is owned by uid 65534/);
   } finally {
     removeDir(dir);
   }
@@ -40,7 +41,8 @@ test('a path that cannot be looked at is a problem, not a crash: check exits 1 w
   try {
     const conf = join(dir, 'knockd.conf');
     writeFileSync(conf, '[options]\n  StateDir = /etc/passwd/x\n[d]\n  sequence = 1,2\n  start_command = true\n');
-    assert.match(trustProblem('/etc/passwd/x', 'directory', true) ?? '', /cannot check \/etc\/passwd\/x|is a regular file/);
+    assert.match(trustProblem('/etc/passwd/x', 'directory', true) ?? '',
+      /cannot check \/etc\/passwd\/x|is a regular file/);
     const r = spawnSync(process.execPath, [cli, 'check', '-c', conf], { encoding: 'utf8' });
     assert.equal(r.status, 1);
     assert.match(r.stderr, /knockd\.conf:2: StateDir: /);

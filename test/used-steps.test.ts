@@ -33,10 +33,12 @@ test('used steps survive in the state directory; a corrupt file is moved aside',
     assert.deepEqual(b.list(), [{ door: 'ssh', steps: [N - 3, N] }, { door: 'web', steps: [N + 1] }]);
     assert.match(b.refusal('ssh', null, N, STEP_MS, NOW)!, /used already/);
     assert.equal(b.refusal('web', null, N, STEP_MS, NOW), null);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'used-steps.json'), 'utf8')), { version: 1, used: { ssh: [N - 3, N], web: [N + 1] } });
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'used-steps.json'), 'utf8')),
+      { version: 1, used: { ssh: [N - 3, N], web: [N + 1] } });
     writeFileSync(join(dir, 'used-steps.json'), '{"version":1,"used":{"ssh":["x"]}}');
     const c = new UsedSteps(dir);
-    assert.match((await c.load(NOW))!, /is not a used-steps file \(used\.ssh is not a list of whole numbers\); kept it as .*corrupt-/);
+    assert.match((await c.load(NOW))!,
+      /is not a used-steps file \(used\.ssh is not a list of whole numbers\); kept it as .*corrupt-/);
     assert.deepEqual(c.list(), []);
     assert.ok(!existsSync(join(dir, 'used-steps.json')));
     assert.equal(readdirSync(dir).filter((f) => f.includes('.corrupt-')).length, 1);

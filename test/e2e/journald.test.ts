@@ -62,7 +62,8 @@ function groupMembers(pgid: number): number[] {
   const out: number[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (Number(/\) \S+ \d+ (\d+) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1]) === pgid) out.push(Number(pid));
+      if (Number(/\) \S+ \d+ (\d+) /.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1])
+        === pgid) out.push(Number(pid));
     } catch {
       // exited meanwhile
     }
@@ -80,11 +81,13 @@ async function stopAsSystemd(kl: KnocklogRun): Promise<void> {
   const pgid = kl.daemon.child.pid;
   assert.ok(pgid !== undefined);
   process.kill(-pgid, 'SIGTERM');
-  await waitFor(`every process of ${kl.daemon.name} to exit`, () => groupMembers(pgid).length === 0, { timeoutMs: 15_000 });
+  await waitFor(`every process of ${kl.daemon.name} to exit`, () => groupMembers(pgid).length === 0,
+    { timeoutMs: 15_000 });
   await kl.stop();
 }
 
-test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries open nothing; the cursor resumes across a restart', async (t) => {
+test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries open nothing; '
+  + 'the cursor resumes across a restart', async (t) => {
   if (!requireLabOrSkip(t, ['journald'])) return;
   const lab = await createLab();
   let journald: Journald | null = null;
@@ -103,7 +106,8 @@ test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries 
   journald = jd;
   let kl = await startKnocklog(lab, { conf, sources: ['journal'], name: 'on-journal' });
   // The same records by two sources (audit L2): each knock counts once.
-  const both = await startKnocklog(lab, { conf, sources: ['journal', 'kmsg'], name: 'on-journal-and-kmsg', dryRun: true });
+  const both = await startKnocklog(lab,
+    { conf, sources: ['journal', 'kmsg'], name: 'on-journal-and-kmsg', dryRun: true });
   await following(lab, marker, [kl, both]);
 
   // 1. A real knock, logged by the kernel's LOG target, read back through journald.
@@ -114,7 +118,8 @@ test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries 
   await kl.waitForMessage(re(`ssh: running command: iptables -I INPUT -s ${client} -p tcp --dport 2222 -j ACCEPT`));
   assert.equal(await lab.canConnect(2222, 4, CLOSED_MS, marker), false, 'open for the knocking address only');
   await both.waitForMessage(re(`${client}: ssh: OPEN SESAME`));
-  const sequence = [`${client}: ssh: Stage 1`, `${client}: ssh: Stage 2`, `${client}: ssh: Stage 3`, `${client}: ssh: OPEN SESAME`];
+  const sequence = [`${client}: ssh: Stage 1`, `${client}: ssh: Stage 2`, `${client}: ssh: Stage 3`,
+    `${client}: ssh: OPEN SESAME`];
   assert.deepEqual(about(kl, client), sequence);
   assert.deepEqual(about(both, client), sequence, 'journal and kmsg carry the same records: counted once');
   // The first knock as the kernel logged it (/dev/kmsg) and as journald holds it.
@@ -124,7 +129,8 @@ test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries 
   assert.ok(record !== undefined);
   assert.equal(record['_TRANSPORT'], 'kernel');
   assert.equal(record['SYSLOG_FACILITY'], '0');
-  assert.equal(record['_SOURCE_MONOTONIC_TIMESTAMP'], /^\d+,\d+,(\d+),/.exec(real)?.[1], 'the kernel\'s own stamp of the record');
+  assert.equal(record['_SOURCE_MONOTONIC_TIMESTAMP'], /^\d+,\d+,(\d+),/.exec(real)?.[1],
+    'the kernel\'s own stamp of the record');
 
   // 2. Forgeries of the whole sequence from `forger`, each way a local process can write to journald.
   const message = real.slice(real.indexOf(';') + 1);
@@ -136,7 +142,8 @@ test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries 
     // Any user: journald's syslog socket (/dev/log on a systemd host), as the kernel's facility and tag.
     await run([...asNobody, 'logger', '--socket', jd.syslogSocket, '-p', 'kern.warning', '-t', 'kernel', forged(dpt)]);
     // Any user: the native protocol, claiming the trusted fields.
-    const fields = [`MESSAGE=${forged(dpt)}`, '_TRANSPORT=kernel', 'SYSLOG_FACILITY=0', 'SYSLOG_IDENTIFIER=kernel', '_SOURCE_MONOTONIC_TIMESTAMP=1'];
+    const fields = [`MESSAGE=${forged(dpt)}`, '_TRANSPORT=kernel', 'SYSLOG_FACILITY=0', 'SYSLOG_IDENTIFIER=kernel',
+      '_SOURCE_MONOTONIC_TIMESTAMP=1'];
     await run([...asNobody, 'logger', '--journald'], `${fields.join('\n')}\n`);
   }
   const kept = await waitFor('journald to hold the 9 forgeries', async () => {
@@ -161,17 +168,20 @@ test('real journald: a LOG knock opens the door; logger and /dev/kmsg forgeries 
   await kl.waitForMessage(re(`${client}: ssh: command timeout`));
   await stopAsSystemd(kl);
   await knocklogKnock(lab, [lab.server.v4, '7000', '8000']);
-  await waitFor('journald to hold the knocks made while knocklog is stopped', async () => (await jd.records(`SRC=${client} `)).length === 5);
+  await waitFor('journald to hold the knocks made while knocklog is stopped',
+    async () => (await jd.records(`SRC=${client} `)).length === 5);
   kl = await startKnocklog(lab, { conf, sources: ['journal'], name: 'on-journal' });
   await kl.waitForMessage(re(`${client}: ssh: Stage 2`));
   await knocklogKnock(lab, [lab.server.v4, '9000']);
   await kl.waitForMessage(re(`ssh: running command: iptables -I INPUT -s ${client} -p tcp --dport 2222 -j ACCEPT`));
   assert.ok(await lab.canConnect(2222, 4, CLOSED_MS));
-  assert.deepEqual(about(kl, client), sequence, 'the two knocks made while stopped, then the last: nothing before the stop again');
+  assert.deepEqual(about(kl, client), sequence,
+    'the two knocks made while stopped, then the last: nothing before the stop again');
   // The knock from `marker` just before the stop is still within seq_timeout: re-read, it would count again.
   assert.deepEqual(about(kl, marker), [], kl.messages().join('\n'));
 
   await lab.destroy();
   await jd.stop();
-  for (const dir of ['/run/systemd/journal', '/run/log/journal']) assert.equal(existsSync(dir), false, `${dir} is removed`);
+  for (const dir of ['/run/systemd/journal', '/run/log/journal']) assert.equal(existsSync(dir), false,
+    `${dir} is removed`);
 });

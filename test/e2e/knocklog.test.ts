@@ -45,7 +45,8 @@ const re = (s: string) => new RegExp(`^${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'
 
 /** Waits until the port accepts connections from the client (or from `from`). */
 function opens(lab: Lab, port: number, family: Family = 4, from?: string): Promise<true> {
-  return waitFor(`port ${port} to open (IPv${family})`, () => lab.canConnect(port, family, CLOSED_MS, from), { timeoutMs: 10_000 });
+  return waitFor(`port ${port} to open (IPv${family})`, () => lab.canConnect(port, family, CLOSED_MS, from),
+    { timeoutMs: 10_000 });
 }
 
 /** Waits until the port drops the client's connections again. */
@@ -61,7 +62,8 @@ async function acceptRules(lab: Lab, port: number, family: Family = 4): Promise<
   return stdout.split('\n').filter((l) => l.includes(`--dport ${port} -j ACCEPT`)).length;
 }
 
-test('rsyslog kern.log: `knocklog knock --wait` opens the port for the knocking address only, for cmd_timeout; knock does too; a wrong sequence opens nothing', async (t) => {
+test('rsyslog kern.log: `knocklog knock --wait` opens the port for the knocking address only, for cmd_timeout; '
+  + 'knock does too; a wrong sequence opens nothing', async (t) => {
   if (!requireLabOrSkip(t, ['rsyslog', 'knock'])) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -102,7 +104,8 @@ test('rsyslog kern.log: `knocklog knock --wait` opens the port for the knocking 
   assert.equal(kl.count(re(`${client}: ssh: OPEN SESAME`)), 2);
 });
 
-test('every other source: ulogd2 LOGEMU and JSON files, journald JSON on stdin, /dev/kmsg; each opens and closes its port', async (t) => {
+test('every other source: ulogd2 LOGEMU and JSON files, journald JSON on stdin, /dev/kmsg; '
+  + 'each opens and closes its port', async (t) => {
   if (!requireLabOrSkip(t, ['ulogd', 'nft'])) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -120,7 +123,8 @@ test('every other source: ulogd2 LOGEMU and JSON files, journald JSON on stdin, 
   await loadKnocklogRules(lab, confs[0]!, { via: 'log' }); // for /dev/kmsg (and stdin, fed from it)
   await loadKnocklogRules(lab, confs[0]!, { backend: 'nft', via: 'nflog' }); // for ulogd2
   for (const p of ports) await lab.listen(p);
-  const kls = await Promise.all(setups.map((s, i) => startKnocklog(lab, { conf: confs[i]!, sources: [s.source], name: `knocklog-${s.port}` })));
+  const kls = await Promise.all(setups.map((s, i) =>
+    startKnocklog(lab, { conf: confs[i]!, sources: [s.source], name: `knocklog-${s.port}` })));
 
   // journald's records of the kernel's lines, as `journalctl -o json` prints them, from /dev/kmsg.
   const stdinRun = kls[2]!;
@@ -131,7 +135,8 @@ test('every other source: ulogd2 LOGEMU and JSON files, journald JSON on stdin, 
   }, 10);
   t.after(() => clearInterval(pump));
 
-  assert.deepEqual(await Promise.all(ports.map((p) => lab.canConnect(p, 4, CLOSED_MS))), ports.map(() => false), 'closed before the knock');
+  assert.deepEqual(await Promise.all(ports.map((p) => lab.canConnect(p, 4, CLOSED_MS))), ports.map(() => false),
+    'closed before the knock');
   await knocklogKnock(lab, [lab.server.v4, '7000', '8000', '9000']);
   await Promise.all(ports.map((p) => opens(lab, p)));
   for (const kl of kls) await kl.waitForMessage(re(`${lab.client.v4}: ssh: OPEN SESAME`));
@@ -141,7 +146,8 @@ test('every other source: ulogd2 LOGEMU and JSON files, journald JSON on stdin, 
   for (const log of [ulogd.logemu, ulogd.json]) assert.equal((await waitForLines(log, 3)).length, 3, log.name);
 });
 
-test('UDP steps and IPv6: `7000,8000:udp,9000` opens with start_command_6 for an IPv6 knock, with start_command for IPv4', async (t) => {
+test('UDP steps and IPv6: `7000,8000:udp,9000` opens with start_command_6 for an IPv6 knock, '
+  + 'with start_command for IPv4', async (t) => {
   if (!requireLabOrSkip(t)) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -157,12 +163,14 @@ test('UDP steps and IPv6: `7000,8000:udp,9000` opens with start_command_6 for an
   assert.equal(await lab.canConnect(2222, 6, CLOSED_MS), false);
   const { stdout } = await knocklogKnock(lab, ['-6', '--wait', '2222', lab.server.v6, '7000', '8000:udp', '9000']);
   assert.match(stdout, /^port 2222 open after \d+ ms$/m);
-  await kl.waitForMessage(re(`ssh: running command: ip6tables -I INPUT -s ${lab.client.v6} -p tcp --dport 2222 -j ACCEPT`));
+  await kl.waitForMessage(
+    re(`ssh: running command: ip6tables -I INPUT -s ${lab.client.v6} -p tcp --dport 2222 -j ACCEPT`));
   assert.equal(await lab.canConnect(2222, 6, CLOSED_MS, other.v6), false, 'not for another IPv6 address');
   assert.equal(await lab.canConnect(2222, 4, CLOSED_MS), false, 'not for the client\'s IPv4 address');
 
   await knocklogKnock(lab, ['--wait', '2222', lab.server.v4, '7000', '8000:udp', '9000']);
-  await kl.waitForMessage(re(`ssh: running command: iptables -I INPUT -s ${lab.client.v4} -p tcp --dport 2222 -j ACCEPT`));
+  await kl.waitForMessage(
+    re(`ssh: running command: iptables -I INPUT -s ${lab.client.v4} -p tcp --dport 2222 -j ACCEPT`));
   await Promise.all([closes(lab, 2222, 6), closes(lab, 2222, 4)]);
   await kl.waitForMessage(re(`${lab.client.v6}: ssh: command timeout`));
   assert.equal(await acceptRules(lab, 2222, 6), 0);
@@ -174,7 +182,8 @@ function kernelStamp(): string {
   return `[${String(us / 1_000_000n).padStart(5)}.${String(us % 1_000_000n).padStart(6, '0')}]`;
 }
 
-test('forged lines: `logger -p kern.warning -t kernel` lands in the all-facility file, not in kern.log, and opens nothing; knocklog on the all-facility file warns', async (t) => {
+test('forged lines: `logger -p kern.warning -t kernel` lands in the all-facility file, not in kern.log, '
+  + 'and opens nothing; knocklog on the all-facility file warns', async (t) => {
   if (!requireLabOrSkip(t, ['rsyslog'])) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -185,7 +194,8 @@ test('forged lines: `logger -p kern.warning -t kernel` lands in the all-facility
   const other = await lab.addClientAddress(3);
   const rsyslog = await startRsyslog(lab);
   const onKern = await startKnocklog(lab, { conf, sources: [`file:${rsyslog.kernLog.path}`], name: 'on-kern-log' });
-  const onAll = await startKnocklog(lab, { conf, sources: [`file:${rsyslog.allLogPath}`], name: 'on-all-log', dryRun: true });
+  const onAll = await startKnocklog(lab,
+    { conf, sources: [`file:${rsyslog.allLogPath}`], name: 'on-all-log', dryRun: true });
 
   // A real record of a knock (from the other address) is the template: the forgeries differ only in SRC, DPT and time.
   await lab.canConnect(7000, 4, CLOSED_MS, other.v4);
@@ -193,11 +203,13 @@ test('forged lines: `logger -p kern.warning -t kernel` lands in the all-facility
   const message = real!.slice(real!.indexOf(';') + 1);
   for (const dpt of [7000, 8000, 9000]) {
     const forged = message.replace(/ SRC=\S+/, ` SRC=${lab.client.v4}`).replace(/ DPT=\d+/, ` DPT=${dpt}`);
-    await run(['logger', '--socket', rsyslog.socketPath, '-p', 'kern.warning', '-t', 'kernel', `${kernelStamp()} ${forged}`]);
+    await run(['logger', '--socket', rsyslog.socketPath, '-p', 'kern.warning', '-t', 'kernel',
+      `${kernelStamp()} ${forged}`]);
   }
   // Pointed at the wrong file, knocklog cannot tell them from the kernel's: the door "opens" (a dry run here).
   await onAll.waitForMessage(re(`${lab.client.v4}: ssh: OPEN SESAME`));
-  const forgedIn = (path: string) => readFileSync(path, 'utf8').split('\n').filter((l) => l.includes(`kernel: [`) && l.includes(`SRC=${lab.client.v4} `));
+  const forgedIn = (path: string) => readFileSync(path, 'utf8').split('\n')
+    .filter((l) => l.includes(`kernel: [`) && l.includes(`SRC=${lab.client.v4} `));
   assert.equal(forgedIn(rsyslog.allLogPath).length, 3);
   assert.equal(forgedIn(rsyslog.kernLog.path).length, 0, 'rsyslog files a userspace kern message under user');
 
@@ -210,11 +222,13 @@ test('forged lines: `logger -p kern.warning -t kernel` lands in the all-facility
   // Any other program's line tells the all-facility file apart.
   await run(['logger', '--socket', rsyslog.socketPath, '-t', 'lab-app', 'an ordinary message']);
   const warning = await onAll.waitForMessage(/holds lines from programs other than the kernel/);
-  assert.match(warning, new RegExp(`^file:${rsyslog.allLogPath.replace(/[.]/g, '\\.')} holds lines from programs other than the kernel \\(e\\.g\\. "lab-app"\\): any local user can forge`));
+  assert.match(warning, new RegExp(`^file:${rsyslog.allLogPath.replace(/[.]/g, '\\.')} `
+    + 'holds lines from programs other than the kernel \\(e\\.g\\. "lab-app"\\): any local user can forge'));
   assert.equal(onKern.count(/programs other than the kernel/), 0);
 });
 
-test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in knocklog; a repeated sequence adds no second rule; a stop closes; doors sharing a first port both work', async (t) => {
+test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in knocklog; '
+  + 'a repeated sequence adds no second rule; a stop closes; doors sharing a first port both work', async (t) => {
   if (!requireLabOrSkip(t, ['knockd', 'knock'])) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -231,7 +245,8 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
 
   // Row 1: 7000 8000 7000 8000 9000.
   await lab.knock([7000, 8000, 7000, 8000, 9000]);
-  await waitFor('knockd to capture the last knock', () => knockd.knocksSeen(9000) === 1, { describe: () => knockd.daemon.output });
+  await waitFor('knockd to capture the last knock', () => knockd.knocksSeen(9000) === 1,
+    { describe: () => knockd.daemon.output });
   await kl.waitForMessage(re(`${client}: ssh: OPEN SESAME`));
   const knockdOpened = /OPEN SESAME/.test(knockd.log());
   const knocklogOpen = await lab.canConnect(2222, 4, CLOSED_MS);
@@ -243,9 +258,11 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
 
   // Row 2: the full sequence twice.
   await lab.knock([7000, 8000, 9000, 7000, 8000, 9000]);
-  await waitFor('knockd to capture both sequences', () => knockd.knocksSeen(9000) === 3, { describe: () => knockd.daemon.output });
+  await waitFor('knockd to capture both sequences', () => knockd.knocksSeen(9000) === 3,
+    { describe: () => knockd.daemon.output });
   await kl.waitForMessage(re(`${client}: ssh: OPEN SESAME (already open: close timer restarted)`));
-  const knockdRules = await waitFor('knockd to run start_command twice', async () => ((await acceptRules(lab, 2221)) === 2 ? 2 : undefined), {
+  const knockdRules = await waitFor('knockd to run start_command twice',
+    async () => ((await acceptRules(lab, 2221)) === 2 ? 2 : undefined), {
     describe: () => knockd.log(),
   });
   const knocklogRules = await acceptRules(lab, 2222);
@@ -260,22 +277,26 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
   assert.equal(leftByKnockd, 2, 'knockd\'s stop commands wait in forked children, which die with it');
   assert.equal(leftByKnocklog, 0, 'knocklog closes open doors when it stops');
   rows.push(['then SIGTERM, door open', `${leftByKnockd} ACCEPT rules left`, `${leftByKnocklog} left`]);
-  for (let i = 0; i < leftByKnockd; i++) await lab.serverExec('iptables', ['-D', 'INPUT', '-s', client, '-p', 'tcp', '--dport', '2221', '-j', 'ACCEPT']);
+  for (let i = 0; i < leftByKnockd; i++) await lab.serverExec('iptables',
+    ['-D', 'INPUT', '-s', client, '-p', 'tcp', '--dport', '2221', '-j', 'ACCEPT']);
 
   // Row 4: door B `7000,5555` listed before A: A's sequence.
   const doorB = '[B]\n  sequence = 7000,5555\n  start_command = true\n';
   const doorA = (port: number) => door(port, { name: 'A' });
   const knockdBA = await runKnockd(lab, `[options]\n${doorB}${doorA(2221)}`);
-  const klBA = await startKnocklog(lab, { conf: writeKnocklogConf(lab, 'knocklog-ba.conf', `${doorB}${doorA(2222)}`), sources: ['kmsg'], name: 'knocklog-ba' });
+  const klBA = await startKnocklog(lab, { conf: writeKnocklogConf(lab, 'knocklog-ba.conf', `${doorB}${doorA(2222)}`),
+    sources: ['kmsg'], name: 'knocklog-ba' });
   await lab.knock([7000, 8000, 9000]);
-  await waitFor('knockd to capture the sequence', () => knockdBA.knocksSeen(9000) === 1, { describe: () => knockdBA.daemon.output });
+  await waitFor('knockd to capture the sequence', () => knockdBA.knocksSeen(9000) === 1,
+    { describe: () => knockdBA.daemon.output });
   await klBA.waitForMessage(re(`${client}: A: OPEN SESAME`));
   const knockdOpenedA = knockdBA.log().includes(`${client}: A: OPEN SESAME`);
   const knocklogOpenA = await lab.canConnect(2222, 4, CLOSED_MS);
   assert.equal(knockdOpenedA, false, knockdBA.log());
   assert.equal(await lab.canConnect(2221, 4, CLOSED_MS), false);
   assert.equal(knocklogOpenA, true);
-  rows.push(['B 7000,5555 before A; A\'s knocks', knockdOpenedA ? 'A opens' : 'A: no open', knocklogOpenA ? 'A opens' : 'A: no open']);
+  rows.push(['B 7000,5555 before A; A\'s knocks', knockdOpenedA ? 'A opens' : 'A: no open',
+    knocklogOpenA ? 'A opens' : 'A: no open']);
 
   const table = [['knocks', 'knockd 0.8', 'knocklog'], ...rows];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));

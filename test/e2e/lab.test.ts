@@ -28,7 +28,8 @@ async function parseWithCli(lab: Lab, log: LabLog, lines: string[]): Promise<Kno
     .map((l) => JSON.parse(l) as KnockEvent);
 }
 
-test('real LOG and NFLOG records of TCP, UDP and IPv6 knocks, from /dev/kmsg, rsyslog and ulogd2, parse with `knocklog parse`', async (t) => {
+test('real LOG and NFLOG records of TCP, UDP and IPv6 knocks, from /dev/kmsg, rsyslog and ulogd2, '
+  + 'parse with `knocklog parse`', async (t) => {
   if (!requireLabOrSkip(t, ['rsyslog', 'ulogd', 'knock'])) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -38,7 +39,9 @@ test('real LOG and NFLOG records of TCP, UDP and IPv6 knocks, from /dev/kmsg, rs
 
   // A userspace forgery of a knock record, written where the kernel writes:
   // the kernel files it under the user facility, so no kernel source may accept it.
-  const forged = `<4>${lab.prefix} IN=${lab.serverIf} OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 SRC=10.66.6.6 DST=${lab.server.v4} LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=4242 DPT=7000 WINDOW=64240 RES=0x00 SYN URGP=0 \n`;
+  const forged = `<4>${lab.prefix} IN=${lab.serverIf} OUT= MAC=2e:cb:25:4d:68:c8:a2:02:1d:49:d3:4c:08:00 `
+    + `SRC=10.66.6.6 DST=${lab.server.v4} LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF `
+    + 'PROTO=TCP SPT=4242 DPT=7000 WINDOW=64240 RES=0x00 SYN URGP=0 \n';
   writeFileSync('/dev/kmsg', forged);
 
   await lab.knock([7000]);
@@ -63,7 +66,8 @@ test('real LOG and NFLOG records of TCP, UDP and IPv6 knocks, from /dev/kmsg, rs
     assert.equal(lines.length, count, `${log.name}:\n${lines.join('\n')}`);
     const events = await parseWithCli(lab, log, lines);
     parsed.set(log, events);
-    const got = events.map(({ src, dst, proto, dpt, flags }) => ({ src, dst, proto, dpt, flags })).sort((a, b) => a.dpt - b.dpt);
+    const got = events.map(({ src, dst, proto, dpt, flags }) => ({ src, dst, proto, dpt, flags }))
+      .sort((a, b) => a.dpt - b.dpt);
     assert.deepEqual(got, want, `${log.name}:\n${lines.join('\n')}`);
     for (const e of events) {
       assert.equal(e.prefix, lab.prefix, log.name);
@@ -120,13 +124,15 @@ test('knockd 0.8 side by side: the right sequence opens the port for cmd_timeout
   assert.equal(await lab.canConnect(2222), false);
 
   await lab.knock([7000, 9000, 8000]);
-  await waitFor('knockd to capture the wrong sequence', () => knockd.knocksSeen(8000) === 1, { describe: () => knockd.daemon.output });
+  await waitFor('knockd to capture the wrong sequence', () => knockd.knocksSeen(8000) === 1,
+    { describe: () => knockd.daemon.output });
   assert.equal(await lab.canConnect(2222), false);
   assert.doesNotMatch(knockd.log(), /OPEN SESAME/);
 
   await lab.knock([7000, 8000, 9000]);
   await waitFor('the door to open', () => lab.canConnect(2222), { describe: () => knockd.log() });
   assert.match(knockd.log(), new RegExp(`${lab.client.v4.replaceAll('.', '\\.')}: openSSH: OPEN SESAME`));
-  await waitFor('the door to close after cmd_timeout', async () => !(await lab.canConnect(2222)), { describe: () => knockd.log() });
+  await waitFor('the door to close after cmd_timeout', async () => !(await lab.canConnect(2222)),
+    { describe: () => knockd.log() });
   assert.match(knockd.log(), /openSSH: command timeout/);
 });

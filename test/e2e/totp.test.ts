@@ -5,12 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync } from 'node:fs';
-import { createLab, knocklogKnock, loadKnocklogRules, requireLabOrSkip, startKnocklog, waitFor, writeKnocklogConf } from '../../lab/lab.js';
+import {
+  createLab, knocklogKnock, loadKnocklogRules, requireLabOrSkip, startKnocklog, waitFor, writeKnocklogConf,
+} from '../../lab/lab.js';
 
 const CLOSED_MS = 500;
 const rule = 'INPUT -s %IP% -p tcp --dport 2222 -j ACCEPT';
 
-test('time-based door: knock --secret-file opens the port; a replay of the captured knocks opens nothing', async (t) => {
+test('time-based door: knock --secret-file opens the port; a replay of the captured knocks opens nothing',
+  async (t) => {
   if (!requireLabOrSkip(t)) return;
   const lab = await createLab();
   t.after(() => lab.destroy());
@@ -37,7 +40,8 @@ test('time-based door: knock --secret-file opens the port; a replay of the captu
   const client = lab.client.v4;
   assert.equal(await lab.canConnect(2222, 4, CLOSED_MS), false, 'closed before any knock');
 
-  const { stdout } = await knocklogKnock(lab, ['-v', '--secret-file', secret, '--ports', '20000-20999', '--wait', '2222', lab.server.v4]);
+  const { stdout } = await knocklogKnock(lab,
+    ['-v', '--secret-file', secret, '--ports', '20000-20999', '--wait', '2222', lab.server.v4]);
   assert.match(stdout, /^port 2222 open after \d+ ms$/m, stdout);
   const ports = [...stdout.matchAll(/^hitting tcp [^ ]+:(\d+)$/gm)].map((m) => m[1]!);
   assert.equal(ports.length, 3, stdout);

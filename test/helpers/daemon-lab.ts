@@ -41,7 +41,8 @@ ${doorExtra}
 `);
 }
 
-export const actionsOf = (l: Lab) => (existsSync(l.actions) ? readFileSync(l.actions, 'utf8').split('\n').filter(Boolean) : []);
+export const actionsOf = (l: Lab) =>
+  (existsSync(l.actions) ? readFileSync(l.actions, 'utf8').split('\n').filter(Boolean) : []);
 
 /** Knocks are sent to this host (the daemon's doors listen on its own addresses). */
 export const live = (k: Knock) => liveKernLine({ dst: '127.0.0.1', ...k });
@@ -86,7 +87,8 @@ export function timedLab(name: string): { l: Lab; step: number; ports: (step: nu
   start_command = echo timed-open %IP% >> ${'ACTIONS'}
   cmd_timeout = 1
 `);
-  writeFileSync(join(l.dir, 'timed.secret'), `${encodeBase32(Buffer.from('a secret of twenty bytes'))}\n`, { mode: 0o600 });
+  writeFileSync(join(l.dir, 'timed.secret'), `${encodeBase32(Buffer.from('a secret of twenty bytes'))}\n`,
+    { mode: 0o600 });
   writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('ACTIONS', l.actions));
   const timed = timedOf(parseConfig(readFileSync(l.conf, 'utf8'), l.conf).doors.find((d) => d.name === 'timed'));
   return { l, step: timeStep(Date.now(), timed.stepMs), ports: (n) => deriveSequence(timed, n).map((s) => s.port) };

@@ -45,7 +45,8 @@ export class DaemonProcess {
     args: string[],
     { stdin = false, env = process.env, bin = cli }: { stdin?: boolean; env?: NodeJS.ProcessEnv; bin?: string } = {},
   ) {
-    this.child = spawn(process.execPath, [bin, 'run', ...args], { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env });
+    this.child = spawn(process.execPath, [bin, 'run', ...args],
+      { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env });
     let carry = '';
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       const lines = (carry + chunk).split('\n');
@@ -74,7 +75,8 @@ export class DaemonProcess {
     try {
       await waitUntil(`log ${re}`, found, timeoutMs);
     } catch {
-      throw new Error(`timed out waiting for log ${re} (stderr: ${this.stderr.slice(0, 500)}; last log: ${this.messages().slice(-5).join(' | ')})`);
+      throw new Error(`timed out waiting for log ${re} (stderr: ${this.stderr.slice(0, 500)}; `
+        + `last log: ${this.messages().slice(-5).join(' | ')})`);
     }
   }
 
@@ -88,7 +90,8 @@ export class DaemonProcess {
   /** The reader child's pid, from /proc (the only child running node). */
   readerPid(): number | null {
     try {
-      const kids = readFileSync(`/proc/${this.child.pid}/task/${this.child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      const kids = readFileSync(`/proc/${this.child.pid}/task/${this.child.pid}/children`, 'utf8').trim().split(/\s+/)
+        .filter(Boolean);
       for (const k of kids) {
         if (readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('reader.js')) return Number(k);
       }
