@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { constants, mkdtempSync, writeFileSync } from 'node:fs';
+import { constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -360,8 +360,9 @@ test('one-time sequences: an exhausted file is no error; the door has an empty s
   assert.deepEqual(oneTimeOf(d), { path: fx('used_sequences'), entries: [] });
 });
 
-test('one-time sequences: missing file, bad lines reported at OTSPATH:LINE', () => {
+test('one-time sequences: missing file, bad lines reported at OTSPATH:LINE', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const conf = join(dir, 'knockd.conf');
   writeFileSync(conf, '[d]\none_time_sequences = seqs\n');
   assert.throws(() => loadConfig(conf), (e: unknown) => {
@@ -520,8 +521,9 @@ test('property: any text gives a Config or a ConfigError whose every message is 
   }), { numRuns: 2000 });
 });
 
-test('knocklog check refuses the audit\'s configs (L6, M2) and an empty Interface, each at FILE:LINE', () => {
+test('knocklog check refuses the audit\'s configs (L6, M2) and an empty Interface, each at FILE:LINE', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'knocklog-check-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const conf = join(dir, 'knockd.conf');
   writeFileSync(conf, [
     '[options]', '  Prefix = "   "', '  User = root', '  Interface = ""',
