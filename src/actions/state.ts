@@ -57,9 +57,6 @@ export function stateStore(dir: string): JsonStore<OpenDoorRecord[]> {
   });
 }
 
-export function statePath(dir: string): string {
-  return stateStore(dir).path;
-}
 
 /**
  * The state in `dir` without touching it (for `knocklog status`): the open

@@ -94,21 +94,18 @@ const READ_SIZE = 1 << 20;
 /**
  * A file's chunks as lineChunks cuts them, read straight into the Buffers
  * that are handed on: only the partial line at a chunk's end is copied (into
- * the next), where a stream's chunks would all be copied once more. `reuse`:
- * every chunk is read into the same memory, for a consumer done with each
- * chunk when it asks for the next (a fresh 1 MiB a read lived on until a full
- * collection: measured ~45 MB of a flood replay's peak RSS).
+ * the next), where a stream's chunks would all be copied once more. Each
+ * chunk has memory of its own: `parse` and `replay` read the next chunk while
+ * they still parse this one (print/read.ts).
  */
-export async function* fileChunks(path: string, reuse = false): AsyncGenerator<Buffer> {
+export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
   try {
     const carry = new LineCarry();
-    let buf: Buffer | null = null;
     for (;;) {
       const pending = carry.pending;
       const have = pending?.length ?? 0;
-      // The partial line is at most LONG_LINE bytes: a reused buffer always holds it and a read.
-      if (!reuse || buf === null) buf = Buffer.allocUnsafeSlow((reuse ? LONG_LINE : have) + READ_SIZE);
+      const buf = Buffer.allocUnsafeSlow(have + READ_SIZE);
       pending?.copy(buf);
       const { bytesRead } = await fh.read(buf, have, READ_SIZE, null);
       if (bytesRead === 0) break;
@@ -151,12 +148,6 @@ export function splitLines(chunk: Buffer): string[] {
   return lines;
 }
 
-/** How many lines a chunk holds (its last line may lack the newline). */
-export function countLines(chunk: Buffer): number {
-  let n = 0;
-  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) n++;
-  return chunk.length > 0 && chunk[chunk.length - 1] !== 10 ? n + 1 : n;
-}
 
 /**
  * Bytes of lines per batch, at most (a longer line is a batch of its own).
@@ -186,17 +177,12 @@ export function lineBatches(input: Readable): AsyncGenerator<string[]> {
   return linesOf(lineChunks(input));
 }
 
-/** The named files' chunks one after another, or stdin's when there are none; `reuse`: see fileChunks. */
-export async function* inputChunks(files: string[], reuse = false): AsyncGenerator<Buffer> {
+/** The named files' chunks one after another, or stdin's when there are none. */
+export async function* inputChunks(files: string[]): AsyncGenerator<Buffer> {
   if (files.length === 0) {
     yield* lineChunks(process.stdin);
     return;
   }
-  for (const f of files) yield* fileChunks(f, reuse);
+  for (const f of files) yield* fileChunks(f);
 }
 
-/** The named files' lines one after another, or stdin's when there are none. */
-export function inputBatches(files: string[]): AsyncGenerator<string[]> {
-  // The lines are strings of their own: a chunk's memory is not needed once they are made.
-  return linesOf(inputChunks(files, true));
-}

@@ -125,8 +125,3 @@ function checkPath(path: string, kind: 'file' | 'directory', mayBeMissing: boole
   return ownerProblem(path, st, uid, what, false) ?? parentsProblem(path, uid);
 }
 
-/** Throws a TrustError unless `trustProblem` finds nothing. */
-export function requireTrusted(path: string, kind: 'file' | 'directory', mayBeMissing: boolean): void {
-  const problem = trustProblem(path, kind, mayBeMissing);
-  if (problem !== null) throw new TrustError(problem);
-}
