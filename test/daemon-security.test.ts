@@ -348,3 +348,22 @@ test('the reader\'s user must read its code: a copy in a 0700 directory is refus
     removeDir(l.dir);
   }
 });
+
+test('the PidFile and LogFile that root writes may not be links another user could have placed', async () => {
+  const l = lab('written', '', '  LogFile = LOGFILE');
+  const target = join(l.dir, 'precious');
+  writeFileSync(target, 'keep me\n');
+  const logFile = join(l.dir, 'knockd.log');
+  writeFileSync(l.conf, readFileSync(l.conf, 'utf8').replace('LOGFILE', logFile));
+  symlinkSync(target, logFile);
+  const d = start(l);
+  try {
+    const status = await d.exitWithin(10_000);
+    assert.equal(status, 1, 'the daemon started');
+    assert.match(d.stderr + d.messages().join('\n'), /knockd\.log is a symbolic link/);
+    assert.equal(readFileSync(target, 'utf8'), 'keep me\n');
+  } finally {
+    await d.stop();
+    removeDir(l.dir);
+  }
+});

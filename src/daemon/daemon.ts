@@ -81,9 +81,7 @@ class Daemon {
   }
 
   async start(): Promise<void> {
-    // Nothing another user could have written is acted on; the reader may write only its own subdirectory.
-    const untrusted = trustProblems(this.config, this.config.path);
-    if (untrusted.length > 0) throw new Error(`refusing to start:\n${untrusted.join('\n')}`);
+    // The state directory must be ours alone (runDaemon checked the rest); the reader writes only its subdirectory.
     prepareStateDir(this.config.options.stateDir, this.readerDir, this.identity);
     if (this.identity !== null) {
       const unreadable = unreadableByReader(this.identity, READER, this.sources);
@@ -340,6 +338,9 @@ export async function runDaemon(o: RunOptions): Promise<number> {
   }
   try {
     config = loadConfig(o.config, o.overrides);
+    // Before anything is opened or written (the LogFile is opened next): nothing another user could have placed.
+    const untrusted = trustProblems(config, config.path);
+    if (untrusted.length > 0) throw new Error(`knocklog run: refusing to start:\n${untrusted.join('\n')}`);
     if (process.getuid?.() === 0) identity = readerIdentity(config.options.user);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);

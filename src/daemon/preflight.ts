@@ -12,9 +12,18 @@ import type { Config } from '../types.js';
 import { trustProblem } from '../state/trust.js';
 import type { Identity } from './users.js';
 
-/** Problems with the files the executor trusts; an empty list when all is well. */
+/**
+ * Problems with the files the executor reads or writes as root; an empty list
+ * when all is well. The PidFile and LogFile are written: a link another user
+ * put there would make root write where that user chose.
+ */
 export function trustProblems(config: Config, configPath: string): string[] {
-  const out: (string | null)[] = [trustProblem(configPath, 'file', false)];
+  const o = config.options;
+  const written = [o.pidFile, ...(o.logFile === null ? [] : [o.logFile])];
+  const out: (string | null)[] = [
+    trustProblem(configPath, 'file', false),
+    ...written.map((path) => trustProblem(path, 'file', true)),
+  ];
   for (const d of config.doors) {
     if (d.kind === 'oneTime') out.push(trustProblem(d.oneTime.path, 'file', false));
     if (d.kind !== 'timed') continue;
