@@ -104,6 +104,36 @@ test('a flood from 100,000 sources stays within maxSources, and a client past it
   assert.deepEqual(e.stats(), { sources: 0, attempts: 0, open: 0, evictions: e.stats().evictions, stale: 0 });
 });
 
+test('attempts and sources reused after a flood at the cap keep their own address, time and door', () => {
+  // A flood at the cap reuses the objects of evicted sources and ended attempts: what comes out must be what
+  // the last sources knocked, each timing out at its own first knock plus seq_timeout, and no other source.
+  const B = doorsOf('[B]\nsequence = 7000,8000\nseq_timeout = 2\nstart_command = b %IP%\n');
+  const e = new Engine([...A, ...B], opts({ maxSources: 100 }));
+  const addr = (n: number) => (n % 7 === 0 ? `fd00::${n.toString(16)}` : `10.1.${(n >> 8) & 255}.${n & 255}`);
+  const firstAt = new Map<string, number>();
+  for (let n = 0; n < 20_000; n++) {
+    const at = n * 0.1;
+    e.knock(ev(addr(n), 7000), at);
+    firstAt.set(addr(n), at);
+  }
+  assert.equal(e.stats().sources, 100);
+  assert.equal(e.stats().attempts, 200, 'each of the last 100 sources has an attempt at A and at B');
+  // One of the last sources goes on with B: its attempt there, a reused object, must still know its door.
+  assert.deepEqual(kinds(e.knock(ev(addr(19_999), 8000), 2000)), ['stage2', 'stage2', 'open']);
+  const out = e.tick(1e9);
+  const timeouts = out.filter((d) => d.event === 'timeout');
+  assert.equal(timeouts.length, 199);
+  for (const d of timeouts) {
+    const first = firstAt.get(d.src);
+    assert.ok(first !== undefined, `a source that knocked: ${d.src}`);
+    const n = [...firstAt.keys()].indexOf(d.src);
+    assert.ok(n >= 19_900, `${d.src} is one of the last 100 sources (#${n})`);
+    assert.equal(d.at, first + (d.door === 'A' ? 5000 : 2000), `${d.src}: ${d.door} times out at its own time`);
+    assert.equal(d.door === 'B' && d.src === addr(19_999), false, 'the opened attempt does not time out');
+  }
+  assert.deepEqual(e.stats(), { sources: 0, attempts: 0, open: 0, evictions: e.stats().evictions, stale: 0 });
+});
+
 test('at the cap, each eviction costs O(1): 1,100,000 distinct first knocks at maxSources 100,000', () => {
   // Before the fix each eviction at this cap read past the holes at the front of a Map
   // (1,000,000 evictions: 31 s here; now ~1 s).

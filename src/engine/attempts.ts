@@ -4,6 +4,7 @@
 // ports, and must not push out a client half-way through its sequence.
 
 import type { DoorState, Starter } from './doors.js';
+import { Ipv4Map } from './ipv4-map.js';
 import { type Linked, Recency } from './recency.js';
 
 /**
@@ -27,7 +28,7 @@ export interface Attempt {
   /** Source port of the last knock, to recognise a retransmission of it. */
   lastSpt: number;
   /** When it times out: the first knock's time plus the door's seq_timeout. */
-  readonly at: number;
+  at: number;
   /** Its source while in progress; null once it ended (done, broken, timed out or evicted). */
   source: Source | null;
   /** The source's next attempt. */
@@ -36,8 +37,8 @@ export interface Attempt {
 
 /** A source with attempts in progress, in the recency list of its kind (fresh or advanced). */
 export interface Source extends Linked<Source> {
-  /** Its address as the table keeps it (see keyOf). */
-  readonly key: SourceKey;
+  /** Its address as the table keeps it (see keyOf); a source object is reused for another address once dropped. */
+  key: SourceKey;
   /** Its attempts, oldest first, linked by `sibling`. */
   first: Attempt | null;
   /** Got past a first knock: kept over fresh sources when evicting. */
@@ -53,6 +54,9 @@ export interface Source extends Linked<Source> {
 export function ownCopy(s: string): string {
   return (` ${s}`).slice(1);
 }
+
+/** Dropped source objects kept for reuse at most: one is enough for a flood, where each add evicts one. */
+const MAX_SPARE = 64;
 
 /** An IPv4 address as a number, or any other source as a string of its own. */
 type SourceKey = number | string;
@@ -91,7 +95,11 @@ export function sourceOf(s: Source): string {
   return typeof k === 'string' ? k : `${k >>> 24}.${(k >>> 16) & 255}.${(k >>> 8) & 255}.${k & 255}`;
 }
 export class AttemptTable {
-  private readonly bySrc = new Map<SourceKey, Source>();
+  /** IPv4 sources, and any other: a flood's churn allocates nothing in the first (see ipv4-map.ts). */
+  private readonly byV4 = new Ipv4Map<Source>();
+  private readonly byOther = new Map<string, Source>();
+  /** Dropped sources, reused by the next new ones: a flood at the cap drops one for every one it adds. */
+  private readonly spare: Source[] = [];
   /** The last address looked up and its key: the engine asks about one source several times a knock. */
   private lastSrc = '';
   private lastKey: SourceKey = '';
@@ -105,12 +113,12 @@ export class AttemptTable {
   constructor(public maxSources: number) {}
 
   get sources(): number {
-    return this.bySrc.size;
+    return this.byV4.size + this.byOther.size;
   }
 
   /** The source's attempts (a copy, safe to iterate while removing), marking it the most recently active. */
   touch(src: string): Attempt[] | undefined {
-    const s = this.bySrc.get(this.key(src));
+    const s = this.find(this.key(src));
     if (s === undefined) return undefined;
     this.listOf(s).renew(s);
     const out: Attempt[] = [];
@@ -123,7 +131,7 @@ export class AttemptTable {
     this.count++;
     a.sibling = null;
     const key = this.key(src);
-    const known = this.bySrc.get(key);
+    const known = this.find(key);
     if (known !== undefined) {
       a.source = known;
       let last = known.first;
@@ -132,16 +140,23 @@ export class AttemptTable {
       else last.sibling = a;
       return;
     }
-    const s: Source = { key, first: a, advanced: false, prev: null, next: null };
+    let s = this.spare.pop();
+    if (s === undefined) s = { key, first: a, advanced: false, prev: null, next: null };
+    else {
+      s.key = key;
+      s.first = a;
+      s.advanced = false;
+    }
     a.source = s;
-    this.bySrc.set(key, s);
+    if (typeof key === 'number') this.byV4.set(key, s);
+    else this.byOther.set(key, s);
     this.fresh.push(s);
-    if (this.bySrc.size > this.maxSources) this.evictOldest();
+    if (this.sources > this.maxSources) this.evictOldest();
   }
 
   /** The source got past a first knock: it is kept over fresh sources when evicting. */
   promote(src: string): void {
-    const s = this.bySrc.get(this.key(src));
+    const s = this.find(this.key(src));
     if (s === undefined || s.advanced) return;
     this.fresh.unlink(s);
     s.advanced = true;
@@ -177,25 +192,32 @@ export class AttemptTable {
     return this.lastKey;
   }
 
+  private find(key: SourceKey): Source | undefined {
+    return typeof key === 'number' ? this.byV4.get(key) : this.byOther.get(key);
+  }
+
   private listOf(s: Source): Recency<Source> {
     return s.advanced ? this.advanced : this.fresh;
   }
 
+  /** Takes a source (whose attempts have ended) out of the table, keeping its object for reuse. */
   private drop(s: Source): void {
     this.listOf(s).unlink(s);
-    this.bySrc.delete(s.key);
+    if (typeof s.key === 'number') this.byV4.delete(s.key);
+    else this.byOther.delete(s.key);
+    s.first = null;
+    if (this.spare.length < MAX_SPARE) this.spare.push(s);
   }
 
   /** The least recently active fresh source goes first; an advanced one only when no fresh one is left. */
   private evictOldest(): void {
     const s = this.fresh.oldest() ?? this.advanced.oldest();
     if (s === null) return;
-    this.drop(s);
     for (let a = s.first; a !== null; a = a.sibling) {
       a.source = null;
       this.count--;
     }
-    s.first = null;
+    this.drop(s);
     this.evictions++;
   }
 }

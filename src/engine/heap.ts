@@ -50,9 +50,13 @@ export class MinHeap<T extends Timed> {
     return top;
   }
 
-  /** Keeps only the items `keep` accepts (drops entries made stale by later events). */
-  filter(keep: (item: T) => boolean): void {
-    const kept = this.items.filter(keep);
+  /** Keeps only the items `keep` accepts (drops entries made stale by later events); `dropped` sees the others. */
+  filter(keep: (item: T) => boolean, dropped: (item: T) => void): void {
+    const kept: T[] = [];
+    for (const item of this.items) {
+      if (keep(item)) kept.push(item);
+      else dropped(item);
+    }
     this.items = [];
     for (const item of kept) this.push(item);
   }

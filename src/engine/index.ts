@@ -48,6 +48,13 @@ export class Engine {
   /** Time-based doors' used time steps, by usedKey (kept across reloads: a used step stays used). */
   private readonly used = new Map<string, Set<number>>();
   private readonly deadlines = new MinHeap<Deadline>();
+  /**
+   * Attempts that ended and left the deadline heap, for begin() to reuse: a
+   * flood at the MaxSources cap ends one for every one it starts, and each
+   * would otherwise die in the old generation (measured: 1M spoofed first
+   * knocks, peak RSS 222 MB with them, see BENCHMARKS.md).
+   */
+  private readonly spare: Attempt[] = [];
   private stale = 0;
 
   constructor(doors: readonly Door[], private opts: EngineOptions) {
@@ -176,7 +183,7 @@ export class Engine {
       const top = this.deadlines.peek();
       if (top === undefined) break;
       if (!this.live(top)) {
-        this.deadlines.pop();
+        this.release(this.deadlines.pop()!);
         continue;
       }
       // A knock exactly at first + seq_timeout is still in time.
@@ -186,6 +193,7 @@ export class Engine {
         const src = top.source === null ? '' : sourceOf(top.source);
         this.attempts.remove(top);
         out.push({ event: 'timeout', at: top.at, door: top.door.name, src, stage: top.stage });
+        this.release(top);
       } else {
         this.open.delete(openKey(top.open.door, top.open.src));
         out.push({ event: 'close', at: top.at, door: top.open.door, src: top.open.src });
@@ -243,10 +251,19 @@ export class Engine {
       return;
     }
     const timeout = at + d.door.seqTimeoutMs;
-    // One literal per kind: a property added later would cost a time-based attempt another allocation.
-    const a: Attempt = cands === undefined
-      ? { door: d, keys, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null }
-      : { door: d, keys, cands, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null };
+    let a = cands === undefined ? this.spare.pop() : undefined;
+    if (a !== undefined) {
+      a.door = d;
+      a.keys = keys;
+      a.stage = 1;
+      a.lastSpt = spt;
+      a.at = timeout;
+    } else {
+      // One literal per kind: a property added later would cost a time-based attempt another allocation.
+      a = cands === undefined
+        ? { door: d, keys, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null }
+        : { door: d, keys, cands, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null };
+    }
     this.attempts.add(src, a);
     this.deadlines.push(a);
   }
@@ -257,7 +274,7 @@ export class Engine {
       const top = this.deadlines.peek();
       if (top === undefined) return null;
       if (this.live(top)) return top.at;
-      this.deadlines.pop();
+      this.release(this.deadlines.pop()!);
     }
   }
 
@@ -410,8 +427,18 @@ export class Engine {
   /** Drops deadlines made stale by restarts, evictions and extends, so memory follows live state. */
   private compact(): void {
     if (this.deadlines.size > 1024 && this.deadlines.size > 2 * (this.attempts.count + this.open.size)) {
-      this.deadlines.filter((d) => this.live(d));
+      this.deadlines.filter((d) => this.live(d), (d) => this.release(d));
     }
+  }
+
+  /**
+   * A deadline the heap let go of. An attempt (of a fixed sequence) is kept
+   * for reuse: nothing else refers to it once it has ended and left the heap
+   * (the table let go of it when it ended, and decisions copy what they need).
+   */
+  private release(d: Deadline): void {
+    if ('open' in d || d.cands !== undefined || this.spare.length >= this.attempts.maxSources) return;
+    this.spare.push(d);
   }
 }
 

@@ -1,0 +1,57 @@
+// The attempt table's IPv4 map: the same answers as a Map under random churn
+// (adds, replaces, deletes, lookups of absent keys), through its growth and
+// its backward-shift deletions, with keys chosen to collide.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Ipv4Map } from '../src/engine/ipv4-map.js';
+
+/** A small deterministic generator (xorshift32), so that a failure can be replayed. */
+function random(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+for (const [name, keySpace] of [
+  ['few keys, many collisions and deletions', 3000],
+  ['the whole 32-bit range', 2 ** 32],
+] as const) {
+  test(`Ipv4Map answers as a Map does: ${name}`, () => {
+    const rnd = random(keySpace === 3000 ? 7 : 11);
+    const m = new Ipv4Map<string>();
+    const ref = new Map<number, string>();
+    // Keys near the top of the range and 0 too: the map must not treat any key value as "empty".
+    const key = () => (rnd() < 0.05 ? [0, 2 ** 32 - 1, 1][Math.floor(rnd() * 3)]! : Math.floor(rnd() * keySpace));
+    for (let i = 0; i < 200_000; i++) {
+      const k = key();
+      const r = rnd();
+      if (r < 0.45) {
+        m.set(k, `v${i}`);
+        ref.set(k, `v${i}`);
+      } else if (r < 0.8) {
+        assert.equal(m.delete(k), ref.delete(k), `delete ${k} at step ${i}`);
+      } else {
+        assert.equal(m.get(k), ref.get(k), `get ${k} at step ${i}`);
+      }
+      assert.equal(m.size, ref.size);
+    }
+    for (const [k, v] of ref) assert.equal(m.get(k), v);
+  });
+}
+
+test('Ipv4Map: a churn at a steady size keeps finding every live key (a flood at the cap)', () => {
+  const m = new Ipv4Map<number>();
+  const live = 5000;
+  for (let i = 0; i < 200_000; i++) {
+    m.set(0x0a000000 + i, i);
+    if (i >= live) assert.equal(m.delete(0x0a000000 + i - live), true);
+  }
+  assert.equal(m.size, live);
+  for (let i = 200_000 - live; i < 200_000; i++) assert.equal(m.get(0x0a000000 + i), i);
+  assert.equal(m.get(0x0a000000), undefined);
+});
