@@ -1,16 +1,21 @@
 // Knock-to-open latency in the netns lab: knockd 0.8 (pcap) against knocklog
-// reading rsyslog's kern.log and knocklog reading ulogd2's LOGEMU file. The
+// reading rsyslog's kern.log, ulogd2's LOGEMU file, and ulogd2's JSON over
+// the `ulogd-socket:` source (the flood-proof path: NFLOG, no file). The
 // same door (cmd_timeout 1 s, an iptables ACCEPT for the protected port), the
 // same knock timing; each contender's door has its own three ports, so that a
 // trial arms exactly one contender while all run side by side. Trials are
-// interleaved (A B C A B C ...), each after the previous door has closed.
+// interleaved (A B C D A B C D ...), each after the previous door has closed.
 // Latency: `knocklog knock --wait` in the client namespace, which probes the
 // port every 5 ms and reports the ms from the last hit until it connects.
 
-import { chmodSync, closeSync, openSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync, chownSync, closeSync, mkdirSync, openSync, readSync, watch, writeFileSync, type FSWatcher,
+} from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  createLab, KmsgLog, KNOCKLOG_CLI, runKnockd, startRsyslog, startUlogd, type Daemon, type Lab,
+  createLab, KmsgLog, KNOCKLOG_CLI, runKnockd, runKnocklog, spawnUlogd, startRsyslog, startUlogd, waitFor,
+  type Daemon, type Lab,
 } from '../lab/lab.js';
 import { knockAndWait, waitClosed } from './door.js';
 import { labOrSkip, median, summarize, formatMs } from './stats.js';
@@ -18,12 +23,14 @@ import { labOrSkip, median, summarize, formatMs } from './stats.js';
 const TRIALS = Number(process.env['KNOCKLOG_BENCH_TRIALS'] ?? 30);
 const PROTECTED = 2222;
 
-type Name = 'knockd' | 'knocklog+rsyslog' | 'knocklog+ulogd2';
+type Name = 'knockd' | 'knocklog+rsyslog' | 'knocklog+ulogd2' | 'knocklog+socket';
+/** The socket contender's NFLOG group (the lab's own group feeds the LOGEMU file). */
+const SOCKET_GROUP = 31;
 interface Contender {
   name: Name;
   ports: number[];
-  /** The file knocklog reads (for the breakdown); null for knockd. */
-  file: string | null;
+  /** What knocklog reads, for the breakdown: a file (path), the socket, or nothing to break down (knockd). */
+  reads: { file: string } | 'socket' | null;
   daemon: Daemon;
   latencies: number[];
   failures: number;
@@ -31,7 +38,8 @@ interface Contender {
 }
 
 interface Breakdown {
-  delivery: number;
+  /** null on the socket path: no file to see the line in (its reader part counts from the kernel's record). */
+  delivery: number | null;
   reader: number;
   queue: number;
   command: number;
@@ -40,8 +48,8 @@ interface Breakdown {
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** The door of every contender; knockd gets no PidFile (the lab gives it one). */
-const door = (ports: number[], pidFile?: string) => `[options]
-${pidFile === undefined ? '' : `  PidFile = ${pidFile}\n`}[bench]
+const door = (ports: number[], pidFile?: string, options = '') => `[options]
+${pidFile === undefined ? '' : `  PidFile = ${pidFile}\n`}${options}[bench]
   sequence = ${ports.join(',')}
   seq_timeout = 5
   start_command = iptables -I INPUT -s %IP% -p tcp --dport ${PROTECTED} -j ACCEPT
@@ -124,7 +132,7 @@ function records(d: Daemon): LogRecord[] {
 function breakdown(
   lab: Lab,
   c: Contender,
-  watch: LineWatch,
+  watch: LineWatch | undefined,
   kmsgFrom: number,
   fileFrom: number,
   logFrom: number,
@@ -134,19 +142,49 @@ function breakdown(
   const last = `DPT=${c.ports.at(-1)} `;
   const src = `SRC=${lab.client.v4} `;
   const kernel = lab.kmsg.lines().slice(kmsgFrom).find((l) => l.includes(last) && l.includes(src));
-  const line = watch.lines.slice(fileFrom).find((l) => l.text.includes(last) && l.text.includes(src));
+  const line = watch?.lines.slice(fileFrom).find((l) => l.text.includes(last) && l.text.includes(src));
   const recs = records(c.daemon).slice(logFrom);
   const sesame = recs.find((r) => r.msg === `${lab.client.v4}: bench: OPEN SESAME`);
   const running = recs.find((r) => r.msg.startsWith('bench: running command: iptables -I'));
-  if (!kernel || !line || !sesame || !running) return null;
+  if (!kernel || (watch !== undefined && !line) || !sesame || !running) return null;
   const wallToMono = monoMs() - Date.now();
   const tKernel = kmsgMs(kernel) + offset;
+  // Without a file, the reader's part starts at the kernel's record: ulogd2 and the socket are in it.
+  const seen = line?.at ?? tKernel;
   return {
-    delivery: line.at - tKernel,
-    reader: sesame.time + wallToMono - line.at,
+    delivery: line === undefined ? null : line.at - tKernel,
+    reader: sesame.time + wallToMono - seen,
     queue: running.time - sesame.time,
     command: tKernel + ms - (running.time + wallToMono),
   };
+}
+
+/**
+ * knocklog on `ulogd-socket:`, fed by its own ulogd2 from its own NFLOG group,
+ * with the rules and ulogd.conf that `knocklog rules` prints for it.
+ */
+async function startSocketPath(
+  lab: Lab, ports: number[], knocklog: (name: string, source: string, p: number[], options: string) => Daemon,
+): Promise<Daemon> {
+  const dir = lab.path('sock');
+  mkdirSync(dir, { mode: 0o700 });
+  const readerUid = Number(spawnSync('id', ['-u', 'knocklog'], { encoding: 'utf8' }).stdout.trim());
+  chownSync(dir, readerUid, 0);
+  const source = `ulogd-socket:${dir}/ulogd.sock`;
+  const d = knocklog('knocklog-socket', source, ports, `  Sources = ${source}\n`);
+  await waitFor('knocklog to listen', () => d.output.includes(': listening (mode'), { describe: () => d.output });
+  const conf = lab.path('knocklog-socket.conf');
+  const group = ['--group', String(SOCKET_GROUP)];
+  const rules = await runKnocklog(['rules', '-c', conf, '--prefix', lab.prefix, '--via', 'nflog', ...group]);
+  await lab.serverExec('iptables-restore', ['--noflush'], rules.stdout);
+  const { stdout } = await runKnocklog(['rules', '-c', conf, '--ulogd-conf', ...group]);
+  const ownLog = lab.path('ulogd-socket.log');
+  const u = spawnUlogd(lab, 'ulogd-socket', lab.writeFile('ulogd-socket.conf',
+    stdout.replace(/^logfile=.*$/m, `logfile="${ownLog}"`)));
+  await waitFor('ulogd2 to connect', () => d.output.includes('ulogd2 connected'), {
+    describe: () => `${d.output}\n${u.own()}`,
+  });
+  return d;
 }
 
 export async function latency(): Promise<void> {
@@ -154,33 +192,38 @@ export async function latency(): Promise<void> {
   const lab = await createLab();
   try {
     chmodSync(lab.dir, 0o755); // the reader runs as knocklog
-    const ports = { knockd: [7000, 8000, 9000], rsyslog: [7001, 8001, 9001], ulogd: [7002, 8002, 9002] };
+    const ports = {
+      knockd: [7000, 8000, 9000], rsyslog: [7001, 8001, 9001], ulogd: [7002, 8002, 9002], socket: [7003, 8003, 9003],
+    };
+    // The socket's ports are LOGged too: their kernel record times the breakdown.
     await lab.installStandardFirewall({ knock: Object.values(ports).flat(), via: 'both', protectedPort: PROTECTED });
     await lab.listen(PROTECTED);
     const ulogd = await startUlogd(lab);
     const rsyslog = await startRsyslog(lab);
     const knockd = await runKnockd(lab, door(ports.knockd));
-    const knocklog = (name: string, source: string, p: number[]) => {
-      const conf = lab.writeFile(`${name}.conf`, door(p, lab.path(`${name}.pid`)));
+    const knocklog = (name: string, source: string, p: number[], options = '') => {
+      const conf = lab.writeFile(`${name}.conf`, door(p, lab.path(`${name}.pid`), options));
       return lab.spawn(name, 'server', [
         process.execPath, KNOCKLOG_CLI, 'run', '-c', conf, '-s', source,
         '--prefix', lab.prefix, '--state-dir', lab.path(`${name}-state`),
       ]);
     };
+    const socket = await startSocketPath(lab, ports.socket, knocklog);
     const contenders: Contender[] = ([
-      { name: 'knockd', ports: ports.knockd, file: null, daemon: knockd.daemon },
+      { name: 'knockd', ports: ports.knockd, reads: null, daemon: knockd.daemon },
       {
         name: 'knocklog+rsyslog',
         ports: ports.rsyslog,
-        file: rsyslog.kernLog.path,
+        reads: { file: rsyslog.kernLog.path },
         daemon: knocklog('knocklog-rsyslog', `file:${rsyslog.kernLog.path}`, ports.rsyslog),
       },
       {
         name: 'knocklog+ulogd2',
         ports: ports.ulogd,
-        file: ulogd.logemu.path,
+        reads: { file: ulogd.logemu.path },
         daemon: knocklog('knocklog-ulogd', `ulogd:${ulogd.logemu.path}`, ports.ulogd),
       },
+      { name: 'knocklog+socket', ports: ports.socket, reads: 'socket', daemon: socket },
     ] as const).map((c) => ({ ...c, ports: [...c.ports], latencies: [], failures: 0, parts: [] }));
 
     // Warm-up: every contender opens once (knocklog's readers start at the end
@@ -192,7 +235,10 @@ export async function latency(): Promise<void> {
       await waitClosed(lab, PROTECTED);
     }
     const offset = await kernelClockOffset(lab);
-    const watches = new Map(contenders.filter((c) => c.file !== null).map((c) => [c, new LineWatch(c.file!)]));
+    const watches = new Map<Contender, LineWatch>();
+    for (const c of contenders) {
+      if (c.reads !== null && c.reads !== 'socket') watches.set(c, new LineWatch(c.reads.file));
+    }
 
     console.log(
       'latency: last knock leaves the client -> protected port accepts (probe every 5 ms), ' +
@@ -206,7 +252,7 @@ export async function latency(): Promise<void> {
         if (ms === null) c.failures++;
         else c.latencies.push(ms);
         await waitClosed(lab, PROTECTED);
-        if (ms !== null && watch !== undefined) {
+        if (ms !== null && c.reads !== null) {
           const b = breakdown(lab, c, watch, ...from, ms, offset);
           if (b !== null) c.parts.push(b);
         }
@@ -224,11 +270,13 @@ export async function latency(): Promise<void> {
       console.log(`  ${c.name.padEnd(17)} ${formatMs(summarize(c.latencies))}${failed}${ratio}`);
     }
     for (const c of contenders.filter((x) => x.parts.length > 0)) {
-      const m = (k: keyof Breakdown) => median(c.parts.map((p) => p[k])).toFixed(1);
+      const m = (k: keyof Breakdown) => median(c.parts.map((p) => p[k] ?? NaN)).toFixed(1);
+      const front = c.reads === 'socket'
+        ? `ulogd2 + socket + reader (kernel record -> parse + engine + IPC -> OPEN SESAME) ${m('reader')}, `
+        : `log delivery (kernel record -> line in the file) ${m('delivery')}, ` +
+          `reader (tail + parse + engine + IPC -> OPEN SESAME) ${m('reader')}, `;
       console.log(
-        `  ${c.name} breakdown (medians of ${c.parts.length} trials, ms): ` +
-          `log delivery (kernel record -> line in the file) ${m('delivery')}, ` +
-          `reader (tail + parse + engine + IPC -> OPEN SESAME) ${m('reader')}, ` +
+        `  ${c.name} breakdown (medians of ${c.parts.length} trials, ms): ${front}` +
           `executor queue (-> running command) ${m('queue')}, ` +
           `command (iptables, until the probe connects) ${m('command')}`,
       );
