@@ -41,3 +41,24 @@ export function liveClock(ev: KnockEvent, bootMs: number): number | null {
   if (ev.uptime !== null) return bootMs + ev.uptime * 1000;
   return ev.time === null ? null : isoToMs(ev.time);
 }
+
+/** CLOCK_MONOTONIC in ms: since boot, the same for every process of this boot, never stepped. */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/**
+ * A wall clock that never goes back: it runs with the monotonic clock, and
+ * follows `wall` only when that moves ahead of it. Timers that close doors
+ * count on it: a clock stepped back (by NTP, or by whoever may set it) must
+ * not keep a door open for the size of the step; a clock stepped forward
+ * closes early, the safe side.
+ */
+export function steadyClock(wall: () => number = Date.now, mono: () => number = monotonicMs): () => number {
+  let offset = wall() - mono();
+  return () => {
+    const m = mono();
+    offset = Math.max(offset, wall() - m);
+    return offset + m;
+  };
+}

@@ -541,3 +541,46 @@ test('a door saved in an earlier boot is closed once, not retried: its rule went
   assert.deepEqual(lines(tries), ['x'], 'one try');
   assert.equal(log.matching(/not retried/, 'warn').length, 1);
 });
+
+test('a wall clock stepped back while a door is open does not keep it open longer', async (t) => {
+  // An NTP step (or whoever can set the clock) moves the wall clock back an hour right after the open: the
+  // door must still close cmd_timeout after it opened, as time really passes, not an hour later.
+  const { dir, executor } = sandbox(t);
+  const marks = join(dir, 'marks');
+  let step = 0;
+  const { ex } = executor({
+    doors: [door('ssh', { startCommand: `echo start >> '${marks}'`, stopCommand: `echo stop >> '${marks}'`,
+      cmdTimeoutMs: 300 })],
+    stateDir: dir,
+    now: () => Date.now() - step,
+  });
+  await ex.open('ssh', '10.0.0.2');
+  step = 3_600_000;
+  await waitFor('the stop command', () => lines(marks).includes('stop'), 5000);
+  assert.deepEqual(lines(marks), ['start', 'stop']);
+});
+
+test('a door saved while the wall clock ran an hour ahead closes on time '
+  + 'after a restart in the same boot', async (t) => {
+  // The clock was an hour ahead when the door opened and is right again when knocklog restarts (a step back in
+  // between): the close time on disk is an hour late by the clock now; the monotonic deadline saved with it is not.
+  const { dir, executor } = sandbox(t);
+  const marks = join(dir, 'marks');
+  const doors = [door('ssh', { startCommand: `echo start >> '${marks}'`, stopCommand: `echo stop >> '${marks}'`,
+    cmdTimeoutMs: 1000 })];
+  const child = executorProcess(t, doors, dir, `
+    const ex = new Executor({ doors, stateDir, log: quiet, now: () => Date.now() + 3600000 });
+    await ex.open('ssh', '10.0.0.2');
+    process.stdout.write('ready\\n');`);
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  await waitFor('the child to open the door', () => out.includes('ready'));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  assert.ok(stateOpen(dir)[0]!.closeAt > Date.now() + 3_000_000, 'the saved close time is an hour ahead');
+
+  const { ex } = executor({ doors, stateDir: dir });
+  await ex.restore();
+  await waitFor('the stop command', () => lines(marks).includes('stop'), 5000);
+  assert.deepEqual(lines(marks), ['start', 'stop']);
+});

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import PQueue from 'p-queue';
 import { retryDelay, type RetryDelays } from '../backoff.js';
+import { monotonicMs, steadyClock } from '../clock.js';
 import { isIPv6 } from '../net.js';
 import type { Door, OpenDoor } from '../types.js';
 import { checkAddress, expandCommand, runCommand } from './command.js';
@@ -17,6 +18,7 @@ export interface ExecutorOptions {
   doors: ReadonlyMap<string, Door> | readonly Door[];
   stateDir: string;
   log: Log;
+  /** The wall clock (tests set it); the executor runs its timers on steadyClock() of it, which never goes back. */
   now?: () => number;
   /** Limit for one command; then its process group is killed. */
   commandTimeoutMs?: number;
@@ -103,7 +105,7 @@ export class Executor {
   constructor(opts: ExecutorOptions) {
     this.doors = toMap(opts.doors);
     this.log = opts.log;
-    this.now = opts.now ?? Date.now;
+    this.now = steadyClock(opts.now ?? Date.now);
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
     this.retry = opts.retry ?? { minMs: 1000, maxMs: 60_000 };
     this.dryRun = opts.dryRun ?? false;
@@ -177,7 +179,8 @@ export class Executor {
       if (this.entries.has(keyOf(r.door, r.src))) continue;
       this.checkRestored(r);
       this.entries.set(keyOf(r.door, r.src), {
-        door: r.door, src: r.src, phase: 'open', closeAt: r.closeAt, retryAt: 0, stopCommand: r.stopCommand,
+        door: r.door, src: r.src, phase: 'open', closeAt: this.restoredCloseAt(r), retryAt: 0,
+        stopCommand: r.stopCommand,
         // A rule from before a reboot is gone with it (or was restored by a firewall script): the stop runs once.
         pending: (r.pending ?? false) || (r.boot !== undefined && BOOT_ID !== null && r.boot !== BOOT_ID),
         failures: 0, reopen: false, started: Promise.resolve(), ...(r.user === undefined ? {} : { user: r.user }),
@@ -186,6 +189,16 @@ export class Executor {
     }
     if (restored > 0) this.log.info(`restored ${restored} open door(s) from ${path}`);
     this.reschedule();
+  }
+
+  /**
+   * When a restored door closes: at its saved time, or earlier if its
+   * monotonic deadline (valid in the boot that saved it) says so, since the
+   * wall clock may have been stepped back since.
+   */
+  private restoredCloseAt(r: OpenDoorRecord): number {
+    if (r.closeMono === undefined || BOOT_ID === null || r.boot !== BOOT_ID) return r.closeAt;
+    return Math.min(r.closeAt, this.now() + r.closeMono - monotonicMs());
   }
 
   /** A restored stop command that the config would not build now runs all the same (it undoes what ran), loudly. */
@@ -432,6 +445,7 @@ export class Executor {
   }
 
   private records(): OpenDoorRecord[] {
+    const toMono = monotonicMs() - this.now();
     return [...this.entries.values()]
       // A queued start of a door that failed to start before keeps its record (and its stop).
       .filter((e) => e.phase !== 'queued' || e.closeAt > 0)
@@ -441,7 +455,7 @@ export class Executor {
         closeAt: e.closeAt,
         stopCommand: e.stopCommand,
         ...(e.pending ? { pending: true } : {}),
-        ...(BOOT_ID === null ? {} : { boot: BOOT_ID }),
+        ...(BOOT_ID === null ? {} : { boot: BOOT_ID, closeMono: Math.round(e.closeAt + toMono) }),
         ...(e.user === undefined ? {} : { user: e.user }),
       }));
   }

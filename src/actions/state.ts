@@ -22,6 +22,8 @@ export interface OpenDoorRecord extends OpenDoor {
   pending?: boolean;
   /** The kernel's boot id when it was saved: a record from an earlier boot counts as pending. */
   boot?: string;
+  /** closeAt on CLOCK_MONOTONIC (ms), valid in the boot `boot` names: a wall clock stepped back cannot delay it. */
+  closeMono?: number;
   /** Who opened it last (a door with Sequence_Secret_Dir); absent otherwise and in files of older versions. */
   user?: string;
 }
@@ -44,7 +46,8 @@ function isRecord(v: unknown): v is OpenDoorRecord {
     (typeof r['stopCommand'] === 'string' || r['stopCommand'] === null) &&
     (r['pending'] === undefined || typeof r['pending'] === 'boolean') &&
     (r['user'] === undefined || typeof r['user'] === 'string') &&
-    (r['boot'] === undefined || typeof r['boot'] === 'string')
+    (r['boot'] === undefined || typeof r['boot'] === 'string') &&
+    (r['closeMono'] === undefined || (typeof r['closeMono'] === 'number' && Number.isFinite(r['closeMono'])))
   );
 }
 
