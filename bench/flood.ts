@@ -8,12 +8,12 @@
 // For each: does the door open during the flood and how late, the CPU time of
 // the processes on the path, their peak memory, and the bytes written to disk.
 
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  createLab, KNOCKLOG_CLI, runKnocklog, spawnUlogd, startRsyslog, synFlood, waitFor, type Daemon, type Lab,
+  createLab, KNOCKLOG_CLI, runKnocklog, startRsyslog, synFlood, waitFor, type Daemon, type Lab,
 } from '../lab/lab.js';
+import { socketDir, startSocketUlogd } from '../lab/socket.js';
 import { knockAndWait, waitClosed } from './door.js';
 import { childWith, cpuSeconds, memory } from './proc.js';
 import { labOrSkip } from './stats.js';
@@ -144,7 +144,7 @@ async function loadRules(lab: Lab, args: string[]): Promise<void> {
   await lab.serverExec('iptables-restore', ['--noflush'], stdout);
 }
 
-function contenders(rsyslogPid: () => number | null, kernLog: string, readerUid: number): Contender[] {
+function contenders(rsyslogPid: () => number | null, kernLog: string): Contender[] {
   return [
     {
       name: 'knockd 0.8',
@@ -179,25 +179,18 @@ function contenders(rsyslogPid: () => number | null, kernLog: string, readerUid:
       name: 'knocklog (ulogd-socket)',
       rules: (lab) => loadRules(lab, ['--via', 'nflog', '--group', String(GROUP)]),
       start: async (lab, tag) => {
-        const dir = lab.path(`sock-${tag}`);
-        mkdirSync(dir, { mode: 0o700 });
-        chownSync(dir, readerUid, 0);
-        const socket = `${dir}/ulogd.sock`;
-        const source = `ulogd-socket:${socket}`;
+        const source = `ulogd-socket:${socketDir(lab, `sock-${tag}`)}/ulogd.sock`;
         const { d, logFile } = startKnocklog(lab, tag, source, `  Sources = ${source}\n`);
         await waitFor('knocklog to listen', () => d.output.includes(': listening (mode'), { describe: () => d.output });
         const conf = lab.path(`knocklog-${tag}.conf`);
-        const { stdout } = await runKnocklog(['rules', '-c', conf, '--ulogd-conf', '--group', String(GROUP)]);
-        const ownLog = lab.path(`ulogd-${tag}.log`);
-        const ulogdConf = lab.writeFile(`ulogd-${tag}.conf`, stdout.replace(/^logfile=.*$/m, `logfile="${ownLog}"`));
-        const u = spawnUlogd(lab, `ulogd-${tag}`, ulogdConf);
-        await waitFor('ulogd2 to connect', () => d.output.includes('ulogd2 connected'), {
-          describe: () => `${d.output}\n${u.own()}`,
-        });
+        const u = await startSocketUlogd(lab, `ulogd-${tag}`, conf, GROUP, (own) =>
+          waitFor('ulogd2 to connect', () => d.output.includes('ulogd2 connected'), {
+            describe: () => `${d.output}\n${own()}`,
+          }));
         return {
           daemon: d,
           pids: () => [...knocklogPids(d), ['ulogd', u.daemon.child.pid ?? null]],
-          files: [['ulogd log', ownLog], ['knocklog LogFile', logFile]],
+          files: [['ulogd log', lab.path(`ulogd-${tag}.log`)], ['knocklog LogFile', logFile]],
           stop: async () => {
             await u.daemon.stop();
             await d.stop();
@@ -218,14 +211,13 @@ export async function floodBench(): Promise<void> {
     await lab.listen(PROTECTED);
     const rsyslog = await startRsyslog(lab);
     const rsyslogPid = () => Number(readFileSync(lab.path('rsyslog.pid'), 'utf8').trim()) || null;
-    const readerUid = Number(spawnSync('id', ['-u', 'knocklog'], { encoding: 'utf8' }).stdout.trim());
     console.log(
       `flood: hping3 --rand-source -S -p ${SEQUENCE[0]} -i uGAP -c ${FLOOD_MS / 1000} s/GAP (client ns -> server), `
         + `a legitimate knock ${KNOCK_AFTER_MS / 1000} s into it (waits ${KNOCK_WAIT_MS / 1000} s for the port); `
         + 'one daemon at a time; '
         + 'CPU and bytes from the flood\'s start to 1 s after its end',
     );
-    for (const [i, c] of contenders(rsyslogPid, rsyslog.kernLog.path, readerUid).entries()) {
+    for (const [i, c] of contenders(rsyslogPid, rsyslog.kernLog.path).entries()) {
       await c.rules(lab);
       for (const gap of GAPS_US) report(c.name, await trial(lab, c, gap, `c${i}-${gap}`));
     }

@@ -8,15 +8,12 @@
 // Latency: `knocklog knock --wait` in the client namespace, which probes the
 // port every 5 ms and reports the ms from the last hit until it connects.
 
-import { spawnSync } from 'node:child_process';
-import {
-  chmodSync, chownSync, closeSync, mkdirSync, openSync, readSync, watch, writeFileSync, type FSWatcher,
-} from 'node:fs';
+import { chmodSync, closeSync, openSync, readSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  createLab, KmsgLog, KNOCKLOG_CLI, runKnockd, runKnocklog, spawnUlogd, startRsyslog, startUlogd, waitFor,
-  type Daemon, type Lab,
+  createLab, KmsgLog, KNOCKLOG_CLI, runKnockd, runKnocklog, startRsyslog, startUlogd, waitFor, type Daemon, type Lab,
 } from '../lab/lab.js';
+import { socketDir, startSocketUlogd } from '../lab/socket.js';
 import { knockAndWait, waitClosed } from './door.js';
 import { labOrSkip, median, summarize, formatMs } from './stats.js';
 
@@ -166,24 +163,17 @@ function breakdown(
 async function startSocketPath(
   lab: Lab, ports: number[], knocklog: (name: string, source: string, p: number[], options: string) => Daemon,
 ): Promise<Daemon> {
-  const dir = lab.path('sock');
-  mkdirSync(dir, { mode: 0o700 });
-  const readerUid = Number(spawnSync('id', ['-u', 'knocklog'], { encoding: 'utf8' }).stdout.trim());
-  chownSync(dir, readerUid, 0);
-  const source = `ulogd-socket:${dir}/ulogd.sock`;
+  const source = `ulogd-socket:${socketDir(lab, 'sock')}/ulogd.sock`;
   const d = knocklog('knocklog-socket', source, ports, `  Sources = ${source}\n`);
   await waitFor('knocklog to listen', () => d.output.includes(': listening (mode'), { describe: () => d.output });
   const conf = lab.path('knocklog-socket.conf');
-  const group = ['--group', String(SOCKET_GROUP)];
-  const rules = await runKnocklog(['rules', '-c', conf, '--prefix', lab.prefix, '--via', 'nflog', ...group]);
+  const via = ['--via', 'nflog', '--group', String(SOCKET_GROUP)];
+  const rules = await runKnocklog(['rules', '-c', conf, '--prefix', lab.prefix, ...via]);
   await lab.serverExec('iptables-restore', ['--noflush'], rules.stdout);
-  const { stdout } = await runKnocklog(['rules', '-c', conf, '--ulogd-conf', ...group]);
-  const ownLog = lab.path('ulogd-socket.log');
-  const u = spawnUlogd(lab, 'ulogd-socket', lab.writeFile('ulogd-socket.conf',
-    stdout.replace(/^logfile=.*$/m, `logfile="${ownLog}"`)));
-  await waitFor('ulogd2 to connect', () => d.output.includes('ulogd2 connected'), {
-    describe: () => `${d.output}\n${u.own()}`,
-  });
+  await startSocketUlogd(lab, 'ulogd-socket', conf, SOCKET_GROUP, (own) =>
+    waitFor('ulogd2 to connect', () => d.output.includes('ulogd2 connected'), {
+      describe: () => `${d.output}\n${own()}`,
+    }));
   return d;
 }
 

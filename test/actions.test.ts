@@ -87,6 +87,19 @@ function executorProcess(t: TestContext, doors: Door[], stateDir: string, body: 
   return child;
 }
 
+/** An executor in a child process runs `opens` (with `ex` made from `options`), then is killed with SIGKILL. */
+async function crashAfter(t: TestContext, doors: Door[], stateDir: string, options: string, opens: string) {
+  const child = executorProcess(t, doors, stateDir, `
+    const ex = new Executor({ doors, stateDir, log: quiet, ${options} });
+    ${opens};
+    process.stdout.write('ready\\n');`);
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+  await waitFor('the child to open its doors', () => out.includes('ready'));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+}
+
 function stateOpen(dir: string): { door: string; src: string; closeAt: number; stopCommand: string | null }[] {
   return (JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as { open: [] }).open;
 }
@@ -300,15 +313,8 @@ test('open doors survive a crash: a new Executor closes overdue ones at once and
   ];
   // The crashing process's clock lags 5 s: its doors are as old as if it had
   // died 5 s ago, so 'short' is overdue and 'long' is due in about 1.5 s.
-  const child = executorProcess(t, doors, dir, `
-    const ex = new Executor({ doors, stateDir, log: quiet, now: () => Date.now() - 5000 });
-    await Promise.all([ex.open('short', '10.0.0.1'), ex.open('long', 'fd31::2')]);
-    process.stdout.write('ready\\n');`);
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-  await waitFor('the child to open both doors', () => out.includes('ready'));
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  await crashAfter(t, doors, dir, 'now: () => Date.now() - 5000',
+    "await Promise.all([ex.open('short', '10.0.0.1'), ex.open('long', 'fd31::2')])");
 
   const persisted = stateOpen(dir);
   assert.deepEqual(persisted.map((r) => [r.door, r.src, r.stopCommand]).sort(), [
@@ -568,15 +574,7 @@ test('a door saved while the wall clock ran an hour ahead closes on time '
   const marks = join(dir, 'marks');
   const doors = [door('ssh', { startCommand: `echo start >> '${marks}'`, stopCommand: `echo stop >> '${marks}'`,
     cmdTimeoutMs: 1000 })];
-  const child = executorProcess(t, doors, dir, `
-    const ex = new Executor({ doors, stateDir, log: quiet, now: () => Date.now() + 3600000 });
-    await ex.open('ssh', '10.0.0.2');
-    process.stdout.write('ready\\n');`);
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-  await waitFor('the child to open the door', () => out.includes('ready'));
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
+  await crashAfter(t, doors, dir, 'now: () => Date.now() + 3600000', "await ex.open('ssh', '10.0.0.2')");
   assert.ok(stateOpen(dir)[0]!.closeAt > Date.now() + 3_000_000, 'the saved close time is an hour ahead');
 
   const { ex } = executor({ doors, stateDir: dir });

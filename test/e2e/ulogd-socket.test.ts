@@ -7,15 +7,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chownSync, mkdirSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import {
   createLab,
   knocklogKnock,
   loadKnocklogRules,
   requireLabOrSkip,
-  runKnocklog,
-  spawnUlogd,
   startKnocklog,
   synFlood,
   waitFor,
@@ -24,6 +20,7 @@ import {
   type KnocklogRun,
   type Lab,
 } from '../../lab/lab.js';
+import { socketDir, startSocketUlogd } from '../../lab/socket.js';
 
 const CLOSED_MS = 500;
 const ACCEPT = (port: number) => `INPUT -s %IP% -p tcp --dport ${port} -j ACCEPT`;
@@ -81,11 +78,7 @@ interface SocketLab {
 async function socketLab(t: { after: (fn: () => Promise<void>) => void }): Promise<SocketLab> {
   const lab = await createLab();
   t.after(() => lab.destroy());
-  const dir = lab.path('ulogd-socket');
-  mkdirSync(dir, { mode: 0o700 });
-  const reader = spawnSync('id', ['-u', 'knocklog'], { encoding: 'utf8' }).stdout.trim();
-  chownSync(dir, Number(reader), 0);
-  const socket = `${dir}/ulogd.sock`;
+  const socket = `${socketDir(lab, 'ulogd-socket')}/ulogd.sock`;
   const sources = `  Sources = ulogd-socket:${socket}\n`;
   const conf = writeKnocklogConf(lab, 'knockd.conf', DOOR('ssh', '7000,8000,9000', 2222), sources);
   await lab.installStandardFirewall({ protectedPort: 2222 });
@@ -95,14 +88,10 @@ async function socketLab(t: { after: (fn: () => Promise<void>) => void }): Promi
   assert.doesNotMatch(ruleLines, /limit/, 'no budget on this path');
   await lab.listen(2222);
   const kl = await startKnocklog(lab, { conf, sources: [`ulogd-socket:${socket}`] });
-  // The printed stack as it is, but for its own log: a file of the lab instead of syslog.
-  const group = String(lab.nflogGroup);
-  const { stdout: printed } = await runKnocklog(['rules', '-c', conf, '--ulogd-conf', '--group', group]);
-  assert.match(printed, new RegExp(`^file="${socket.replace(/[.]/g, '\\.')}"$`, 'm'));
-  const ownLog = lab.path('ulogd-socket.log');
-  const ulogdConf = lab.writeFile('ulogd-socket.conf', printed.replace(/^logfile=.*$/m, `logfile="${ownLog}"`));
-  const ulogd = spawnUlogd(lab, 'ulogd', ulogdConf);
-  await kl.waitForMessage(/: ulogd2 connected$/);
+  const ulogd = await startSocketUlogd(lab, 'ulogd-socket', conf, lab.nflogGroup, async () => {
+    await kl.waitForMessage(/: ulogd2 connected$/);
+  });
+  assert.match(ulogd.printed, new RegExp(`^file="${socket.replace(/[.]/g, '\\.')}"$`, 'm'));
   assert.ok(ulogd.daemon.running, ulogd.own());
   return { lab, kl, conf, source: `ulogd-socket:${socket}`, ulogd: ulogd.daemon, ulogdLog: ulogd.own };
 }
