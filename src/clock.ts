@@ -33,13 +33,35 @@ export class LogClock {
 }
 
 /**
- * For the live daemon: uptime stamps are placed on this host's boot time,
- * which the caller reads from the system (Date.now() - os.uptime()). A line
- * that carries only an absolute time is taken at its word.
+ * The live daemon's clock: when lines arrive, and when their knocks happened,
+ * on the wall clock. An uptime stamp is placed on the boot time as the wall
+ * clock puts it at the latest arrival: a wall clock stepped after the start
+ * (NTP on a host without a real-time clock) must not make every knock look an
+ * hour old, and dropped as stale. A line that carries only an absolute time is
+ * taken at its word.
  */
-export function liveClock(ev: KnockEvent, bootMs: number): number | null {
-  if (ev.uptime !== null) return bootMs + ev.uptime * 1000;
-  return ev.time === null ? null : isoToMs(ev.time);
+export class LiveTime {
+  private boot: number;
+
+  constructor(
+    private readonly wall: () => number = Date.now,
+    private readonly mono: () => number = monotonicMs,
+  ) {
+    this.boot = wall() - mono();
+  }
+
+  /** Lines arrive: now, on the wall clock (and the boot time on it, for at()). */
+  arrival(): number {
+    const now = this.wall();
+    this.boot = now - this.mono();
+    return now;
+  }
+
+  /** When a knock happened (ms since the epoch), or null without any stamp. */
+  at(ev: KnockEvent): number | null {
+    if (ev.uptime !== null) return this.boot + ev.uptime * 1000;
+    return ev.time === null ? null : isoToMs(ev.time);
+  }
 }
 
 /** CLOCK_MONOTONIC in ms: since boot, the same for every process of this boot, never stepped. */

@@ -3,7 +3,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { steadyClock } from '../src/clock.js';
+import { LiveTime, steadyClock } from '../src/clock.js';
+import type { KnockEvent } from '../src/types.js';
 
 test('steadyClock runs with the monotonic clock, follows a step forward, ignores a step back', () => {
   let wall = 1_000_000;
@@ -22,4 +23,33 @@ test('steadyClock runs with the monotonic clock, follows a step forward, ignores
   const before = now();
   wall -= 1;
   assert.ok(now() >= before, 'never goes back');
+});
+
+const knockAt = (uptime: number): KnockEvent => ({
+  time: null, uptime, host: null, prefix: 'KNOCK', in: 'eth0', src: '10.0.0.2', dst: '10.0.0.1',
+  proto: 'tcp', spt: 40000, dpt: 7000, flags: ['SYN'],
+});
+
+test('LiveTime: after the wall clock steps forward (NTP on a host without an RTC), a fresh knock is fresh', () => {
+  // The reader placed kernel uptime stamps on the boot time it read at its start: after a step forward of an
+  // hour every knock looked an hour old on arrival, was dropped as stale, and no door opened until a restart.
+  let wall = 1_700_000_000_000;
+  let mono = 60_000; // the kernel's uptime stamps count CLOCK_MONOTONIC
+  const time = new LiveTime(() => wall, () => mono);
+  const before = time.arrival();
+  assert.equal(time.at(knockAt(mono / 1000)), before);
+  wall += 3_600_000 + 5;
+  mono += 5;
+  const arrived = time.arrival();
+  assert.equal(arrived, wall);
+  assert.equal(time.at(knockAt(mono / 1000)), arrived, 'the knock happened as it arrived, not an hour ago');
+  assert.equal(time.at(knockAt((mono - 2000) / 1000)), arrived - 2000, 'a knock 2 s old is 2 s old');
+});
+
+test('LiveTime: a line with only an absolute time is taken at its word', () => {
+  const time = new LiveTime(() => 5_000_000, () => 1000);
+  const ev = { ...knockAt(0), uptime: null, time: '2026-11-30T12:00:00.000Z' };
+  time.arrival();
+  assert.equal(time.at(ev), Date.parse('2026-11-30T12:00:00.000Z'));
+  assert.equal(time.at({ ...ev, time: null }), null);
 });

@@ -4,7 +4,7 @@
 
 import { inspectorProblem } from './no-inspector.js';
 import { Engine } from '../engine/index.js';
-import { liveClock } from '../clock.js';
+import { LiveTime } from '../clock.js';
 import { parseLineFast } from '../parse/fast.js';
 import type { Format } from '../parse/index.js';
 import { openSource, type Source } from '../sources/index.js';
@@ -49,7 +49,7 @@ class Reader {
   /** Nothing is logged until something changes. */
   private lastStats = 'stats: sources 0, attempts 0, open 0, evictions 0, stale 0';
   /** CLOCK_MONOTONIC is what the kernel's [uptime] stamps count (measured: within 5 ms). */
-  private readonly bootMs = Date.now() - Number(process.hrtime.bigint() / 1_000_000n);
+  private readonly time = new LiveTime();
 
   constructor(setup: ReaderSetup) {
     this.config = setup.config;
@@ -110,13 +110,13 @@ class Reader {
   }
 
   private lines(source: string, lines: string[]): void {
-    const arrived = Date.now();
+    const arrived = this.time.arrival();
     const opts = { prefix: this.config.options.prefix, format: 'kernel' as Format, now: new Date(arrived) };
     for (const line of lines) {
       opts.format = formatOf(source, line);
       const r = parseLineFast(line, opts);
       if (!r.ok) continue;
-      const at = liveClock(r.event, this.bootMs);
+      const at = this.time.at(r.event);
       if (at === null || this.copies?.copy(r.event, at, arrived) === true) continue;
       this.emit(this.engine.knock(r.event, at, arrived));
     }
