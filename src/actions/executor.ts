@@ -330,7 +330,7 @@ export class Executor {
         );
         return;
       }
-      ok = await this.run(d.name, cmd, 'warn');
+      ok = (await this.run(d.name, cmd, 'warn')) === 'ok';
     }
     if (e.stopCommand === null && ok) {
       // Nothing to close (knockd's open/close door pairs): every knock runs the start command again.
@@ -372,7 +372,14 @@ export class Executor {
 
   /** The queued stop step: on success the door is forgotten, on failure retried with backoff. */
   private async stop(e: Entry): Promise<void> {
-    const ok = e.stopCommand === null || (await this.run(e.door, e.stopCommand, 'error'));
+    const r = e.stopCommand === null ? 'ok' : await this.run(e.door, e.stopCommand, 'error');
+    if (r === 'gone') {
+      this.log.warn(
+        `${e.src}: ${e.door}: the rule to delete is not there (removed by hand, or by a firewall reload?); ` +
+          'the door counts as closed',
+      );
+    }
+    const ok = r !== 'failed';
     if (ok || e.pending) {
       // After a failed start the rule may not exist: one try, as knockd does, never a retry loop.
       if (!ok) this.log.warn(`${e.src}: ${e.door}: the stop command of a failed start failed too; not retried`);
@@ -392,10 +399,13 @@ export class Executor {
     this.reschedule();
   }
 
-  /** Runs one command with knockd's log lines; true when it exited 0. */
-  private async run(door: string, cmd: string, failLevel: 'warn' | 'error'): Promise<boolean> {
+  /**
+   * Runs one command with knockd's log lines: 'ok' when it exited 0; 'gone'
+   * when it failed only because iptables found no such rule to delete.
+   */
+  private async run(door: string, cmd: string, failLevel: 'warn' | 'error'): Promise<'ok' | 'gone' | 'failed'> {
     this.log.info(`${door}: running command: ${cmd}${this.dryRun ? ' (dry run: not run)' : ''}`);
-    if (this.dryRun) return true;
+    if (this.dryRun) return 'ok';
     const r = await runCommand(cmd, { timeoutMs: this.commandTimeoutMs });
     const output = r.output.trim() === '' ? '' : `; output: ${r.output.trim()}`;
     if (r.pid === null) {
@@ -408,7 +418,9 @@ export class Executor {
       this.log[failLevel](`${door}: command returned non-zero status code (${r.status})`);
       if (output !== '') this.log[failLevel](`${door}: command output${output.slice(1)}`);
     }
-    return !r.timedOut && r.status === 0;
+    if (r.timedOut) return 'failed';
+    if (r.status === 0) return 'ok';
+    return r.status === 1 && ruleNotThere(r.output) ? 'gone' : 'failed';
   }
 
   /** Adds a task to the command queue; tasks never throw, but a bug must not become an unhandled rejection. */
@@ -475,6 +487,17 @@ export class Executor {
 function setUser(e: Entry, user: string | undefined): void {
   if (user === undefined) delete e.user;
   else e.user = user;
+}
+
+/**
+ * Whether a command's whole output is iptables' (or ip6tables') answer to a
+ * delete of a rule that is not there, as 1.8.9 prints it with exit status 1:
+ * no retry can close what is not open. Anything else in the output (a held
+ * xtables lock, say) is a failure that is retried.
+ */
+function ruleNotThere(output: string): boolean {
+  const lines = output.split('\n').filter((l) => l.trim() !== '');
+  return lines.length > 0 && lines.every((l) => /Bad rule \(does a matching rule exist in that chain\?\)/.test(l));
 }
 
 /** When an entry's next stop attempt is due; Infinity while nothing is waiting on the timer. */

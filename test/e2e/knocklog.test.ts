@@ -302,3 +302,25 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
   for (const r of table) t.diagnostic(r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | '));
 });
+
+test('a rule removed by hand while its door is open: the close finds it gone, says so once, '
+  + 'and does not retry for ever', async (t) => {
+  if (!requireLabOrSkip(t)) return;
+  const lab = await createLab();
+  t.after(() => lab.destroy());
+  const conf = writeKnocklogConf(lab, 'knockd.conf', door(2222));
+  await lab.installStandardFirewall();
+  await loadKnocklogRules(lab, conf);
+  await lab.listen(2222);
+  const kl = await startKnocklog(lab, { conf, sources: ['kmsg'] });
+
+  await knocklogKnock(lab, [lab.server.v4, '7000', '8000', '9000']);
+  await opens(lab, 2222);
+  // The admin flushes it (or a firewall reload drops it) before knocklog's close.
+  const rule = ['INPUT', '-s', lab.client.v4, '-p', 'tcp', '--dport', '2222', '-j', 'ACCEPT'];
+  await lab.serverExec('iptables', ['-D', ...rule]);
+  await kl.waitForMessage(/: ssh: the rule to delete is not there .*the door counts as closed$/);
+  await new Promise((r) => setTimeout(r, 2500)); // the first retries would come after 1 s and 2 s
+  assert.deepEqual(kl.messages().filter((m) => /stop command failed/.test(m)), [], 'no retry');
+  assert.equal(await acceptRules(lab, 2222), 0);
+});
