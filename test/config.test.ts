@@ -476,6 +476,20 @@ test('knocklog check: summary on stdout, exit 0', () => {
       + '--> the door is disabled\n');
 });
 
+test('knocklog check warns (exit 0) when a stop_command deletes another rule than its start_command adds', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'knocklog-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'knockd.conf');
+  writeFileSync(path, '[ssh]\n  sequence = 7000,8000\n'
+    + '  start_command = iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n'
+    + '  stop_command = iptables -D INPUT -s %IP% -p tcp --dport 2222 -j ACCEPT\n');
+  const r = spawnSync(process.execPath, [CLI, 'check', '-c', path], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.match(r.stderr, new RegExp(`^knocklog check: warning: ${path.replace(/[.]/g, '\\.')}:1: door ssh: `
+    + 'stop_command does not delete the rule start_command adds .*Fix: give the stop the same table, chain and '
+    + 'match as the start\n$'));
+});
+
 test('knocklog check: every error on stderr, nothing on stdout, exit 1', () => {
   const path = fx('broken.conf');
   const r = spawnSync(process.execPath, [CLI, 'check', '-c', path], { encoding: 'utf8' });

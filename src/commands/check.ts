@@ -10,6 +10,7 @@ import {
   formatSequence,
   formatTcpFlags,
   loadConfig,
+  undoProblems,
 } from '../config/index.js';
 import { canonicalAddress } from '../net.js';
 import { deriveBoundSequence, deriveSequence, firstPort, timeStep } from '../totp/index.js';
@@ -155,7 +156,7 @@ export function runCheck(
     return 1;
   }
   out.write(`${formatSummary(config, showAt, show).join('\n')}\n`);
-  // Not errors, but worth saying: nothing could ever open.
+  // Not errors, but worth saying: nothing could ever open, or a close that would leave its rule.
   for (const d of config.doors) {
     if (d.kind === 'oneTime' && d.oneTime.entries.length === 0) {
       err.write(
@@ -163,6 +164,7 @@ export function runCheck(
           `for door ${d.name} --> the door is disabled\n`,
       );
     }
+    for (const p of undoProblems(d)) err.write(`knocklog check: warning: ${p}\n`);
   }
   if (config.doors.length === 0) err.write(`knocklog check: warning: ${path} defines no door\n`);
   return 0;

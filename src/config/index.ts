@@ -16,6 +16,7 @@ export { formatTcpFlags } from './values.js';
 export { describeTimed } from './timed.js';
 export { readOneTimeSequences } from './onetime.js';
 export { isUserName, timedFromSettings, type TimedSettings } from './timed.js';
+export { undoProblems } from './undo.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/knockd.conf';
 

@@ -11,7 +11,7 @@ import { retryDelay, type RetryDelays } from '../backoff.js';
 import { markOneTimeUsed } from '../actions/onetime.js';
 import { UsedSteps } from '../actions/used-steps.js';
 import { userRefusal } from '../totp/index.js';
-import { ConfigError, formatSequence, loadConfig } from '../config/index.js';
+import { ConfigError, formatSequence, loadConfig, undoProblems } from '../config/index.js';
 import type { Config, Decision, OneTimeSequences, OpenDecision, OptionOverrides } from '../types.js';
 import { createLogger, escapeControl, type Logger } from './log.js';
 import { prepareStateDir, sharedUserWarning, trustProblems, unreadableByReader } from './preflight.js';
@@ -94,6 +94,7 @@ class Daemon {
       const shared = sharedUserWarning(this.identity);
       if (shared !== null) this.log.warn(shared);
     }
+    this.warnUndo(this.config);
     // /dev/kmsg needs CAP_SYSLOG (dmesg_restrict): opened here, inherited by the reader.
     if (this.sources.includes('kmsg')) this.kmsgFd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
     await this.executor.restore();
@@ -301,9 +302,15 @@ class Daemon {
     }
     const kept = Object.fromEntries(RESTART_OPTIONS.map((k) => [k, old[k]]));
     this.config = { ...next, options: { ...next.options, ...kept } };
+    this.warnUndo(this.config);
     this.setOneTime(this.config);
     this.executor.replaceDoors(this.config.doors);
     this.send({ type: 'reload', config: this.config });
+  }
+
+  /** Doors whose stop visibly deletes another rule than their start adds (config/undo.ts). */
+  private warnUndo(config: Config): void {
+    for (const d of config.doors) for (const p of undoProblems(d)) this.log.warn(p);
   }
 
   async stop(): Promise<void> {
