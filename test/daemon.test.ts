@@ -326,3 +326,18 @@ test('a reader that dies is restarted from its saved position; the daemon runs o
     removeDir(l.dir);
   }
 });
+
+test('run warns at start when a door\'s stop_command deletes another rule than its start_command adds', async () => {
+  const bad = '\n[web]\n  sequence = 6000,6001\n'
+    + '  start_command = iptables -I INPUT -s %IP% -p tcp --dport 443 -j ACCEPT\n'
+    + '  stop_command = iptables -D INPUT -s %IP% -p tcp --dport 80 -j ACCEPT\n';
+  const l = lab('undo', bad);
+  const d = start(l);
+  try {
+    await d.waitFor(/:\d+: door web: stop_command does not delete the rule start_command adds /);
+    assert.ok(!d.has(/door ssh: stop_command does not delete/), 'the echo commands of door ssh are not compared');
+  } finally {
+    assert.equal(await d.stop(), 0);
+    removeDir(l.dir);
+  }
+});
