@@ -4,6 +4,11 @@
 // into a new one, some 3.7 MB every 30,000 evictions at the default cap, all
 // of it garbage. Open addressing with backward-shift deletion keeps one table
 // that only grows with the number of sources, and allocates nothing on churn.
+// The hash multiplies by a secret drawn per table: with a known one, anyone
+// can compute addresses that all hash to one slot and spoof a flood from them
+// that turns every lookup into a walk of the whole run (hash flooding).
+
+import { randomBytes } from 'node:crypto';
 
 /** The first table's slots (a power of two); it doubles whenever it would be more than half full. */
 const MIN_SLOTS = 1024;
@@ -14,6 +19,8 @@ export class Ipv4Map<V> {
   private values: (V | undefined)[] = new Array<V | undefined>(MIN_SLOTS).fill(undefined);
   private mask = MIN_SLOTS - 1;
   private shift = 32 - Math.log2(MIN_SLOTS);
+  /** Odd, so that multiplying by it permutes the 32-bit keys; random, so that collisions cannot be aimed. */
+  private readonly multiplier = randomBytes(4).readUInt32LE(0) | 1;
   size = 0;
 
   get(key: number): V | undefined {
@@ -57,9 +64,9 @@ export class Ipv4Map<V> {
     return true;
   }
 
-  /** The slot a key hashes to (Fibonacci hashing: the top bits of key * 2^32/phi). */
+  /** The slot a key hashes to: the top bits of key * multiplier (multiply-shift hashing). */
   private home(key: number): number {
-    return Math.imul(key, 0x9e3779b1) >>> this.shift;
+    return Math.imul(key, this.multiplier) >>> this.shift;
   }
 
   private grow(): void {
