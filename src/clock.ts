@@ -33,34 +33,42 @@ export class LogClock {
 }
 
 /**
- * The live daemon's clock: when lines arrive, and when their knocks happened,
- * on the wall clock. An uptime stamp is placed on the boot time as the wall
- * clock puts it at the latest arrival: a wall clock stepped after the start
- * (NTP on a host without a real-time clock) must not make every knock look an
- * hour old, and dropped as stale. A line that carries only an absolute time is
- * taken at its word.
+ * The live daemon's clock: when lines arrive, when their knocks happened, and
+ * now for the reader's timers, all on one scale that never goes back (see
+ * SteadyClock). An uptime stamp is placed on the boot time on that scale at
+ * the latest arrival: a wall clock stepped forward after the start (NTP on a
+ * host without a real-time clock) must not make every knock look an hour old,
+ * and one stepped back must not stretch a seq_timeout by the step. A line
+ * that carries only an absolute time is taken at its word, moved by what the
+ * scale is ahead of the wall clock.
  */
 export class LiveTime {
-  private boot: number;
+  private readonly clock: SteadyClock;
+  private boot = 0;
+  private lead = 0;
 
-  constructor(
-    private readonly wall: () => number = Date.now,
-    private readonly mono: () => number = monotonicMs,
-  ) {
-    this.boot = wall() - mono();
+  constructor(wall: () => number = Date.now, mono: () => number = monotonicMs) {
+    this.clock = new SteadyClock(wall, mono);
+    this.arrival();
   }
 
-  /** Lines arrive: now, on the wall clock (and the boot time on it, for at()). */
+  /** Lines arrive: now (and the boot time and the lead over the wall clock, for at()). */
   arrival(): number {
-    const now = this.wall();
-    this.boot = now - this.mono();
-    return now;
+    const r = this.clock.read();
+    this.boot = r.now - r.mono;
+    this.lead = r.now - r.wall;
+    return r.now;
   }
 
-  /** When a knock happened (ms since the epoch), or null without any stamp. */
+  /** Now, for timers. */
+  now(): number {
+    return this.clock.read().now;
+  }
+
+  /** When a knock happened (ms), or null without any stamp. */
   at(ev: KnockEvent): number | null {
     if (ev.uptime !== null) return this.boot + ev.uptime * 1000;
-    return ev.time === null ? null : isoToMs(ev.time);
+    return ev.time === null ? null : isoToMs(ev.time) + this.lead;
   }
 }
 
@@ -71,16 +79,32 @@ export function monotonicMs(): number {
 
 /**
  * A wall clock that never goes back: it runs with the monotonic clock, and
- * follows `wall` only when that moves ahead of it. Timers that close doors
- * count on it: a clock stepped back (by NTP, or by whoever may set it) must
- * not keep a door open for the size of the step; a clock stepped forward
- * closes early, the safe side.
+ * follows the wall clock only when that moves ahead of it. Timers that close
+ * doors or end sequences count on it: a clock stepped back (by NTP, or by
+ * whoever may set it) must not keep a door open, or a sequence alive, for the
+ * size of the step; a clock stepped forward ends them early, the safe side.
  */
+export class SteadyClock {
+  private offset: number;
+
+  constructor(
+    private readonly wall: () => number = Date.now,
+    private readonly mono: () => number = monotonicMs,
+  ) {
+    this.offset = wall() - mono();
+  }
+
+  /** Now, with the two clocks it was read from. */
+  read(): { now: number; wall: number; mono: number } {
+    const mono = this.mono();
+    const wall = this.wall();
+    this.offset = Math.max(this.offset, wall - mono);
+    return { now: this.offset + mono, wall, mono };
+  }
+}
+
+/** SteadyClock's now, as a function. */
 export function steadyClock(wall: () => number = Date.now, mono: () => number = monotonicMs): () => number {
-  let offset = wall() - mono();
-  return () => {
-    const m = mono();
-    offset = Math.max(offset, wall() - m);
-    return offset + m;
-  };
+  const clock = new SteadyClock(wall, mono);
+  return () => clock.read().now;
 }

@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LiveTime, steadyClock } from '../src/clock.js';
+import { parseConfig } from '../src/config/index.js';
+import { Engine } from '../src/engine/index.js';
 import type { KnockEvent } from '../src/types.js';
 
 test('steadyClock runs with the monotonic clock, follows a step forward, ignores a step back', () => {
@@ -52,4 +54,30 @@ test('LiveTime: a line with only an absolute time is taken at its word', () => {
   time.arrival();
   assert.equal(time.at(ev), Date.parse('2026-11-30T12:00:00.000Z'));
   assert.equal(time.at({ ...ev, time: null }), null);
+});
+
+test('LiveTime: after the wall clock steps back, seq_timeout still counts as time really passes', () => {
+  // The reader's clock followed a step back: attempts begun before it kept their deadlines on the later scale,
+  // and a sequence knocked over 120 s opened a door whose seq_timeout is 5 s.
+  const doors = parseConfig('[A]\nsequence = 7000,8000,9000\nseq_timeout = 5\n', '/etc/knockd.conf',
+    { requireWritable: false }).doors;
+  const engine = new Engine(doors, { isLocal: () => true, maxSources: 100, iface: null });
+  let wall = 1_700_000_000_000;
+  let mono = 60_000;
+  const time = new LiveTime(() => wall, () => mono);
+  const knock = (dpt: number) => {
+    const arrived = time.arrival();
+    const at = time.at({ ...knockAt(mono / 1000), dpt })!;
+    return engine.knock({ ...knockAt(mono / 1000), dpt }, at, arrived).map((d) => d.event);
+  };
+  assert.deepEqual(knock(7000), ['stage']);
+  wall -= 3_600_000; // stepped back an hour
+  wall += 60_000;
+  mono += 60_000;
+  // The reader's timer ticks the engine on the same clock: the attempt timed out 55 s ago.
+  assert.deepEqual(engine.tick(time.now()).map((d) => d.event), ['timeout']);
+  assert.deepEqual(knock(8000), [], 'not a first knock: nothing');
+  wall += 60_000;
+  mono += 60_000;
+  assert.deepEqual(knock(9000), [], 'nothing opens');
 });
