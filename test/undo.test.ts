@@ -19,6 +19,11 @@ test('a stop that deletes what the start adds is fine, whatever the wait options
       'iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT'],
     ['iptables -w -I INPUT 1 -s %IP% -j ACCEPT', 'iptables -w 5 -D INPUT -s %IP% -j ACCEPT'],
     ['iptables -t nat -I PREROUTING -s %IP% -j ACCEPT', 'iptables -t nat -D PREROUTING -s %IP% -j ACCEPT'],
+    // iptables -D finds the rule whatever the order of its options, and long options are the short ones.
+    ['iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT', 'iptables -D INPUT -p tcp -s %IP% --dport 22 -j ACCEPT'],
+    ['iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT',
+      'iptables -D INPUT --source %IP% --protocol tcp --destination-port 22 --jump ACCEPT'],
+    ['iptables --table nat -I PREROUTING -s %IP% -j ACCEPT', 'iptables -D PREROUTING -t nat -s %IP% -j ACCEPT'],
     // Not one iptables rule each: not compared.
     ['iptables -I INPUT -s %IP% -j ACCEPT && logger opened', 'iptables -D INPUT -s %IP% -j REJECT'],
     ['nft add element inet filter knocked { %IP% }', 'nft delete element inet filter knocked { %IP% }'],
@@ -36,6 +41,7 @@ test('a stop that deletes another rule than the start adds is reported with FILE
     'iptables -D FORWARD -s %IP% -p tcp --dport 22 -j ACCEPT',
     'iptables -t nat -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT',
     'ip6tables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT',
+    'iptables -D INPUT ! -s %IP% -p tcp --dport 22 -j ACCEPT',
   ]) {
     const problems = undoProblems(door(start, stop));
     assert.equal(problems.length, 1, stop);

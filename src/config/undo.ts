@@ -12,15 +12,40 @@ const ADD = new Set(['-I', '--insert', '-A', '--append']);
 const DELETE = new Set(['-D', '--delete']);
 /** Options that change how iptables waits for its lock, not which rule it means. */
 const WAITING = new Set(['-w', '--wait', '-W', '--wait-interval']);
+/** Long options and their short forms: iptables reads either. */
+const SYNONYMS: Readonly<Record<string, string>> = {
+  '--source': '-s', '--src': '-s', '--destination': '-d', '--dst': '-d', '--protocol': '-p', '--jump': '-j',
+  '--goto': '-g', '--in-interface': '-i', '--out-interface': '-o', '--match': '-m', '--fragment': '-f',
+  '--destination-port': '--dport', '--source-port': '--sport', '--destination-ports': '--dports',
+  '--source-ports': '--sports', '--table': '-t',
+};
+
+/**
+ * A rule's match as iptables sees it, as near as words allow: each option with
+ * its values (and a `!` before it), short forms for long ones, in a fixed
+ * order, since `-D` finds a rule whatever order its options were given in.
+ */
+function normalized(spec: readonly string[]): string {
+  const groups: string[][] = [];
+  let negate = false;
+  for (const w of spec) {
+    if (w === '!') negate = true;
+    else if (w.startsWith('-') && !/^-\d/.test(w)) {
+      groups.push([...(negate ? ['!'] : []), SYNONYMS[w] ?? w]);
+      negate = false;
+    } else (groups.at(-1) ?? (groups[0] = [])).push(w);
+  }
+  return groups.map((g) => g.join(' ')).sort().join(' ; ');
+}
+
 /** Text a shell would treat as more than words separated by spaces: such commands are not compared. */
-const SHELL = /[;&|<>()$`\\"'*?[\]{}~#!\n]/;
+const SHELL = /[;&|<>()$`\\"'*?[\]{}~#\n]/;
 
 interface Rule {
   tool: string;
-  /** The options before the operation (the table, say), without the waiting ones. */
-  before: string[];
   op: 'add' | 'delete';
   chain: string;
+  /** The other words (the table, the match, the target), without the options that only say how to wait. */
   spec: string[];
 }
 
@@ -32,21 +57,22 @@ function ruleOf(cmd: string): Rule | null {
   if (tool !== 'iptables' && tool !== 'ip6tables') return null;
   const at = words.findIndex((w) => ADD.has(w) || DELETE.has(w));
   if (at < 1 || at + 1 >= words.length) return null;
-  const before: string[] = [];
-  for (let i = 1; i < at; i++) {
-    const w = words[i]!;
-    if (!WAITING.has(w)) before.push(w);
-    // A wait time or interval follows its option.
-    else if (/^\d+$/.test(words[i + 1] ?? '')) i++;
-  }
   const op = ADD.has(words[at]!) ? 'add' : 'delete';
-  let spec = words.slice(at + 2);
+  let after = words.slice(at + 2);
   // -I CHAIN N inserts at N; -D CHAIN N would delete rule N, not a rule by its match: not compared.
-  if (/^\d+$/.test(spec[0] ?? '')) {
+  if (/^\d+$/.test(after[0] ?? '')) {
     if (op === 'delete') return null;
-    spec = spec.slice(1);
+    after = after.slice(1);
   }
-  return { tool, before, op, chain: words[at + 1]!, spec };
+  const spec: string[] = [];
+  const rest = [...words.slice(1, at), ...after];
+  for (let i = 0; i < rest.length; i++) {
+    const w = rest[i]!;
+    if (!WAITING.has(w)) spec.push(w);
+    // A wait time or interval follows its option.
+    else if (/^\d+$/.test(rest[i + 1] ?? '')) i++;
+  }
+  return { tool, op, chain: words[at + 1]!, spec };
 }
 
 /** What is wrong, if the door's stop commands visibly do not delete what its start commands add. */
@@ -60,8 +86,7 @@ export function undoProblems(d: DoorBase): string[] {
     const a = ruleOf(start);
     const b = ruleOf(stop);
     if (a === null || b === null || a.op !== 'add' || b.op !== 'delete') continue;
-    const same = a.tool === b.tool && a.chain === b.chain &&
-      a.before.join(' ') === b.before.join(' ') && a.spec.join(' ') === b.spec.join(' ');
+    const same = a.tool === b.tool && a.chain === b.chain && normalized(a.spec) === normalized(b.spec);
     if (same) continue;
     out.push(
       `${d.where}: door ${d.name}: stop_command${v6} does not delete the rule start_command${v6} adds ` +
