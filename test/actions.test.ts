@@ -289,43 +289,56 @@ test('a failing stop command is retried with backoff until it succeeds', async (
   await waitFor('the state to be empty', () => stateOpen(dir).length === 0);
 });
 
+/** A stand-in for iptables at DIR/iptables: counts its runs in DIR/count, and fails as `behaviour` says. */
+function fakeIptables(dir: string, behaviour: string): string {
+  const path = join(dir, 'iptables');
+  writeFileSync(path, `#!/bin/sh\necho x >> '${join(dir, 'count')}'\n${behaviour}\n`, { mode: 0o755 });
+  return path;
+}
+
+// What iptables 1.8.9 prints (and exits 1 with) for -D of a rule that is not there, measured.
+const NO_SUCH_RULE = "echo 'iptables: Bad rule (does a matching rule exist in that chain?).' >&2; exit 1";
+
 test('a stop that iptables answers with "does a matching rule exist" is not retried: the rule is gone', async (t) => {
   // Someone removed the rule by hand (iptables -D, -F): the close finds nothing to delete. Retrying would log an
   // error every minute for ever about a door that is shut; the door counts as closed, with a warning.
   const { dir, executor } = sandbox(t);
-  const counter = join(dir, 'count');
-  // What iptables 1.8.9 prints (and exits 1 with) for -D of a rule that is not there, measured.
-  const stop = `echo x >> '${counter}'; echo 'iptables: Bad rule (does a matching rule exist in that chain?).' >&2; `
-    + 'exit 1';
+  const iptables = fakeIptables(dir, NO_SUCH_RULE);
   const { ex, log } = executor({
-    doors: [door('ssh', { startCommand: 'true', stopCommand: stop, cmdTimeoutMs: 20 })],
+    doors: [door('ssh', { startCommand: 'true', stopCommand: `${iptables} -D INPUT -s %IP% -j ACCEPT`,
+      cmdTimeoutMs: 20 })],
     stateDir: dir,
     retry: { minMs: 20, maxMs: 40 },
   });
   await ex.open('ssh', '10.0.0.2');
   await waitFor('the door to close', () => ex.openDoors().length === 0);
   await new Promise((r) => setTimeout(r, 200)); // time for retries, if any
-  assert.equal(lines(counter).length, 1, 'the stop ran once');
+  assert.equal(lines(join(dir, 'count')).length, 1, 'the stop ran once');
   assert.equal(log.matching(/stop command failed/, 'error').length, 0);
   assert.equal(log.matching(/the rule to delete is not there .*counts as closed/, 'warn').length, 1);
   await waitFor('the state to be empty', () => stateOpen(dir).length === 0);
 });
 
-test('a stop that fails with another error besides "does a matching rule exist" is still retried', async (t) => {
-  const { dir, executor } = sandbox(t);
-  const counter = join(dir, 'count');
-  const stop = `n=$(cat '${counter}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '${counter}'; `
-    + '[ $n -ge 2 ] && exit 0; '
-    + "echo 'iptables: Bad rule (does a matching rule exist in that chain?).'; "
-    + "echo 'Another app is currently holding the xtables lock.'; exit 4";
-  const { ex } = executor({
-    doors: [door('ssh', { startCommand: 'true', stopCommand: stop, cmdTimeoutMs: 20 })],
-    stateDir: dir,
-    retry: { minMs: 20, maxMs: 40 },
-  });
-  await ex.open('ssh', '10.0.0.2');
-  await waitFor('the door to close', () => ex.openDoors().length === 0);
-  assert.equal(readFileSync(counter, 'utf8').trim(), '2', 'retried once, then it succeeded');
+test('"does a matching rule exist" from a compound stop, or with another error, is retried', async (t) => {
+  // `iptables -D A && iptables -D B`: when A is gone, B did not even run; and a held lock is a real failure.
+  for (const [name, stop, behaviour] of [
+    ['compound', (ipt: string) => `${ipt} -D INPUT -s %IP% -j ACCEPT && ${ipt} -D INPUT -s %IP% -j DROP`,
+      NO_SUCH_RULE],
+    ['another error', (ipt: string) => `${ipt} -D INPUT -s %IP% -j ACCEPT`,
+      "echo 'iptables: Bad rule (does a matching rule exist in that chain?).'; "
+        + "echo 'Another app is currently holding the xtables lock.'; exit 1"],
+  ] as const) {
+    const { dir, executor } = sandbox(t);
+    const iptables = fakeIptables(dir, `[ $(wc -l < '${join(dir, 'count')}') -ge 2 ] && exit 0; ${behaviour}`);
+    const { ex } = executor({
+      doors: [door('ssh', { startCommand: 'true', stopCommand: stop(iptables), cmdTimeoutMs: 20 })],
+      stateDir: dir,
+      retry: { minMs: 20, maxMs: 40 },
+    });
+    await ex.open('ssh', '10.0.0.2');
+    await waitFor(`${name}: the door to close`, () => ex.openDoors().length === 0);
+    assert.ok(lines(join(dir, 'count')).length >= 2, `${name}: retried until it succeeded`);
+  }
 });
 
 test('a hung start command is killed at the command limit and reported; the door still closes', async (t) => {

@@ -24,6 +24,11 @@ test('a stop that deletes what the start adds is fine, whatever the wait options
     ['iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT',
       'iptables -D INPUT --source %IP% --protocol tcp --destination-port 22 --jump ACCEPT'],
     ['iptables --table nat -I PREROUTING -s %IP% -j ACCEPT', 'iptables -D PREROUTING -t nat -s %IP% -j ACCEPT'],
+    // What else iptables reads as the same rule: the default table, the wait options anywhere, a /32, the match
+    // module that -p loads (iptables-save prints `-p tcp -m tcp --dport 22`), the target first.
+    ['iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT',
+      'iptables -t filter -D INPUT -j ACCEPT -s %IP%/32 -p tcp -m tcp --dport 22 --wait=5'],
+    ['iptables-nft -I INPUT -w -s %IP% -j ACCEPT', 'iptables -D INPUT -s %IP% -w 3 -j ACCEPT'],
     // Not one iptables rule each: not compared.
     ['iptables -I INPUT -s %IP% -j ACCEPT && logger opened', 'iptables -D INPUT -s %IP% -j REJECT'],
     ['nft add element inet filter knocked { %IP% }', 'nft delete element inet filter knocked { %IP% }'],
@@ -42,6 +47,8 @@ test('a stop that deletes another rule than the start adds is reported with FILE
     'iptables -t nat -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT',
     'ip6tables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT',
     'iptables -D INPUT ! -s %IP% -p tcp --dport 22 -j ACCEPT',
+    'iptables -D INPUT -s %IP% -p udp --dport 22 -j ACCEPT',
+    'iptables -D INPUT -s %IP% -p tcp -m udp --dport 22 -j ACCEPT',
   ]) {
     const problems = undoProblems(door(start, stop));
     assert.equal(problems.length, 1, stop);

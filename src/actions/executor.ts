@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import PQueue from 'p-queue';
 import { retryDelay, type RetryDelays } from '../backoff.js';
 import { monotonicMs, steadyClock } from '../clock.js';
+import { ruleCommand } from '../iptables.js';
 import { isIPv6 } from '../net.js';
 import type { Door, OpenDoor } from '../types.js';
 import { checkAddress, expandCommand, runCommand } from './command.js';
@@ -373,7 +374,8 @@ export class Executor {
   /** The queued stop step: on success the door is forgotten, on failure retried with backoff. */
   private async stop(e: Entry): Promise<void> {
     const r = e.stopCommand === null ? 'ok' : await this.run(e.door, e.stopCommand, 'error');
-    if (r === 'gone') {
+    // After a failed start no rule is the expected outcome: nothing to say.
+    if (r === 'gone' && !e.pending) {
       this.log.warn(
         `${e.src}: ${e.door}: the rule to delete is not there (removed by hand, or by a firewall reload?); ` +
           'the door counts as closed',
@@ -401,7 +403,8 @@ export class Executor {
 
   /**
    * Runs one command with knockd's log lines: 'ok' when it exited 0; 'gone'
-   * when it failed only because iptables found no such rule to delete.
+   * when it is one iptables delete that failed only because there is no such
+   * rule (not a compound command: its other parts may not have run at all).
    */
   private async run(door: string, cmd: string, failLevel: 'warn' | 'error'): Promise<'ok' | 'gone' | 'failed'> {
     this.log.info(`${door}: running command: ${cmd}${this.dryRun ? ' (dry run: not run)' : ''}`);
@@ -420,7 +423,8 @@ export class Executor {
     }
     if (r.timedOut) return 'failed';
     if (r.status === 0) return 'ok';
-    return r.status === 1 && ruleNotThere(r.output) ? 'gone' : 'failed';
+    const gone = r.status === 1 && ruleCommand(cmd)?.op === 'delete' && ruleNotThere(r.output);
+    return gone ? 'gone' : 'failed';
   }
 
   /** Adds a task to the command queue; tasks never throw, but a bug must not become an unhandled rejection. */
