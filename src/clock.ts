@@ -45,7 +45,8 @@ export class LogClock {
 export class LiveTime {
   private readonly clock: SteadyClock;
   private boot = 0;
-  private lead = 0;
+  /** How far this clock ran ahead of the wall clock at the latest arrival (after a step back). */
+  lead = 0;
 
   constructor(wall: () => number = Date.now, mono: () => number = monotonicMs) {
     this.clock = new SteadyClock(wall, mono);

@@ -81,3 +81,18 @@ test('LiveTime: after the wall clock steps back, seq_timeout still counts as tim
   mono += 60_000;
   assert.deepEqual(knock(9000), [], 'nothing opens');
 });
+
+test('LiveTime: after a step back, a line stamped with the wall time lands on the same clock as the arrival', () => {
+  let wall = 1_700_000_000_000;
+  let mono = 60_000;
+  const time = new LiveTime(() => wall, () => mono);
+  time.arrival();
+  wall -= 3_600_000;
+  wall += 1000;
+  mono += 1000;
+  const arrived = time.arrival();
+  assert.equal(time.lead, 3_600_000, 'the reader\'s clock runs an hour ahead of the wall clock now');
+  const stamped = { ...knockAt(0), uptime: null, time: new Date(wall - 200).toISOString() };
+  assert.equal(time.at(stamped), arrived - 200, 'a knock 200 ms old is 200 ms old');
+  assert.equal(time.at(knockAt((mono - 200) / 1000)), arrived - 200, 'and so is one with an uptime stamp');
+});

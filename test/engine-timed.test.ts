@@ -140,3 +140,16 @@ test('steps whose sequences share a first port: one attempt holds them all, and 
   assert.deepEqual(opens(knockAll(e, '10.0.0.3', portsOf(d, step - 1), inStep(step, 11_000))),
     [`open 10.0.0.3 ${step - 1}`]);
 });
+
+test('after a wall clock step back, the reader\'s clock runs ahead: time steps are still those of the wall clock', () => {
+  // The reader's knocks and timers run on a clock that never goes back; after a step back of 5 minutes it is
+  // 5 minutes ahead of the wall clock, which is what the client derives its sequence from (and the executor checks).
+  const doors = doorsOf(timedConf());
+  const e = new Engine(doors, opts);
+  const lead = 5 * 60_000;
+  const wall = inStep(N);
+  const seq = portsOf(doors[0]!, N);
+  const ds = seq.flatMap((p, i) => e.knock(ev('10.0.0.2', p), wall + lead + i * 100, wall + lead + i * 100, lead));
+  assert.deepEqual(opens(ds), [`open 10.0.0.2 ${N}`]);
+  assert.deepEqual(e.usedSteps(), [{ door: 'T', steps: [N] }]);
+});

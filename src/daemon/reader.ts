@@ -114,14 +114,19 @@ class Reader {
 
   private lines(source: string, lines: string[]): void {
     const arrived = this.time.arrival();
-    const opts = { prefix: this.config.options.prefix, format: 'kernel' as Format, now: new Date(arrived) };
+    const lead = this.time.lead;
+    // The parser's now (the year of a syslog stamp, the repeated DST hour) is the wall clock's.
+    const opts = { prefix: this.config.options.prefix, format: 'kernel' as Format, now: new Date(arrived - lead) };
     for (const line of lines) {
       opts.format = formatOf(source, line);
       const r = parseLineFast(line, opts);
       if (!r.ok) continue;
-      const at = this.time.at(r.event);
-      if (at === null || this.copies?.copy(r.event, at, arrived) === true) continue;
-      this.emit(this.engine.knock(r.event, at, arrived));
+      const stamped = this.time.at(r.event);
+      if (stamped === null) continue;
+      // No knock happened after its line arrived (a line stamped before a step back, then moved by the lead).
+      const at = Math.min(stamped, arrived);
+      if (this.copies?.copy(r.event, at, arrived) === true) continue;
+      this.emit(this.engine.knock(r.event, at, arrived, lead));
     }
     this.schedule();
   }

@@ -55,6 +55,8 @@ export class Engine {
    * knocks, peak RSS 222 MB with them, see BENCHMARKS.md).
    */
   private readonly spare: Attempt[] = [];
+  /** The lead over the wall clock of the knock being decided (see knock). */
+  private lead = 0;
   private stale = 0;
 
   constructor(doors: readonly Door[], private opts: EngineOptions) {
@@ -72,9 +74,13 @@ export class Engine {
    * A knock seen at `at` (ms, the line's own time). `arrivedAt`, in the daemon,
    * is when the line reached us: a knock older than its door's seq_timeout on
    * arrival (a catch-up after restart, old lines re-logged) is ignored.
+   * `lead`: how far that clock runs ahead of the wall clock (the daemon's
+   * never goes back, so after a step back it is ahead); time-based doors'
+   * steps are wall time, as the client and the executor count them.
    * Deadlines due by `at` are decided first.
    */
-  knock(ev: KnockEvent, at: number, arrivedAt: number = at): Decision[] {
+  knock(ev: KnockEvent, at: number, arrivedAt: number = at, lead = 0): Decision[] {
+    this.lead = lead;
     const out = this.tick(at);
     const key = stepKey(ev.proto, ev.dpt);
     if (!this.concerns(ev, key)) return out;
@@ -215,7 +221,7 @@ export class Engine {
    * with `key`: the door's own list unless some are used (a flood allocates nothing here).
    */
   private startersOf(d: TimedDoorState, key: number, at: number): readonly Starter[] {
-    const list = d.startersAround(timeStep(at, d.timed.stepMs), key);
+    const list = d.startersAround(timeStep(at - this.lead, d.timed.stepMs), key);
     return list.some((s) => this.isUsed(s)) ? list.filter((s) => !this.isUsed(s)) : list;
   }
 
@@ -387,10 +393,11 @@ export class Engine {
    */
   private useStep(d: DoorState, { step, holder }: Starter, at: number): boolean {
     const { stepMs } = holder.timed;
-    const now = timeStep(at, stepMs);
+    const wall = at - this.lead;
+    const now = timeStep(wall, stepMs);
     const user = holder.user;
     const key = holder.usedKey;
-    if (stepRefusal(step, this.used.get(key) ?? NO_STEPS, stepMs, at) !== null) return false;
+    if (stepRefusal(step, this.used.get(key) ?? NO_STEPS, stepMs, wall) !== null) return false;
     const used = this.usedSet(key);
     used.add(step);
     // Steps too old to be accepted need no memory.
