@@ -341,3 +341,24 @@ test('run warns at start when a door\'s stop_command deletes another rule than i
     removeDir(l.dir);
   }
 });
+
+test('a SIGHUP or SIGTERM while the daemon starts waits for the start: it neither dies on the spot nor is lost',
+  async () => {
+    // Both signals kill a process that has no handler yet; the handlers came only after the start (which restores
+    // the state, forks the reader, ...). The warning below is logged at the start's beginning.
+    const bad = '\n[web]\n  sequence = 6000,6001\n'
+      + '  start_command = iptables -I INPUT -s %IP% -j ACCEPT\n  stop_command = iptables -D INPUT -s %IP% -j DROP\n';
+    for (const sig of ['SIGHUP', 'SIGTERM'] as const) {
+      const l = lab(`early-${sig}`, bad);
+      const d = start(l);
+      try {
+        await d.waitFor(/door web: stop_command does not delete/);
+        d.signal(sig);
+        await d.waitFor(/^starting up, listening on /);
+        if (sig === 'SIGHUP') await d.waitFor(/^re-reading config file: /);
+      } finally {
+        assert.equal(await d.stop(), 0, `${sig}: a clean exit`);
+        removeDir(l.dir);
+      }
+    }
+  });

@@ -361,10 +361,21 @@ export async function runDaemon(o: RunOptions): Promise<number> {
   const executor = new Executor({ doors: config.doors, stateDir: config.options.stateDir, log, dryRun: o.dryRun });
   const daemon = new Daemon(config, o, log, executor, identity);
   const pidFile = config.options.pidFile;
-  try {
+  // Signals count from here, also while starting (SIGHUP's and SIGTERM's default is to die on the spot): a reload
+  // or a stop that comes then waits for the start to end. (Handlers run from the event loop: `starting` is set.)
+  let starting: Promise<void> | undefined;
+  process.on('SIGHUP', () => void starting?.then(() => daemon.reload(), () => {}));
+  let stopRequested!: () => void;
+  const stopping = new Promise<void>((resolve) => { stopRequested = resolve; });
+  process.on('SIGTERM', () => stopRequested());
+  process.on('SIGINT', () => stopRequested());
+  starting = (async () => {
     await daemon.start();
     mkdirSync(dirname(pidFile), { recursive: true });
     writeFileSync(pidFile, `${process.pid}\n`);
+  })();
+  try {
+    await starting;
   } catch (e) {
     log.fatal(`cannot start: ${(e as Error).message}`);
     await daemon.stop();
@@ -372,16 +383,9 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     return 1;
   }
   if (identity !== null) log.info(`the log reader runs as ${identity.user}:${identity.group}`);
-  return await new Promise<number>((resolve) => {
-    process.on('SIGHUP', () => daemon.reload());
-    const shutdown = () => {
-      void daemon.stop().then(async () => {
-        try { unlinkSync(pidFile); } catch { /* already gone */ }
-        await close();
-        resolve(0);
-      });
-    };
-    process.on('SIGTERM', shutdown);
-    process.on('SIGINT', shutdown);
-  });
+  await stopping;
+  await daemon.stop();
+  try { unlinkSync(pidFile); } catch { /* already gone */ }
+  await close();
+  return 0;
 }
