@@ -5,24 +5,29 @@
 // finds a rule whatever order or form its options were given in. Anything a
 // shell would treat as more than words (quotes, `&&`, `;`, `$`) is not read.
 
+import { isIP } from 'node:net';
 import { basename } from 'node:path';
 
 export interface RuleCommand {
-  tool: 'iptables' | 'ip6tables';
+  /** The program's name: iptables-legacy and iptables-nft keep rules apart. */
+  tool: string;
+  /** iptables or ip6tables, whichever backend (`iptables` is one of the two, by the system's choice). */
+  family: 'iptables' | 'ip6tables';
   op: 'add' | 'delete';
   chain: string;
   /** The table, the match and the target, canonical: equal for two commands that name the same rule. */
   rule: string;
+  /** Each source and destination is one address (or network) written out: the command means one rule. */
+  single: boolean;
 }
 
 const ADD = new Set(['-I', '--insert', '-A', '--append']);
 const DELETE = new Set(['-D', '--delete']);
 /** Options that change how iptables waits for its lock, not which rule it means (with their value, if any). */
 const WAITING = /^(-w|--wait|-W|--wait-interval)(=.*)?$/;
-const TOOLS: Readonly<Record<string, RuleCommand['tool']>> = {
-  iptables: 'iptables', 'iptables-legacy': 'iptables', 'iptables-nft': 'iptables',
-  ip6tables: 'ip6tables', 'ip6tables-legacy': 'ip6tables', 'ip6tables-nft': 'ip6tables',
-};
+const TOOLS = /^(ip6?tables)(-legacy|-nft)?$/;
+/** Options of the tcp and udp matches: with one of them, `-m tcp` after `-p tcp` adds nothing. */
+const PORT_OPTIONS = new Set(['--dport', '--sport', '--syn', '--tcp-flags', '--tcp-option']);
 /** Long options and their short forms: iptables reads either. */
 const SYNONYMS: Readonly<Record<string, string>> = {
   '--source': '-s', '--src': '-s', '--destination': '-d', '--dst': '-d', '--protocol': '-p', '--jump': '-j',
@@ -37,8 +42,9 @@ const NUMBER = /^\d+$/;
 export function ruleCommand(cmd: string): RuleCommand | null {
   if (SHELL.test(cmd)) return null;
   const words = cmd.trim().split(/\s+/);
-  const tool = TOOLS[basename(words[0] ?? '')];
-  if (tool === undefined) return null;
+  const tool = basename(words[0] ?? '');
+  const family = TOOLS.exec(tool)?.[1] as RuleCommand['family'] | undefined;
+  if (family === undefined) return null;
   const at = words.findIndex((w) => ADD.has(w) || DELETE.has(w));
   if (at < 1 || at + 1 >= words.length) return null;
   const op = ADD.has(words[at]!) ? 'add' : 'delete';
@@ -48,7 +54,23 @@ export function ruleCommand(cmd: string): RuleCommand | null {
     if (op === 'delete') return null;
     after = after.slice(1);
   }
-  return { tool, op, chain: words[at + 1]!, rule: canonical([...words.slice(1, at), ...after]) };
+  const rest = [...words.slice(1, at), ...after];
+  // `-s a,b` or a host name is a rule per address, and iptables stops at the first it cannot delete.
+  const single = rest.every((w, i) => !/^(-s|-d|--source|--destination|--src|--dst)$/.test(rest[i - 1] ?? '') ||
+    isIP(w.replace(/\/\d+$/, '')) !== 0);
+  return { tool, family, op, chain: words[at + 1]!, rule: canonical(rest), single };
+}
+
+/**
+ * Whether `stop` deletes exactly the one rule `start` added: both read as
+ * rule commands of the same program, chain and rule, one address each. Only
+ * then does iptables' "no such rule" for the stop mean the rule is gone.
+ */
+export function deletesWhatStartAdded(start: string, stop: string): boolean {
+  const a = ruleCommand(start);
+  const b = ruleCommand(stop);
+  return a !== null && b !== null && a.op === 'add' && b.op === 'delete' && a.single && b.single &&
+    a.tool === b.tool && a.chain === b.chain && a.rule === b.rule;
 }
 
 /** Options with their values, canonical and sorted; '!' stays with the option it negates. */
@@ -70,11 +92,13 @@ function canonical(words: readonly string[]): string {
       (groups.at(-1) ?? (groups[0] = [])).push(value);
     }
   }
+  // The match module -p loads when one of its options follows (iptables-save prints `-p tcp -m tcp --dport`).
+  const ports = groups.some((g) => PORT_OPTIONS.has(g[0]!));
   const protocols = new Set(groups.filter((g) => g[0] === '-p').map((g) => g[1]));
   return groups
     .map((g) => g.join(' '))
-    // The default table, and the match module -p already loads (iptables-save prints `-p tcp -m tcp --dport`).
-    .filter((g) => g !== '-t filter' && !(g.startsWith('-m ') && protocols.has(g.slice(3))))
+    // The default table, and that module.
+    .filter((g) => g !== '-t filter' && !(ports && g.startsWith('-m ') && protocols.has(g.slice(3))))
     .sort()
     .join(' ; ');
 }

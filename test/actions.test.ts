@@ -289,10 +289,14 @@ test('a failing stop command is retried with backoff until it succeeds', async (
   await waitFor('the state to be empty', () => stateOpen(dir).length === 0);
 });
 
-/** A stand-in for iptables at DIR/iptables: counts its runs in DIR/count, and fails as `behaviour` says. */
-function fakeIptables(dir: string, behaviour: string): string {
-  const path = join(dir, 'iptables');
-  writeFileSync(path, `#!/bin/sh\necho x >> '${join(dir, 'count')}'\n${behaviour}\n`, { mode: 0o755 });
+/**
+ * A stand-in for iptables at DIR/NAME: an add (-I, -A) succeeds; anything else is counted in DIR/count and does
+ * what `behaviour` says.
+ */
+function fakeIptables(dir: string, behaviour: string, name = 'iptables'): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\ncase "$1" in -I|-A) exit 0;; esac\necho x >> '${join(dir, 'count')}'\n`
+    + `${behaviour}\n`, { mode: 0o755 });
   return path;
 }
 
@@ -305,8 +309,8 @@ test('a stop that iptables answers with "does a matching rule exist" is not retr
   const { dir, executor } = sandbox(t);
   const iptables = fakeIptables(dir, NO_SUCH_RULE);
   const { ex, log } = executor({
-    doors: [door('ssh', { startCommand: 'true', stopCommand: `${iptables} -D INPUT -s %IP% -j ACCEPT`,
-      cmdTimeoutMs: 20 })],
+    doors: [door('ssh', { startCommand: `${iptables} -I INPUT -s %IP% -j ACCEPT`,
+      stopCommand: `${iptables} -D INPUT -s %IP% -j ACCEPT`, cmdTimeoutMs: 20 })],
     stateDir: dir,
     retry: { minMs: 20, maxMs: 40 },
   });
@@ -319,27 +323,37 @@ test('a stop that iptables answers with "does a matching rule exist" is not retr
   await waitFor('the state to be empty', () => stateOpen(dir).length === 0);
 });
 
-test('"does a matching rule exist" from a compound stop, or with another error, is retried', async (t) => {
-  // `iptables -D A && iptables -D B`: when A is gone, B did not even run; and a held lock is a real failure.
-  for (const [name, stop, behaviour] of [
-    ['compound', (ipt: string) => `${ipt} -D INPUT -s %IP% -j ACCEPT && ${ipt} -D INPUT -s %IP% -j DROP`,
-      NO_SUCH_RULE],
-    ['another error', (ipt: string) => `${ipt} -D INPUT -s %IP% -j ACCEPT`,
-      "echo 'iptables: Bad rule (does a matching rule exist in that chain?).'; "
-        + "echo 'Another app is currently holding the xtables lock.'; exit 1"],
-  ] as const) {
-    const { dir, executor } = sandbox(t);
-    const iptables = fakeIptables(dir, `[ $(wc -l < '${join(dir, 'count')}') -ge 2 ] && exit 0; ${behaviour}`);
-    const { ex } = executor({
-      doors: [door('ssh', { startCommand: 'true', stopCommand: stop(iptables), cmdTimeoutMs: 20 })],
-      stateDir: dir,
-      retry: { minMs: 20, maxMs: 40 },
-    });
-    await ex.open('ssh', '10.0.0.2');
-    await waitFor(`${name}: the door to close`, () => ex.openDoors().length === 0);
-    assert.ok(lines(join(dir, 'count')).length >= 2, `${name}: retried until it succeeded`);
-  }
-});
+test('"does a matching rule exist" is retried unless the stop is one delete of just what the start added',
+  async (t) => {
+    // A compound stop's later parts may not have run; a start that is not one add, or adds another rule (another
+    // target, another iptables), leaves its rule whatever the stop says; a rule for two addresses may be half
+    // gone; and a held lock is a real failure. Each is retried until the stop succeeds (its second run).
+    const LOCKED = "echo 'iptables: Bad rule (does a matching rule exist in that chain?).'; "
+      + "echo 'Another app is currently holding the xtables lock.'; exit 1";
+    for (const [name, start, stop, behaviour] of [
+      ['compound stop', 'I INPUT -s %IP% -j ACCEPT', 'D INPUT -s %IP% -j ACCEPT && IPT -D INPUT -s %IP% -j DROP',
+        NO_SUCH_RULE],
+      ['another error', 'I INPUT -s %IP% -j ACCEPT', 'D INPUT -s %IP% -j ACCEPT', LOCKED],
+      ['compound start', 'I INPUT -s %IP% -j ACCEPT && true', 'D INPUT -s %IP% -j ACCEPT', NO_SUCH_RULE],
+      ['another target', 'I INPUT -s %IP% -j ACCEPT', 'D INPUT -s %IP% -j REJECT', NO_SUCH_RULE],
+      ['two addresses', 'I INPUT -s %IP%,10.9.9.9 -j ACCEPT', 'D INPUT -s %IP%,10.9.9.9 -j ACCEPT', NO_SUCH_RULE],
+      ['another iptables', 'I INPUT -s %IP% -j ACCEPT', 'D INPUT -s %IP% -j ACCEPT', NO_SUCH_RULE],
+    ] as const) {
+      const { dir, executor } = sandbox(t);
+      const second = `[ $(wc -l < '${join(dir, 'count')}') -ge 2 ] && exit 0; ${behaviour}`;
+      const ipt = fakeIptables(dir, second, 'iptables-legacy');
+      const other = name === 'another iptables' ? fakeIptables(dir, second, 'iptables-nft') : ipt;
+      const { ex } = executor({
+        doors: [door('ssh', { startCommand: `${ipt} -${start}`, stopCommand: `${other} -${stop.replace('IPT', other)}`,
+          cmdTimeoutMs: 20 })],
+        stateDir: dir,
+        retry: { minMs: 20, maxMs: 40 },
+      });
+      await ex.open('ssh', '10.0.0.2');
+      await waitFor(`${name}: the door to close`, () => ex.openDoors().length === 0);
+      assert.ok(lines(join(dir, 'count')).length >= 2, `${name}: retried until it succeeded`);
+    }
+  });
 
 test('a hung start command is killed at the command limit and reported; the door still closes', async (t) => {
   const { dir, executor } = sandbox(t);

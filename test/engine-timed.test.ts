@@ -141,7 +141,8 @@ test('steps whose sequences share a first port: one attempt holds them all, and 
     [`open 10.0.0.3 ${step - 1}`]);
 });
 
-test('after a wall clock step back, the reader\'s clock runs ahead: time steps are still those of the wall clock', () => {
+test('after a wall clock step back, the reader\'s clock runs ahead: '
+  + 'time steps are still those of the wall clock', () => {
   // The reader's knocks and timers run on a clock that never goes back; after a step back of 5 minutes it is
   // 5 minutes ahead of the wall clock, which is what the client derives its sequence from (and the executor checks).
   const doors = doorsOf(timedConf());

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import PQueue from 'p-queue';
 import { retryDelay, type RetryDelays } from '../backoff.js';
 import { monotonicMs, steadyClock } from '../clock.js';
-import { ruleCommand } from '../iptables.js';
+import { deletesWhatStartAdded } from '../iptables.js';
 import { isIPv6 } from '../net.js';
 import type { Door, OpenDoor } from '../types.js';
 import { checkAddress, expandCommand, runCommand } from './command.js';
@@ -45,6 +45,12 @@ interface Entry {
   closeAt: number;
   retryAt: number;
   stopCommand: string | null;
+  /**
+   * The start command this stop undoes: a stop's "no such rule" counts as
+   * closed only when it deletes just what this added. null when unknown (a
+   * restored door whose stop command the config no longer builds).
+   */
+  startCommand: string | null;
   /** The start command has not succeeded (yet): its rule may not exist, so a failed stop is not retried. */
   pending: boolean;
   failures: number;
@@ -142,7 +148,8 @@ export class Executor {
       return Promise.resolve();
     }
     const entry: Entry = {
-      door, src, phase: 'queued', closeAt: 0, retryAt: 0, stopCommand: cmds.stop, pending: true, failures: 0,
+      door, src, phase: 'queued', closeAt: 0, retryAt: 0, stopCommand: cmds.stop, startCommand: cmds.start,
+      pending: true, failures: 0,
       reopen: false, started: Promise.resolve(),
     };
     setUser(entry, user);
@@ -181,7 +188,7 @@ export class Executor {
       this.checkRestored(r);
       this.entries.set(keyOf(r.door, r.src), {
         door: r.door, src: r.src, phase: 'open', closeAt: this.restoredCloseAt(r), retryAt: 0,
-        stopCommand: r.stopCommand,
+        stopCommand: r.stopCommand, startCommand: this.restoredStart(r),
         // A rule from before a reboot is gone with it (or was restored by a firewall script): the stop runs once.
         pending: (r.pending ?? false) || (r.boot !== undefined && BOOT_ID !== null && r.boot !== BOOT_ID),
         failures: 0, reopen: false, started: Promise.resolve(), ...(r.user === undefined ? {} : { user: r.user }),
@@ -200,6 +207,14 @@ export class Executor {
   private restoredCloseAt(r: OpenDoorRecord): number {
     if (r.closeMono === undefined || BOOT_ID === null || r.boot !== BOOT_ID) return r.closeAt;
     return Math.min(r.closeAt, this.now() + r.closeMono - monotonicMs());
+  }
+
+  /** The start command a restored record's stop undoes, if the config still builds that stop. */
+  private restoredStart(r: OpenDoorRecord): string | null {
+    const d = this.doors.get(r.door);
+    if (d === undefined) return null;
+    const cmds = commandsFor(d, r.src);
+    return cmds.stop === r.stopCommand ? cmds.start : null;
   }
 
   /** A restored stop command that the config would not build now runs all the same (it undoes what ran), loudly. */
@@ -278,6 +293,7 @@ export class Executor {
         return Promise.resolve();
       }
       e.stopCommand = cmds.stop;
+      e.startCommand = cmds.start;
       e.phase = 'queued';
       e.started = this.enqueue(() => this.start(e, d, cmds.start));
       return e.started;
@@ -374,14 +390,16 @@ export class Executor {
   /** The queued stop step: on success the door is forgotten, on failure retried with backoff. */
   private async stop(e: Entry): Promise<void> {
     const r = e.stopCommand === null ? 'ok' : await this.run(e.door, e.stopCommand, 'error');
+    const gone = r === 'no such rule' && e.startCommand !== null && e.stopCommand !== null &&
+      deletesWhatStartAdded(e.startCommand, e.stopCommand);
     // After a failed start no rule is the expected outcome: nothing to say.
-    if (r === 'gone' && !e.pending) {
+    if (gone && !e.pending) {
       this.log.warn(
         `${e.src}: ${e.door}: the rule to delete is not there (removed by hand, or by a firewall reload?); ` +
           'the door counts as closed',
       );
     }
-    const ok = r !== 'failed';
+    const ok = r === 'ok' || gone;
     if (ok || e.pending) {
       // After a failed start the rule may not exist: one try, as knockd does, never a retry loop.
       if (!ok) this.log.warn(`${e.src}: ${e.door}: the stop command of a failed start failed too; not retried`);
@@ -402,11 +420,13 @@ export class Executor {
   }
 
   /**
-   * Runs one command with knockd's log lines: 'ok' when it exited 0; 'gone'
-   * when it is one iptables delete that failed only because there is no such
-   * rule (not a compound command: its other parts may not have run at all).
+   * Runs one command with knockd's log lines: 'ok' when it exited 0; 'no such
+   * rule' when all it said, with status 1, is iptables' answer to a delete of
+   * a rule that is not there.
    */
-  private async run(door: string, cmd: string, failLevel: 'warn' | 'error'): Promise<'ok' | 'gone' | 'failed'> {
+  private async run(
+    door: string, cmd: string, failLevel: 'warn' | 'error',
+  ): Promise<'ok' | 'no such rule' | 'failed'> {
     this.log.info(`${door}: running command: ${cmd}${this.dryRun ? ' (dry run: not run)' : ''}`);
     if (this.dryRun) return 'ok';
     const r = await runCommand(cmd, { timeoutMs: this.commandTimeoutMs });
@@ -423,8 +443,7 @@ export class Executor {
     }
     if (r.timedOut) return 'failed';
     if (r.status === 0) return 'ok';
-    const gone = r.status === 1 && ruleCommand(cmd)?.op === 'delete' && ruleNotThere(r.output);
-    return gone ? 'gone' : 'failed';
+    return r.status === 1 && ruleNotThere(r.output) ? 'no such rule' : 'failed';
   }
 
   /** Adds a task to the command queue; tasks never throw, but a bug must not become an unhandled rejection. */

@@ -19,7 +19,8 @@ export function undoProblems(d: DoorBase): string[] {
     const a = ruleCommand(start);
     const b = ruleCommand(stop);
     if (a === null || b === null || a.op !== 'add' || b.op !== 'delete') continue;
-    if (a.tool === b.tool && a.chain === b.chain && a.rule === b.rule) continue;
+    // The same family: `iptables` may well be the -nft or -legacy one named in the other command.
+    if (a.family === b.family && a.chain === b.chain && a.rule === b.rule) continue;
     out.push(
       `${d.where}: door ${d.name}: stop_command${v6} does not delete the rule start_command${v6} adds ` +
         `(${start} / ${stop}): when a stop finds no such rule, knocklog counts the door as closed, ` +

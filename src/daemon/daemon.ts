@@ -364,11 +364,17 @@ export async function runDaemon(o: RunOptions): Promise<number> {
   // Signals count from here, also while starting (SIGHUP's and SIGTERM's default is to die on the spot): a reload
   // or a stop that comes then waits for the start to end. (Handlers run from the event loop: `starting` is set.)
   let starting: Promise<void> | undefined;
-  process.on('SIGHUP', () => void starting?.then(() => daemon.reload(), () => {}));
-  let stopRequested!: () => void;
-  const stopping = new Promise<void>((resolve) => { stopRequested = resolve; });
-  process.on('SIGTERM', () => stopRequested());
-  process.on('SIGINT', () => stopRequested());
+  let stopRequested = false;
+  // A reload once the stop is asked for would only race with it.
+  process.on('SIGHUP', () => void starting?.then(() => { if (!stopRequested) daemon.reload(); }, () => {}));
+  let requestStop!: () => void;
+  const stopping = new Promise<void>((resolve) => { requestStop = resolve; });
+  const stop = () => {
+    stopRequested = true;
+    requestStop();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   starting = (async () => {
     await daemon.start();
     mkdirSync(dirname(pidFile), { recursive: true });
