@@ -67,8 +67,10 @@ test('per-user, bound door: alice opens, named; her ports from another address o
   const step = timeStep(Date.now(), timed.stepMs);
   await fromSecond(portsOf('alice', client, step));
   await marker(1);
-  // Its first port is alice's (it does not depend on the address): seen, and no further.
-  assert.equal(kl.count(re(`${second.v4}: ssh: Stage 1`)), 1, kl.messages().join('\n'));
+  // Its first port is alice's (it does not depend on the address): seen, and no further. (Its later ports may
+  // happen to be some user's first port of a nearby step, about one run in a hundred here: a Stage 1 again.)
+  assert.ok(kl.count(re(`${second.v4}: ssh: Stage 1`)) >= 1, kl.messages().join('\n'));
+  assert.ok(!kl.messages().some((m) => m.startsWith(`${second.v4}: ssh: Stage 2`)), kl.messages().join('\n'));
   assert.equal(kl.count(/OPEN SESAME/), 0, kl.messages().join('\n'));
 
   // alice, with her address given explicitly: opens, and the log and status name her.
