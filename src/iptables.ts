@@ -24,7 +24,7 @@ export interface RuleCommand {
 const ADD = new Set(['-I', '--insert', '-A', '--append']);
 const DELETE = new Set(['-D', '--delete']);
 /** Options that change how iptables waits for its lock, not which rule it means (with their value, if any). */
-const WAITING = /^(-w|--wait|-W|--wait-interval)(=.*)?$/;
+const WAITING = /^(-w|--wait|-W|--wait-interval)(\d+)?$/;
 const TOOLS = /^(ip6?tables)(-legacy|-nft)?$/;
 /** Options of the tcp and udp matches: with one of them, `-m tcp` after `-p tcp` adds nothing. */
 const PORT_OPTIONS = new Set(['--dport', '--sport', '--syn', '--tcp-flags', '--tcp-option']);
@@ -41,7 +41,11 @@ const NUMBER = /^\d+$/;
 /** The command as a rule command, or null for anything else (another tool, a compound or quoted command). */
 export function ruleCommand(cmd: string): RuleCommand | null {
   if (SHELL.test(cmd)) return null;
-  const words = cmd.trim().split(/\s+/);
+  // `--dport=22` is `--dport 22` to iptables.
+  const words = cmd.trim().split(/\s+/).flatMap((w) => {
+    const eq = w.indexOf('=');
+    return w.startsWith('--') && eq > 2 ? [w.slice(0, eq), w.slice(eq + 1)] : [w];
+  });
   const tool = basename(words[0] ?? '');
   const family = TOOLS.exec(tool)?.[1] as RuleCommand['family'] | undefined;
   if (family === undefined) return null;
@@ -80,15 +84,17 @@ function canonical(words: readonly string[]): string {
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     if (WAITING.test(w)) {
-      if (!w.includes('=') && NUMBER.test(words[i + 1] ?? '')) i++;
+      if (!/\d$/.test(w) && NUMBER.test(words[i + 1] ?? '')) i++;
     } else if (w === '!') {
       negate = true;
     } else if (w.startsWith('-') && !/^-\d/.test(w)) {
       groups.push([...(negate ? ['!'] : []), SYNONYMS[w] ?? w]);
       negate = false;
     } else {
-      // A single address is a /32 (or /128) network: iptables prints and matches it as such.
-      const value = /^(-s|-d)$/.test(groups.at(-1)?.at(-1) ?? '') ? w.replace(/\/(32|128)$/, '') : w;
+      // A single address is a /32 (or /128) network: iptables prints and matches it as such; protocols are
+      // named in any case.
+      const option = groups.at(-1)?.at(-1) ?? '';
+      const value = /^(-s|-d)$/.test(option) ? w.replace(/\/(32|128)$/, '') : option === '-p' ? w.toLowerCase() : w;
       (groups.at(-1) ?? (groups[0] = [])).push(value);
     }
   }

@@ -29,6 +29,8 @@ test('a stop that deletes what the start adds is fine, whatever the wait options
     ['iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT',
       'iptables -t filter -D INPUT -j ACCEPT -s %IP%/32 -p tcp -m tcp --dport 22 --wait=5'],
     ['iptables-nft -I INPUT -w -s %IP% -j ACCEPT', 'iptables -D INPUT -s %IP% -w 3 -j ACCEPT'],
+    ['iptables -I INPUT -w5 -s %IP% -p TCP --dport=22 -j ACCEPT',
+      'iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT'],
     // Not one iptables rule each: not compared.
     ['iptables -I INPUT -s %IP% -j ACCEPT && logger opened', 'iptables -D INPUT -s %IP% -j REJECT'],
     ['nft add element inet filter knocked { %IP% }', 'nft delete element inet filter knocked { %IP% }'],
