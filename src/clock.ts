@@ -103,9 +103,3 @@ export class SteadyClock {
     return { now: this.offset + mono, wall, mono };
   }
 }
-
-/** SteadyClock's now, as a function. */
-export function steadyClock(wall: () => number = Date.now, mono: () => number = monotonicMs): () => number {
-  const clock = new SteadyClock(wall, mono);
-  return () => clock.read().now;
-}

@@ -1,17 +1,18 @@
-// steadyClock: the executor's clock for closing doors. It follows the
+// SteadyClock: the executor's clock for closing doors (and LiveTime, the reader's). It follows the
 // monotonic clock, takes the wall clock's steps forward, and never goes back.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LiveTime, steadyClock } from '../src/clock.js';
+import { LiveTime, SteadyClock } from '../src/clock.js';
 import { parseConfig } from '../src/config/index.js';
 import { Engine } from '../src/engine/index.js';
 import type { KnockEvent } from '../src/types.js';
 
-test('steadyClock runs with the monotonic clock, follows a step forward, ignores a step back', () => {
+test('SteadyClock runs with the monotonic clock, follows a step forward, ignores a step back', () => {
   let wall = 1_000_000;
   let mono = 50;
-  const now = steadyClock(() => wall, () => mono);
+  const clock = new SteadyClock(() => wall, () => mono);
+  const now = () => clock.read().now;
   assert.equal(now(), 1_000_000);
   wall += 100;
   mono += 100;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import PQueue from 'p-queue';
 import { retryDelay, type RetryDelays } from '../backoff.js';
-import { monotonicMs, steadyClock } from '../clock.js';
+import { monotonicMs, SteadyClock } from '../clock.js';
 import { deletesWhatStartAdded } from '../iptables.js';
 import { isIPv6 } from '../net.js';
 import type { Door, OpenDoor } from '../types.js';
@@ -19,7 +19,7 @@ export interface ExecutorOptions {
   doors: ReadonlyMap<string, Door> | readonly Door[];
   stateDir: string;
   log: Log;
-  /** The wall clock (tests set it); the executor runs its timers on steadyClock() of it, which never goes back. */
+  /** The wall clock (tests set it); the executor runs its timers on a SteadyClock of it, which never goes back. */
   now?: () => number;
   /** Limit for one command; then its process group is killed. */
   commandTimeoutMs?: number;
@@ -112,7 +112,8 @@ export class Executor {
   constructor(opts: ExecutorOptions) {
     this.doors = toMap(opts.doors);
     this.log = opts.log;
-    this.now = steadyClock(opts.now ?? Date.now);
+    const clock = new SteadyClock(opts.now ?? Date.now);
+    this.now = () => clock.read().now;
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 30_000;
     this.retry = opts.retry ?? { minMs: 1000, maxMs: 60_000 };
     this.dryRun = opts.dryRun ?? false;

@@ -62,15 +62,21 @@ async function acceptRules(lab: Lab, port: number, family: Family = 4): Promise<
   return stdout.split('\n').filter((l) => l.includes(`--dport ${port} -j ACCEPT`)).length;
 }
 
-test('rsyslog kern.log: `knocklog knock --wait` opens the port for the knocking address only, for cmd_timeout; '
-  + 'knock does too; a wrong sequence opens nothing', async (t) => {
-  if (!requireLabOrSkip(t, ['rsyslog', 'knock'])) return;
+/** A lab with the standard firewall, `knocklog rules` of door(2222) loaded, and a listener on 2222. */
+async function doorLab(t: { after: (fn: () => Promise<void>) => void }): Promise<{ lab: Lab; conf: string }> {
   const lab = await createLab();
   t.after(() => lab.destroy());
   const conf = writeKnocklogConf(lab, 'knockd.conf', door(2222));
   await lab.installStandardFirewall();
   await loadKnocklogRules(lab, conf);
   await lab.listen(2222);
+  return { lab, conf };
+}
+
+test('rsyslog kern.log: `knocklog knock --wait` opens the port for the knocking address only, for cmd_timeout; '
+  + 'knock does too; a wrong sequence opens nothing', async (t) => {
+  if (!requireLabOrSkip(t, ['rsyslog', 'knock'])) return;
+  const { lab, conf } = await doorLab(t);
   const other = await lab.addClientAddress(3);
   const rsyslog = await startRsyslog(lab);
   const kl = await startKnocklog(lab, { conf, sources: [`file:${rsyslog.kernLog.path}`] });
@@ -185,12 +191,7 @@ function kernelStamp(): string {
 test('forged lines: `logger -p kern.warning -t kernel` lands in the all-facility file, not in kern.log, '
   + 'and opens nothing; knocklog on the all-facility file warns', async (t) => {
   if (!requireLabOrSkip(t, ['rsyslog'])) return;
-  const lab = await createLab();
-  t.after(() => lab.destroy());
-  const conf = writeKnocklogConf(lab, 'knockd.conf', door(2222));
-  await lab.installStandardFirewall();
-  await loadKnocklogRules(lab, conf);
-  await lab.listen(2222);
+  const { lab, conf } = await doorLab(t);
   const other = await lab.addClientAddress(3);
   const rsyslog = await startRsyslog(lab);
   const onKern = await startKnocklog(lab, { conf, sources: [`file:${rsyslog.kernLog.path}`], name: 'on-kern-log' });
@@ -306,12 +307,7 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
 test('a rule removed by hand while its door is open: the close finds it gone, says so once, '
   + 'and does not retry for ever', async (t) => {
   if (!requireLabOrSkip(t)) return;
-  const lab = await createLab();
-  t.after(() => lab.destroy());
-  const conf = writeKnocklogConf(lab, 'knockd.conf', door(2222));
-  await lab.installStandardFirewall();
-  await loadKnocklogRules(lab, conf);
-  await lab.listen(2222);
+  const { lab, conf } = await doorLab(t);
   const kl = await startKnocklog(lab, { conf, sources: ['kmsg'] });
 
   await knocklogKnock(lab, [lab.server.v4, '7000', '8000', '9000']);
