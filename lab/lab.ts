@@ -7,7 +7,7 @@
 // which the kernel drops LOG output from every namespace but the first.
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { canonicalAddress } from '../src/net.js';
 import { knockPort, standardRules, type FirewallOptions, type KnockPort } from './firewall.js';
@@ -46,11 +46,34 @@ const DIR_PREFIX = 'knocklog-lab-';
 let counter = 0;
 const live = new Set<Lab>();
 
-function addresses(pid: number, n: number, host: number): Addresses {
-  // 16 bits from the pid and the lab's number: distinct for the labs of one
-  // process, and across processes unless their pids agree in the low 10 bits.
-  // (Namespaces isolate the subnets anyway; distinct ones keep logs readable.)
-  const idx = ((pid & 0x3ff) << 6) | (n & 0x3f);
+/**
+ * Subnet indexes handed out since boot, one empty file each. The kernel log
+ * and journald's copy of it hold lines from every earlier lab of this boot, and
+ * tests find their own lines by address: an index is never given twice, so no
+ * earlier lab's line carries this lab's address. (A pid-derived index was not
+ * enough: two test files whose pids agreed in the low 10 bits shared a subnet,
+ * and a journald started later read the first one's knocks as the second's.)
+ */
+const SUBNET_IDS = '/run/knocklog-lab-subnets';
+const SUBNETS = 0x10000;
+
+function claimSubnet(): number {
+  mkdirSync(SUBNET_IDS, { recursive: true, mode: 0o700 });
+  const taken = readdirSync(SUBNET_IDS).length;
+  // All used (only after tens of thousands of labs in one boot): start over.
+  if (taken >= SUBNETS) for (const f of readdirSync(SUBNET_IDS)) rmSync(`${SUBNET_IDS}/${f}`, { force: true });
+  for (let idx = taken % SUBNETS; ; idx = (idx + 1) % SUBNETS) {
+    try {
+      // O_EXCL: of labs created at once, one gets each index.
+      writeFileSync(`${SUBNET_IDS}/${idx}`, '', { flag: 'wx' });
+      return idx;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+function addresses(idx: number, host: number): Addresses {
   return {
     v4: `10.${idx >> 8}.${idx & 255}.${host}`,
     v6: canonicalAddress(`fd6b:6c:${idx.toString(16)}::${host}`)!,
@@ -101,8 +124,10 @@ export class Lab {
   readonly clientNs = `${this.name}-cli`;
   readonly serverIf = `kl${process.pid}s${this.n}`;
   readonly clientIf = `kl${process.pid}c${this.n}`;
-  readonly server = addresses(process.pid, this.n, 1);
-  readonly client = addresses(process.pid, this.n, 2);
+  /** This lab's subnet: 10.A.B.0/24 and fd6b:6c:AB::/64, never another lab's in this boot. */
+  readonly subnet = claimSubnet();
+  readonly server = addresses(this.subnet, 1);
+  readonly client = addresses(this.subnet, 2);
   /** The log prefix of this lab's rules (no trailing blank); no other lab's prefix contains it. */
   readonly prefix = `KL${process.pid.toString(16)}x${this.n.toString(16)}`;
   /** NFLOG groups belong to a namespace; distinct anyway, for readable rules. */
@@ -155,7 +180,7 @@ export class Lab {
     if (host < 3 || host > 254) {
       throw new Error(`client host number ${host}: use 3 to 254 (1 is the server, 2 the client)`);
     }
-    const a = addresses(process.pid, this.n, host);
+    const a = addresses(this.subnet, host);
     // IPv4: a second address in the subnet is secondary, never the default source. IPv6 would
     // prefer the newer one; deprecated (preferred_lft 0), it is used only when a socket binds it.
     const batch =

@@ -8,6 +8,7 @@ import type { KnockEvent } from '../../src/types.js';
 import {
   createLab,
   requireLabOrSkip,
+  run,
   runKnockd,
   runKnocklog,
   startRsyslog,
@@ -88,6 +89,26 @@ test('real LOG and NFLOG records of TCP, UDP and IPv6 knocks, from /dev/kmsg, rs
   // ulogd2 carries the wall-clock time of the packet.
   for (const log of [ulogd.logemu, ulogd.json]) assert.ok(parsed.get(log)!.every((e) => e.time !== null), log.name);
 });
+
+test('labs never share a subnet, even labs of processes with the same pid (as test files whose pids agree)',
+  async (t) => {
+    if (!requireLabOrSkip(t)) return;
+    // Each in a new PID namespace, where it is pid 1: what two test files look like whose pids
+    // agree in whatever bits an address might be derived from.
+    const lab = new URL('../../lab/lab.js', import.meta.url).href;
+    const script = `const { Lab } = await import(${JSON.stringify(lab)});
+      const l = new Lab(); console.log(process.pid, l.client.v4, l.client.v6); await l.destroy();`;
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { stdout } = await run(['unshare', '--pid', '--fork', '--kill-child', process.execPath,
+        '--input-type=module', '-e', script]);
+      const [pid = '', v4 = '', v6 = ''] = stdout.trim().split(' ');
+      assert.equal(pid, '1');
+      seen.push(v4, v6);
+    }
+    // The kernel log holds every earlier lab's lines: one that shared the subnet would be read as this one's.
+    assert.equal(new Set(seen).size, seen.length, seen.join(' '));
+  });
 
 test('the protected port drops the client until its DROP rule is removed; the listener answers then', async (t) => {
   if (!requireLabOrSkip(t)) return;
