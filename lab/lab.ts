@@ -47,7 +47,7 @@ let counter = 0;
 const live = new Set<Lab>();
 
 /**
- * Subnet indexes handed out since boot, one empty file each. The kernel log
+ * Subnet indexes (also in the log prefix) handed out since boot, one empty file each. The kernel log
  * and journald's copy of it hold lines from every earlier lab of this boot, and
  * tests find their own lines by address: an index is never given twice, so no
  * earlier lab's line carries this lab's address. (A pid-derived index was not
@@ -128,8 +128,11 @@ export class Lab {
   readonly subnet = claimSubnet();
   readonly server = addresses(this.subnet, 1);
   readonly client = addresses(this.subnet, 2);
-  /** The log prefix of this lab's rules (no trailing blank); no other lab's prefix contains it. */
-  readonly prefix = `KL${process.pid.toString(16)}x${this.n.toString(16)}`;
+  /**
+   * The log prefix of this lab's rules (no trailing blank): no other lab's of this boot, nor contains one (all
+   * have one length). Not from the pid: with a pid_max of 32768, pids come round again within a few runs.
+   */
+  readonly prefix = `KL${this.subnet.toString(16).padStart(4, '0')}`;
   /** NFLOG groups belong to a namespace; distinct anyway, for readable rules. */
   readonly nflogGroup = 100 + this.n;
   /** The lab's temp dir: configs, logs, sockets. */

@@ -90,23 +90,24 @@ test('real LOG and NFLOG records of TCP, UDP and IPv6 knocks, from /dev/kmsg, rs
   for (const log of [ulogd.logemu, ulogd.json]) assert.ok(parsed.get(log)!.every((e) => e.time !== null), log.name);
 });
 
-test('labs never share a subnet, even labs of processes with the same pid (as test files whose pids agree)',
+test('labs never share a subnet or a log prefix, even labs of processes with one pid (pids come round again)',
   async (t) => {
     if (!requireLabOrSkip(t)) return;
-    // Each in a new PID namespace, where it is pid 1: what two test files look like whose pids
-    // agree in whatever bits an address might be derived from.
+    // Each in a new PID namespace, where it is pid 1: what two test files look like whose pids agree
+    // (pid_max may be 32768, and one run of the suite starts about 7,000 processes).
     const lab = new URL('../../lab/lab.js', import.meta.url).href;
     const script = `const { Lab } = await import(${JSON.stringify(lab)});
-      const l = new Lab(); console.log(process.pid, l.client.v4, l.client.v6); await l.destroy();`;
+      const l = new Lab(); console.log(process.pid, l.client.v4, l.client.v6, l.prefix); await l.destroy();`;
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { stdout } = await run(['unshare', '--pid', '--fork', '--kill-child', process.execPath,
         '--input-type=module', '-e', script]);
-      const [pid = '', v4 = '', v6 = ''] = stdout.trim().split(' ');
+      const [pid = '', v4 = '', v6 = '', prefix = ''] = stdout.trim().split(' ');
       assert.equal(pid, '1');
-      seen.push(v4, v6);
+      seen.push(v4, v6, prefix);
     }
-    // The kernel log holds every earlier lab's lines: one that shared the subnet would be read as this one's.
+    // The kernel log holds every earlier lab's lines: one that shared the subnet or prefix would be read as this
+    // one's.
     assert.equal(new Set(seen).size, seen.length, seen.join(' '));
   });
 
