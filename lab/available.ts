@@ -57,7 +57,12 @@ export function kmsgReaders(): string[] {
       }
     });
     if (!reads) continue;
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    } catch {
+      continue; // exited meanwhile
+    }
     // Another lab's rsyslog holds the machine-wide lock; ours waits for it.
     if (!cmdline.includes('/knocklog-lab-')) found.push(`pid ${pid} (${cmdline})`);
   }

@@ -137,7 +137,10 @@ export class Lab {
   readonly nflogGroup = 100 + this.n;
   /** The lab's temp dir: configs, logs, sockets. */
   readonly dir = mkdtempSync(`/tmp/${DIR_PREFIX}${process.pid}-${this.n}-`);
-  /** The kernel's records of this lab, from /dev/kmsg (opened at creation: it sees every later record). */
+  /**
+   * The kernel's records of this lab, from /dev/kmsg. A new reader starts at the oldest record the kernel still
+   * holds: the prefix, never an earlier lab's in this boot, keeps it to this lab's.
+   */
   readonly kmsg = new KmsgLog(textMatcher(this.prefix));
   private readonly daemons: Daemon[] = [];
   private destroyed = false;

@@ -83,8 +83,7 @@ test('per-user, bound: the log and status name alice; her ports from elsewhere o
     // Revoke alice: her next step's sequence opens nothing, bob's does.
     rmSync(join(dir, 'alice'));
     d.signal('SIGHUP');
-    await d.waitFor(/^re-reading config file: /);
-    await new Promise((r) => setTimeout(r, 300)); // the reader's reload
+    await d.waitFor(/^the log reader uses the new config, with 2 doors$/);
     knock(l, '10.0.0.2', portsFor(t, 'alice', '10.0.0.2', step + 1));
     knock(l, '10.0.0.4', portsFor(t, 'bob', '10.0.0.4', step + 1));
     await d.waitFor(/^bob: 10\.0\.0\.4: users: OPEN SESAME \(already open: close timer restarted\)$/);

@@ -100,6 +100,9 @@ class Reader {
     this.engine.reconfigure({ iface: config.options.interface, maxSources: config.options.maxSources });
     this.engine.replaceDoors(config.doors);
     this.schedule();
+    // From here knocks count against the new doors: an admin (or a test) can tell when a revocation holds.
+    const n = config.doors.length;
+    log.info(`the log reader uses the new config, with ${n} ${n === 1 ? 'door' : 'doors'}`);
   }
 
   async stop(): Promise<void> {

@@ -49,6 +49,15 @@ function opens(lab: Lab, port: number, family: Family = 4, from?: string): Promi
     { timeoutMs: 10_000 });
 }
 
+/**
+ * Whether the port opens within a few seconds: for a door that has just logged OPEN SESAME, whose start command
+ * runs after that line (a single probe could be dropped before the rule is in, and wait past CLOSED_MS).
+ */
+function opensSoon(lab: Lab, port: number): Promise<boolean> {
+  return waitFor(`port ${port} to open`, () => lab.canConnect(port, 4, CLOSED_MS), { timeoutMs: 3000 })
+    .then(() => true, () => false);
+}
+
 /** Waits until the port drops the client's connections again. */
 function closes(lab: Lab, port: number, family: Family = 4): Promise<true> {
   return waitFor(`port ${port} to close (IPv${family})`, async () => !(await lab.canConnect(port, family, CLOSED_MS)), {
@@ -63,10 +72,11 @@ async function acceptRules(lab: Lab, port: number, family: Family = 4): Promise<
 }
 
 /** A lab with the standard firewall, `knocklog rules` of door(2222) loaded, and a listener on 2222. */
-async function doorLab(t: { after: (fn: () => Promise<void>) => void }): Promise<{ lab: Lab; conf: string }> {
+async function doorLab(t: { after: (fn: () => Promise<void>) => void }, cmdTimeout = CMD_TIMEOUT):
+  Promise<{ lab: Lab; conf: string }> {
   const lab = await createLab();
   t.after(() => lab.destroy());
-  const conf = writeKnocklogConf(lab, 'knockd.conf', door(2222));
+  const conf = writeKnocklogConf(lab, 'knockd.conf', door(2222, { cmdTimeout }));
   await lab.installStandardFirewall();
   await loadKnocklogRules(lab, conf);
   await lab.listen(2222);
@@ -250,7 +260,7 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
     { describe: () => knockd.daemon.output });
   await kl.waitForMessage(re(`${client}: ssh: OPEN SESAME`));
   const knockdOpened = /OPEN SESAME/.test(knockd.log());
-  const knocklogOpen = await lab.canConnect(2222, 4, CLOSED_MS);
+  const knocklogOpen = await opensSoon(lab, 2222);
   assert.equal(knockdOpened, false, knockd.log());
   assert.equal(await lab.canConnect(2221, 4, CLOSED_MS), false);
   assert.equal(knocklogOpen, true);
@@ -292,7 +302,7 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
     { describe: () => knockdBA.daemon.output });
   await klBA.waitForMessage(re(`${client}: A: OPEN SESAME`));
   const knockdOpenedA = knockdBA.log().includes(`${client}: A: OPEN SESAME`);
-  const knocklogOpenA = await lab.canConnect(2222, 4, CLOSED_MS);
+  const knocklogOpenA = await opensSoon(lab, 2222);
   assert.equal(knockdOpenedA, false, knockdBA.log());
   assert.equal(await lab.canConnect(2221, 4, CLOSED_MS), false);
   assert.equal(knocklogOpenA, true);
@@ -307,7 +317,8 @@ test('side by side with knockd 0.8 on the same knocks: a wrong knock restarts in
 test('a rule removed by hand while its door is open: the close finds it gone, says so once, '
   + 'and does not retry for ever', async (t) => {
   if (!requireLabOrSkip(t)) return;
-  const { lab, conf } = await doorLab(t);
+  // Time for the hand to come first on a loaded machine: opens() alone may take a second.
+  const { lab, conf } = await doorLab(t, 6);
   const kl = await startKnocklog(lab, { conf, sources: ['kmsg'] });
 
   await knocklogKnock(lab, [lab.server.v4, '7000', '8000', '9000']);
@@ -315,7 +326,7 @@ test('a rule removed by hand while its door is open: the close finds it gone, sa
   // The admin flushes it (or a firewall reload drops it) before knocklog's close.
   const rule = ['INPUT', '-s', lab.client.v4, '-p', 'tcp', '--dport', '2222', '-j', 'ACCEPT'];
   await lab.serverExec('iptables', ['-D', ...rule]);
-  await kl.waitForMessage(/: ssh: the rule to delete is not there .*the door counts as closed$/);
+  await kl.waitForMessage(/: ssh: the rule to delete is not there .*the door counts as closed$/, 15_000);
   await new Promise((r) => setTimeout(r, 2500)); // the first retries would come after 1 s and 2 s
   assert.deepEqual(kl.messages().filter((m) => /stop command failed/.test(m)), [], 'no retry');
   assert.equal(await acceptRules(lab, 2222), 0);
