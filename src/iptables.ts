@@ -1,10 +1,12 @@
 // One iptables or ip6tables command that adds or deletes one rule, read as
 // iptables reads it, as near as words allow: which tool, add or delete, which
 // chain, and the rule in a canonical form (options with their values in a
-// fixed order, short forms for long ones, the defaults dropped), since `-D`
-// finds a rule whatever order or form its options were given in. Anything a
-// shell would treat as more than words (quotes, `&&`, `;`, `$`) is not read.
+// fixed order, short forms for long ones, port names as numbers, the defaults
+// dropped), since `-D` finds a rule whatever order or form its options were
+// given in. Anything a shell would treat as more than words (quotes, `&&`,
+// `;`, `$`) is not read.
 
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { basename } from 'node:path';
 
@@ -37,6 +39,38 @@ const SYNONYMS: Readonly<Record<string, string>> = {
 };
 const SHELL = /[;&|<>()$`\\"'*?[\]{}~#\n]/;
 const NUMBER = /^\d+$/;
+/** Options whose values are ports, each a number or a service name (lists with `,`, ranges with `:`). */
+const PORT_VALUES = new Set(['--dport', '--sport', '--dports', '--sports']);
+
+let services: Map<string, string> | null = null;
+/**
+ * `NAME/PROTOCOL` -> port, as iptables resolves a port name (getservbyname):
+ * /etc/services, read once. Unreadable, no name resolves, and a name stays
+ * unequal to its number (the safe side).
+ */
+function servicePorts(): Map<string, string> {
+  if (services !== null) return services;
+  services = new Map();
+  let text = '';
+  try {
+    text = readFileSync('/etc/services', 'utf8');
+  } catch {
+    // no names then
+  }
+  for (const line of text.split('\n')) {
+    const [name, at, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
+    const m = /^(\d+)\/(\w+)$/.exec(at ?? '');
+    if (name === undefined || name === '' || m === null) continue;
+    // The first entry of a name wins, as getservbyname returns it.
+    for (const n of [name, ...aliases]) if (!services.has(`${n}/${m[2]}`)) services.set(`${n}/${m[2]}`, m[1]!);
+  }
+  return services;
+}
+
+/** Port values with service names written as numbers, for `protocol`'s names. */
+function portNumbers(value: string, protocol: string): string {
+  return value.replace(/[^,:]+/g, (p) => (NUMBER.test(p) ? p : servicePorts().get(`${p}/${protocol}`) ?? p));
+}
 
 /** The command as a rule command, or null for anything else (another tool, a compound or quoted command). */
 export function ruleCommand(cmd: string): RuleCommand | null {
@@ -101,6 +135,13 @@ function canonical(words: readonly string[]): string {
   // The match module -p loads when one of its options follows (iptables-save prints `-p tcp -m tcp --dport`).
   const ports = groups.some((g) => PORT_OPTIONS.has(g[0]!));
   const protocols = new Set(groups.filter((g) => g[0] === '-p').map((g) => g[1]));
+  const protocol = groups.find((g) => g[0] === '-p')?.[1];
+  if (protocol !== undefined) {
+    for (const g of groups) {
+      const at = g[0] === '!' ? 1 : 0;
+      if (PORT_VALUES.has(g[at]!) && g[at + 1] !== undefined) g[at + 1] = portNumbers(g[at + 1]!, protocol);
+    }
+  }
   return groups
     .map((g) => g.join(' '))
     // The default table, and that module.

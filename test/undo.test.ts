@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { undoProblems } from '../src/config/undo.js';
 import type { DoorBase } from '../src/types.js';
 
@@ -40,6 +41,22 @@ test('a stop that deletes what the start adds is fine, whatever the wait options
   }
   assert.deepEqual(undoProblems(door('iptables -I INPUT -s %IP% -j ACCEPT', null)), [], 'no stop: nothing to compare');
 });
+
+test('port names are read as iptables reads them, from /etc/services for the rule\'s protocol',
+  { skip: existsSync('/etc/services') ? false : 'no /etc/services here (Debian: the netbase package)' }, () => {
+    const rule = (op: string, match: string) => `iptables ${op} INPUT -s %IP% ${match} -j ACCEPT`;
+    for (const [start, stop] of [
+      ['-p tcp --dport ssh', '-p tcp --dport 22'],
+      ['-p udp --dport domain', '-p udp --dport 53'],
+      ['-p tcp --sport ssh:telnet', '-p tcp --sport 22:23'],
+      ['-p tcp -m multiport --dports ssh,http', '-p tcp -m multiport --dports 22,80'],
+      ['-p tcp ! --dport ssh', '-p tcp ! --dport 22'],
+    ]) assert.deepEqual(undoProblems(door(rule('-I', start!), rule('-D', stop!))), [], `${start} / ${stop}`);
+    for (const [start, stop] of [
+      ['-p tcp --dport ssh', '-p tcp --dport 23'],
+      ['-p tcp --dport ssh', '-p tcp --dport 2222'],
+    ]) assert.equal(undoProblems(door(rule('-I', start!), rule('-D', stop!))).length, 1, `${start} / ${stop}`);
+  });
 
 test('a stop that deletes another rule than the start adds is reported with FILE:LINE, once for both families', () => {
   const start = 'iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT';
