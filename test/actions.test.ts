@@ -306,21 +306,25 @@ const NO_SUCH_RULE = "echo 'iptables: Bad rule (does a matching rule exist in th
 test('a stop that iptables answers with "does a matching rule exist" is not retried: the rule is gone', async (t) => {
   // Someone removed the rule by hand (iptables -D, -F): the close finds nothing to delete. Retrying would log an
   // error every minute for ever about a door that is shut; the door counts as closed, with a warning.
-  const { dir, executor } = sandbox(t);
-  const iptables = fakeIptables(dir, NO_SUCH_RULE);
-  const { ex, log } = executor({
-    doors: [door('ssh', { startCommand: `${iptables} -I INPUT -s %IP% -j ACCEPT`,
-      stopCommand: `${iptables} -D INPUT -s %IP% -j ACCEPT`, cmdTimeoutMs: 20 })],
-    stateDir: dir,
-    retry: { minMs: 20, maxMs: 40 },
-  });
-  await ex.open('ssh', '10.0.0.2');
-  await waitFor('the door to close', () => ex.openDoors().length === 0);
-  await new Promise((r) => setTimeout(r, 200)); // time for retries, if any
-  assert.equal(lines(join(dir, 'count')).length, 1, 'the stop ran once');
-  assert.equal(log.matching(/stop command failed/, 'error').length, 0);
-  assert.equal(log.matching(/the rule to delete is not there .*counts as closed/, 'warn').length, 1);
-  await waitFor('the state to be empty', () => stateOpen(dir).length === 0);
+  // (A port by its service name is the same rule to iptables.)
+  for (const [start, stop] of [['-s %IP% -j ACCEPT', '-s %IP% -j ACCEPT'],
+    ['-s %IP% -p tcp --dport ssh -j ACCEPT', '-s %IP% -p tcp --dport 22 -j ACCEPT']]) {
+    const { dir, executor } = sandbox(t);
+    const iptables = fakeIptables(dir, NO_SUCH_RULE);
+    const { ex, log } = executor({
+      doors: [door('ssh', { startCommand: `${iptables} -I INPUT ${start}`,
+        stopCommand: `${iptables} -D INPUT ${stop}`, cmdTimeoutMs: 20 })],
+      stateDir: dir,
+      retry: { minMs: 20, maxMs: 40 },
+    });
+    await ex.open('ssh', '10.0.0.2');
+    await waitFor('the door to close', () => ex.openDoors().length === 0);
+    await new Promise((r) => setTimeout(r, 200)); // time for retries, if any
+    assert.equal(lines(join(dir, 'count')).length, 1, `${stop}: the stop ran once`);
+    assert.equal(log.matching(/stop command failed/, 'error').length, 0);
+    assert.equal(log.matching(/the rule to delete is not there .*counts as closed/, 'warn').length, 1);
+    await waitFor('the state to be empty', () => stateOpen(dir).length === 0);
+  }
 });
 
 test('"does a matching rule exist" is retried unless the stop is one delete of just what the start added',
