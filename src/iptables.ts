@@ -21,6 +21,12 @@ export interface RuleCommand {
   rule: string;
   /** Each source and destination is one address (or network) written out: the command means one rule. */
   single: boolean;
+  /**
+   * Every port is written as a number. A port name is looked up again by each
+   * run of iptables, and /etc/services may have changed between a start and its
+   * stop: the same words need not mean the same rule then.
+   */
+  numericPorts: boolean;
 }
 
 const ADD = new Set(['-I', '--insert', '-A', '--append']);
@@ -42,28 +48,37 @@ const NUMBER = /^\d+$/;
 /** Options whose values are ports, each a number or a service name (lists with `,`, ranges with `:`). */
 const PORT_VALUES = new Set(['--dport', '--sport', '--dports', '--sports']);
 
+/**
+ * `NAME/PROTOCOL` -> port number, as getservbyname reads /etc/services: the
+ * first entry of a name (or alias) wins, and the port is decimal.
+ */
+export function parseServices(text: string): Map<string, string> {
+  const ports = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const [name, at, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
+    const m = /^(\d+)\/(\w+)$/.exec(at ?? '');
+    if (name === undefined || name === '' || m === null) continue;
+    const port = String(Number.parseInt(m[1]!, 10));
+    for (const n of [name, ...aliases]) if (!ports.has(`${n}/${m[2]}`)) ports.set(`${n}/${m[2]}`, port);
+  }
+  return ports;
+}
+
 let services: Map<string, string> | null = null;
 /**
- * `NAME/PROTOCOL` -> port, as iptables resolves a port name (getservbyname):
- * /etc/services, read once. Unreadable, no name resolves, and a name stays
- * unequal to its number (the safe side).
+ * /etc/services, read once: only for comparing a start and a stop in `check`'s
+ * warning (the executor trusts numbers only, see numericPorts). Unreadable, no
+ * name resolves, and a name stays unequal to its number.
  */
 function servicePorts(): Map<string, string> {
   if (services !== null) return services;
-  services = new Map();
   let text = '';
   try {
     text = readFileSync('/etc/services', 'utf8');
   } catch {
     // no names then
   }
-  for (const line of text.split('\n')) {
-    const [name, at, ...aliases] = line.replace(/#.*/, '').trim().split(/\s+/);
-    const m = /^(\d+)\/(\w+)$/.exec(at ?? '');
-    if (name === undefined || name === '' || m === null) continue;
-    // The first entry of a name wins, as getservbyname returns it.
-    for (const n of [name, ...aliases]) if (!services.has(`${n}/${m[2]}`)) services.set(`${n}/${m[2]}`, m[1]!);
-  }
+  services = parseServices(text);
   return services;
 }
 
@@ -93,22 +108,27 @@ export function ruleCommand(cmd: string): RuleCommand | null {
     after = after.slice(1);
   }
   const rest = [...words.slice(1, at), ...after];
+  // `! --dport 22` negates the option; an older iptables also took `--dport ! 22`: not read.
+  if (rest.some((w, i) => w === '!' && !(rest[i + 1] ?? '').startsWith('-'))) return null;
   // `-s a,b` or a host name is a rule per address, and iptables stops at the first it cannot delete.
   const single = rest.every((w, i) => !/^(-s|-d|--source|--destination|--src|--dst)$/.test(rest[i - 1] ?? '') ||
     isIP(w.replace(/\/\d+$/, '')) !== 0);
-  return { tool, family, op, chain: words[at + 1]!, rule: canonical(rest), single };
+  const option = (i: number) => SYNONYMS[rest[i - 1] ?? ''] ?? rest[i - 1] ?? '';
+  const numericPorts = rest.every((w, i) => !PORT_VALUES.has(option(i)) || /^[\d,:]+$/.test(w));
+  return { tool, family, op, chain: words[at + 1]!, rule: canonical(rest), single, numericPorts };
 }
 
 /**
  * Whether `stop` deletes exactly the one rule `start` added: both read as
- * rule commands of the same program, chain and rule, one address each. Only
- * then does iptables' "no such rule" for the stop mean the rule is gone.
+ * rule commands of the same program, chain and rule, one address each, ports
+ * as numbers. Only then does iptables' "no such rule" for the stop mean the
+ * rule is gone.
  */
 export function deletesWhatStartAdded(start: string, stop: string): boolean {
   const a = ruleCommand(start);
   const b = ruleCommand(stop);
   return a !== null && b !== null && a.op === 'add' && b.op === 'delete' && a.single && b.single &&
-    a.tool === b.tool && a.chain === b.chain && a.rule === b.rule;
+    a.numericPorts && b.numericPorts && a.tool === b.tool && a.chain === b.chain && a.rule === b.rule;
 }
 
 /** Options with their values, canonical and sorted; '!' stays with the option it negates. */
