@@ -47,22 +47,42 @@ let counter = 0;
 const live = new Set<Lab>();
 
 /**
- * Subnet indexes (also in the log prefix) handed out since boot, one empty file each. The kernel log
- * and journald's copy of it hold lines from every earlier lab of this boot, and
- * tests find their own lines by address: an index is never given twice, so no
- * earlier lab's line carries this lab's address. (A pid-derived index was not
- * enough: two test files whose pids agreed in the low 10 bits shared a subnet,
- * and a journald started later read the first one's knocks as the second's.)
+ * Subnet indexes handed out, one empty file each; the log prefix comes from
+ * the index too. Tests find their own lines by prefix and address, and the
+ * kernel's log (and journald's copy of it, read from the oldest record) holds
+ * lines of earlier labs: an index is given once, and never while the kernel
+ * still holds a line with its prefix or one of its addresses, from whatever
+ * lab (older code, or a /run emptied without a reboot, as in a container).
+ * (A pid-derived index was not enough: two test files whose pids agreed in
+ * the low 10 bits shared a subnet, and a journald started later read the
+ * first one's knocks as the second's.)
  */
 const SUBNET_IDS = '/run/knocklog-lab-subnets';
 const SUBNETS = 0x10000;
 
+/** The indexes that some line in the kernel's ring buffer names, by prefix or by source address. */
+function indexesInKernelLog(): Set<number> {
+  const log = new KmsgLog(() => true);
+  const seen = new Set<number>();
+  try {
+    for (const line of log.lines()) {
+      for (const m of line.matchAll(/KL([0-9a-f]{4}) IN=|(?:SRC|DST)=fd6b:006c:([0-9a-f]{4}):/g)) {
+        seen.add(Number.parseInt(m[1] ?? m[2]!, 16));
+      }
+      for (const m of line.matchAll(/(?:SRC|DST)=10\.(\d+)\.(\d+)\./g)) seen.add(Number(m[1]) * 256 + Number(m[2]));
+    }
+  } finally {
+    log.close();
+  }
+  return seen;
+}
+
 function claimSubnet(): number {
   mkdirSync(SUBNET_IDS, { recursive: true, mode: 0o700 });
-  const taken = readdirSync(SUBNET_IDS).length;
-  // All used (only after tens of thousands of labs in one boot): start over.
-  if (taken >= SUBNETS) for (const f of readdirSync(SUBNET_IDS)) rmSync(`${SUBNET_IDS}/${f}`, { force: true });
-  for (let idx = taken % SUBNETS; ; idx = (idx + 1) % SUBNETS) {
+  const inLog = indexesInKernelLog();
+  let idx = readdirSync(SUBNET_IDS).length % SUBNETS;
+  for (let tries = 0; tries < SUBNETS; tries++, idx = (idx + 1) % SUBNETS) {
+    if (inLog.has(idx)) continue;
     try {
       // O_EXCL: of labs created at once, one gets each index.
       writeFileSync(`${SUBNET_IDS}/${idx}`, '', { flag: 'wx' });
@@ -71,6 +91,8 @@ function claimSubnet(): number {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
+  throw new Error(`no lab subnet is free: all ${SUBNETS} are taken in ${SUBNET_IDS} or named in the kernel log ` +
+    `(remove ${SUBNET_IDS} while no lab runs, or reboot)`);
 }
 
 function addresses(idx: number, host: number): Addresses {

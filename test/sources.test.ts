@@ -417,8 +417,7 @@ const canKmsg = (() => {
     closeSync(openSync('/dev/kmsg', 'r+'));
     execFileSync('ip', ['netns', 'list']);
     execFileSync('iptables', ['--version']);
-    // As the lab does (and leaves set): else the kernel logs firewall records of the initial namespace only.
-    writeFileSync('/proc/sys/net/netfilter/nf_log_all_netns', '1\n');
+    closeSync(openSync('/proc/sys/net/netfilter/nf_log_all_netns', 'r+'));
   } catch (e) {
     return `cannot use /dev/kmsg, ip netns or iptables, or set net.netfilter.nf_log_all_netns: ${(e as Error).message}`;
   }
@@ -435,6 +434,8 @@ test('kmsg: real kernel firewall records pass; userspace writes to /dev/kmsg (fa
   + 'and older records do not', { skip: canKmsg ?? false }, async () => {
   const tag = `KLS${process.pid}`;
   const ns = `knocklog-sources-${process.pid}`;
+  // As the lab does (and leaves set): else the kernel logs firewall records of the initial namespace only.
+  writeFileSync('/proc/sys/net/netfilter/nf_log_all_netns', '1\n');
   writeFileSync('/dev/kmsg', `<4>${tag}OLD IN=lo OUT= SRC=10.9.9.9 (before the start)\n`);
   execFileSync('ip', ['netns', 'add', ns]);
   try {
