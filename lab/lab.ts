@@ -57,7 +57,7 @@ const live = new Set<Lab>();
  * the low 10 bits shared a subnet, and a journald started later read the
  * first one's knocks as the second's.)
  */
-const SUBNET_IDS = '/run/knocklog-lab-subnets';
+const SUBNET_IDS = process.env['KNOCKLOG_LAB_SUBNETS'] ?? '/run/knocklog-lab-subnets';
 const SUBNETS = 0x10000;
 
 /** The indexes that some line in the kernel's ring buffer names, by prefix or by source address. */

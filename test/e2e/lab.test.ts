@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { KnockEvent } from '../../src/types.js';
 import {
   createLab,
@@ -110,6 +110,31 @@ test('labs never share a subnet or a log prefix, even labs of processes with one
     // one's.
     assert.equal(new Set(seen).size, seen.length, seen.join(' '));
   });
+
+test('a lab takes no subnet that a line in the kernel log names, even with its index registry gone', async (t) => {
+  if (!requireLabOrSkip(t)) return;
+  const lab = new URL('../../lab/lab.js', import.meta.url).href;
+  const script = `const { Lab } = await import(${JSON.stringify(lab)});
+    const l = new Lab(); console.log(l.prefix, l.client.v4); await l.destroy();`;
+  // Each with a registry of its own, empty: what a /run emptied without a reboot (a container's) looks like.
+  const claim = async () => {
+    const registry = mkdtempSync('/tmp/knocklog-lab-registry-');
+    try {
+      const { stdout } = await run(['env', `KNOCKLOG_LAB_SUBNETS=${registry}`, process.execPath,
+        '--input-type=module', '-e', script]);
+      const [prefix = '', v4 = ''] = stdout.trim().split(' ');
+      return { prefix, v4 };
+    } finally {
+      rmSync(registry, { recursive: true, force: true });
+    }
+  };
+  const first = await claim();
+  // A knock record of the first lab, as its firewall would have logged it.
+  writeFileSync('/dev/kmsg', `<4>${first.prefix} IN=lo OUT= SRC=${first.v4} DST=10.255.255.1 PROTO=TCP DPT=1 \n`);
+  const second = await claim();
+  assert.notEqual(second.prefix, first.prefix);
+  assert.notEqual(second.v4, first.v4);
+});
 
 test('the protected port drops the client until its DROP rule is removed; the listener answers then', async (t) => {
   if (!requireLabOrSkip(t)) return;
