@@ -95,6 +95,36 @@ test('address binding: a captured sequence opens nothing from another address; t
   }
 });
 
+test('after a flood at the cap, a reused attempt keeps its own kind: a bound door\'s candidates, a fixed door\'s none',
+  () => {
+    const { door, dir } = usersDoor(['alice', 'bob'], 'sequence_bind = address\n');
+    try {
+      const t = timedOf(door);
+      const fixed = parseConfig('[fixed]\nsequence = 7000,8000,9000\nseq_timeout = 5\nstart_command = f %IP%\n',
+        join(dir, 'f.conf'), { requireWritable: false }).doors[0]!;
+      const e = new Engine([fixed, door], { ...opts, maxSources: 100 });
+      // Spoofed first knocks at both doors' first ports: ended attempts of both kinds wait to be reused.
+      const first = portsOf(t, 'alice')[0]!;
+      for (let n = 0; n < 5000; n++) e.knock(ev(`10.7.${n >> 8}.${n & 255}`, n % 2 === 0 ? first : 7000), at + n * 0.1);
+      assert.ok(e.stats().evictions >= 4800, `evictions ${e.stats().evictions}`);
+      // The last 100 sources' attempts time out: with the evicted ones, they wait to be reused.
+      assert.equal(e.tick(at + 6000).filter((d) => d.event === 'timeout').length, 100);
+      // Each kind in turn, on objects that were the other kind's.
+      for (const [i, src] of ['10.9.0.1', '10.9.0.2', '10.9.0.3', '10.9.0.4'].entries()) {
+        const t0 = at + 7000 + i * 400;
+        if (i % 2 === 0) {
+          const user = i === 0 ? 'alice' : 'bob';
+          assert.deepEqual(opens(knockAll(e, src, portsOf(t, user, src), t0)), [`${user}@${src}`]);
+        } else {
+          assert.deepEqual(knockAll(e, src, [7000, 8000, 9000], t0).filter((d) => d.event === 'open')
+            .map((d) => `${d.door}@${d.src}`), [`fixed@${src}`]);
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
 test('the secret directory: stray files, a bound one-port sequence and two secret keys are errors at FILE:LINE', () => {
   const { dir } = usersDoor(['alice']);
   try {

@@ -20,9 +20,10 @@ export interface Attempt {
    * A time-based door's sequences (of users and steps) that the knocks so far
    * match, in one attempt however many they are (a flood at a port that is
    * several users' first port costs one). On a bound door their keys hold
-   * only the first port until the second knock derives the rest.
+   * only the first port until the second knock derives the rest. Undefined for
+   * a fixed sequence (present in every attempt: one shape, and any spare one fits).
    */
-  cands?: readonly Starter[];
+  cands: readonly Starter[] | undefined;
   /** Steps done (1-based stage reached). */
   stage: number;
   /** Source port of the last knock, to recognise a retransmission of it. */

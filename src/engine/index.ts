@@ -257,18 +257,16 @@ export class Engine {
       return;
     }
     const timeout = at + d.door.seqTimeoutMs;
-    let a = cands === undefined ? this.spare.pop() : undefined;
+    let a = this.spare.pop();
     if (a !== undefined) {
       a.door = d;
       a.keys = keys;
+      a.cands = cands;
       a.stage = 1;
       a.lastSpt = spt;
       a.at = timeout;
     } else {
-      // One literal per kind: a property added later would cost a time-based attempt another allocation.
-      a = cands === undefined
-        ? { door: d, keys, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null }
-        : { door: d, keys, cands, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null };
+      a = { door: d, keys, cands, stage: 1, lastSpt: spt, at: timeout, source: null, sibling: null };
     }
     this.attempts.add(src, a);
     this.deadlines.push(a);
@@ -439,12 +437,14 @@ export class Engine {
   }
 
   /**
-   * A deadline the heap let go of. An attempt (of a fixed sequence) is kept
-   * for reuse: nothing else refers to it once it has ended and left the heap
-   * (the table let go of it when it ended, and decisions copy what they need).
+   * A deadline the heap let go of. An attempt is kept for reuse: nothing else
+   * refers to it once it has ended and left the heap (the table let go of it
+   * when it ended, and decisions copy what they need).
    */
   private release(d: Deadline): void {
-    if ('open' in d || d.cands !== undefined || this.spare.length >= this.attempts.maxSources) return;
+    if ('open' in d || this.spare.length >= this.attempts.maxSources) return;
+    // Its candidates (a time-based door's sequences) are not kept alive by a spare.
+    d.cands = undefined;
     this.spare.push(d);
   }
 }
