@@ -443,7 +443,7 @@ export class Engine {
    */
   private release(d: Deadline): void {
     if ('open' in d || this.spare.length >= this.attempts.maxSources) return;
-    // Its candidates (a time-based door's sequences) are not kept alive by a spare.
+    // A spare lets go of its candidates (a time-based door's sequences); it keeps only its last keys.
     d.cands = undefined;
     this.spare.push(d);
   }
