@@ -66,9 +66,10 @@ export function parseServices(text: string): Map<string, string> {
 
 let services: Map<string, string> | null = null;
 /**
- * /etc/services, read once: only for comparing a start and a stop in `check`'s
- * warning (the executor trusts numbers only, see numericPorts). Unreadable, no
- * name resolves, and a name stays unequal to its number.
+ * /etc/services, read once: only for the warning of `check` and `run` about a
+ * stop that deletes another rule than its start adds (the executor's closes
+ * trust numbers only, see numericPorts). Unreadable, no name resolves, and a
+ * name stays unequal to its number.
  */
 function servicePorts(): Map<string, string> {
   if (services !== null) return services;
